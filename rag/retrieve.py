@@ -1,0 +1,120 @@
+"""Hybrid retrieval: dense (FAISS) and BM25 lists fused by reciprocal rank fusion.
+
+Dense search carries cross-lingual questions (English question, Arabic article);
+BM25 carries exact Arabic names and numbers. RRF needs no score calibration
+between the two, which is why it is the default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from rag.index import SearchIndex
+from rag.models import Embedder
+
+Mode = Literal["hybrid", "dense", "bm25"]
+MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
+
+
+@dataclass
+class Filters:
+    outlet: str | None = None
+    date_from: str | None = None  # ISO dates, inclusive
+    date_to: str | None = None
+
+
+@dataclass
+class Hit:
+    """One retrieved chunk with everything needed to show and cite it."""
+
+    rank: int
+    score: float
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str | None
+    outlet: str | None
+    date: str | None
+    text: str
+    start: int
+    end: int
+    sentences: list[tuple[int, int]]
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def rrf(ranked_lists: list[list[int]], k: int = 60, weights: list[float] | None = None) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: score(d) = sum_i w_i / (k + rank_i(d)), ranks from 1."""
+    weights = weights or [1.0] * len(ranked_lists)
+    scores: dict[int, float] = {}
+    for ranking, w in zip(ranked_lists, weights):
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + w / (k + rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+class Searcher:
+    """The retrieval stage as a plain object: index + embedder + fusion settings."""
+
+    def __init__(self, index: SearchIndex, embedder: Embedder, rrf_k: int = 60, candidates: int = 50):
+        index.check_compatible(embedder.model_id, index.chunker)
+        self.index = index
+        self.embedder = embedder
+        self.rrf_k = rrf_k
+        self.candidates = candidates
+
+    def search(self, query: str, k: int = 5, mode: Mode = "hybrid", filters: Filters | None = None) -> list[Hit]:
+        if mode not in MODES:
+            raise ValueError(f"unknown retrieval mode '{mode}'; use one of {', '.join(MODES)}")
+        if not query.strip():
+            raise ValueError("the query is empty")
+        filters = filters or Filters()
+        mask = self.index.mask(filters.outlet, filters.date_from, filters.date_to)
+        n = max(k, self.candidates)
+        dense = bm25 = []
+        if mode in ("hybrid", "dense"):
+            qvec = self.embedder.embed_queries([query])[0]
+            dense = self.index.dense_search(qvec, n, mask)
+        if mode in ("hybrid", "bm25"):
+            bm25 = self.index.bm25_search(query, n, mask)
+        if mode == "dense":
+            fused = dense
+        elif mode == "bm25":
+            fused = bm25
+        else:
+            fused = rrf([[i for i, _ in dense], [i for i, _ in bm25]], self.rrf_k)
+        dense_rank = {i: r for r, (i, _) in enumerate(dense, start=1)}
+        bm25_rank = {i: r for r, (i, _) in enumerate(bm25, start=1)}
+        return [self._hit(rank, i, score, dense_rank.get(i), bm25_rank.get(i))
+                for rank, (i, score) in enumerate(fused[:k], start=1)]
+
+    def _hit(self, rank: int, i: int, score: float, dr: int | None, br: int | None) -> Hit:
+        c = self.index.chunks[i]
+        d = self.index.docs[c.doc_id]
+        return Hit(rank, round(score, 6), c.chunk_id, c.doc_id, d.source, d.title, d.outlet, d.date,
+                   c.text, c.start, c.end, c.sentences, dr, br)
+
+
+class IsnadRetriever(BaseRetriever):
+    """LangChain face of :class:`Searcher`, so chains can use it like any retriever."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    searcher: Any
+    k: int = 5
+    mode: Mode = "hybrid"
+    filters: Filters | None = None
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
+        hits = self.searcher.search(query, self.k, self.mode, self.filters)
+        return [LCDocument(page_content=h.text, metadata={k: v for k, v in h.to_dict().items() if k != "text"})
+                for h in hits]
