@@ -72,6 +72,19 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_provision(args: argparse.Namespace) -> int:
+    from rag.models import EMBEDDINGGEMMA, QWEN_CODER_GGUF, provision
+
+    settings = _settings(args)
+    if settings.embedding_model == "embeddinggemma-300m":
+        print(f"embedding model verified: {provision(EMBEDDINGGEMMA, settings.cache_dir)}")
+    else:
+        print(f"embedding model '{settings.embedding_model}' is loaded by sentence-transformers on first use")
+    if args.generator:
+        print(f"generator verified: {provision(QWEN_CODER_GGUF, settings.cache_dir)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="isnad", description="Cited bilingual QA over news articles.")
     p.add_argument("--index-dir", help="index folder (default: $ISNAD_INDEX_DIR or data/index)")
@@ -92,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--date-to", help="YYYY-MM-DD, inclusive")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("provision", help="download and verify the offline models")
+    s.add_argument("--generator", action="store_true", help="also the local Qwen2.5 generator (1.1 GB)")
+    s.set_defaults(func=cmd_provision)
 
     s = sub.add_parser("info", help="index statistics")
     s.add_argument("--json", action="store_true")

@@ -59,7 +59,9 @@ _ORDINAL_NORM = {normalize_ar(k): v for k, v in _ORDINALS.items()}
 
 
 def _alt(words) -> str:
-    return "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
+    """Alternation of whole words (Arabic letters count as word characters)."""
+    body = "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
+    return rf"(?<!\w)(?:{body})(?!\w)"
 
 
 _MONTH_RE = _alt(_MONTH_NAMES)

@@ -242,8 +242,8 @@ class SearchIndex:
         pointer.write_text(name)
         _fsync_file(pointer)
         os.replace(pointer, index_dir / "CURRENT")
-        for old in index_dir.glob("gen-*"):
-            if old.name != name:
+        for old in [*index_dir.glob("gen-*"), *index_dir.glob(".gen-*.tmp")]:
+            if old.name != name:  # older generations and leftovers of crashed writes
                 shutil.rmtree(old, ignore_errors=True)
         return index_dir / name
 

@@ -62,7 +62,10 @@ QWEN_CODER_GGUF = SplitModel(
 
 
 def read_hash_list(name: str) -> dict[str, str]:
-    text = resources.files("rag.data").joinpath(name).read_text(encoding="utf-8")
+    """`sha256  path` lines; a bare name is looked up in the package's rag/data."""
+    path = Path(name)
+    source = path if path.is_absolute() else resources.files("rag.data").joinpath(name)
+    text = source.read_text(encoding="utf-8")
     pairs = (line.split(None, 1) for line in text.splitlines() if line.strip())
     return {path.strip(): digest for digest, path in pairs}
 
@@ -174,24 +177,42 @@ _GEMMA_QUERY = "task: search result | query: "
 _GEMMA_DOCUMENT = "title: {title} | text: "
 
 
+def resolve_dtype(name: str, device: str) -> str:
+    """'auto' means bfloat16 on CPUs with native bf16 arithmetic, else float32."""
+    if name != "auto":
+        return name
+    if device != "cpu":
+        return "float32"
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "float32"
+    return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
+
+
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model, with query/document prompts and L2-normalised output."""
 
     def __init__(self, settings: Settings, show_progress: bool = False):
+        import torch
         from sentence_transformers import SentenceTransformer
 
         name = settings.embedding_model
+        dtype = resolve_dtype(settings.embedding_dtype, settings.device)
+        kwargs = {"model_kwargs": {"dtype": getattr(torch, dtype)}, "device": settings.device}
         if name == DEFAULT_EMBEDDING_MODEL:
             path = provision(EMBEDDINGGEMMA, settings.cache_dir)
-            self.model_id = "google/embeddinggemma-300m"
+            base_id = "google/embeddinggemma-300m"
             query_prompt, doc_prompt = _GEMMA_QUERY, _GEMMA_DOCUMENT
-            self._st = SentenceTransformer(str(path), device=settings.device, local_files_only=True)
+            self._st = SentenceTransformer(str(path), local_files_only=True, **kwargs)
         else:
-            self.model_id = name
-            self._st = SentenceTransformer(name, device=settings.device)
+            base_id = name
+            self._st = SentenceTransformer(name, **kwargs)
             prompts = self._st.prompts or {}
             query_prompt = prompts.get("query", "")
             doc_prompt = prompts.get("document", prompts.get("passage", ""))
+        # The precision is part of the identity: vectors of two precisions are never mixed.
+        self.model_id = base_id if dtype == "float32" else f"{base_id}@{dtype}"
         self.query_prompt = settings.query_prompt if settings.query_prompt is not None else query_prompt
         self.document_prompt = settings.document_prompt if settings.document_prompt is not None else doc_prompt
         self.dim = int(self._st.get_embedding_dimension())
@@ -228,8 +249,8 @@ _CACHE: dict[tuple, SentenceTransformerEmbedder] = {}
 def load_embedder(settings: Settings, show_progress: bool = False) -> SentenceTransformerEmbedder:
     """One loaded model per (name, device, prompts) per process: loading costs seconds."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    key = (settings.embedding_model, settings.device, settings.query_prompt, settings.document_prompt,
-           str(settings.cache_dir))
+    key = (settings.embedding_model, settings.device, settings.embedding_dtype, settings.query_prompt,
+           settings.document_prompt, str(settings.cache_dir))
     if key not in _CACHE:
         _CACHE[key] = SentenceTransformerEmbedder(settings, show_progress)
     _CACHE[key].show_progress = show_progress

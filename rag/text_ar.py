@@ -167,17 +167,39 @@ def _stemmers() -> tuple[Stemmer.Stemmer, Stemmer.Stemmer]:
     return Stemmer.Stemmer("arabic"), Stemmer.Stemmer("english")
 
 
+_ARTICLE_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
+
+
+def _strip_diacritics(text: str) -> str:
+    return _DIACRITICS.sub("", normalize_for_model(text)).replace(_TATWEEL, "").translate(_DIGITS)
+
+
+def _stem_ar(token: str, stemmer: Stemmer.Stemmer) -> str:
+    # Snowball's Arabic stemmer keeps the article on some words (القوات -> القو but
+    # قوات -> قوا); removing article+conjunction first makes the stems agree.
+    for prefix in _ARTICLE_PREFIXES:
+        if token.startswith(prefix) and len(token) - len(prefix) >= 3:
+            token = token[len(prefix):]
+            break
+    stem = stemmer.stemWord(token)
+    return (stem if len(stem) >= 2 else token).translate(_LETTER_FOLD)
+
+
 def bm25_tokens(text: str) -> list[str]:
-    """Normalised, stopword-free, stemmed tokens for BM25 (Arabic and English)."""
+    """Normalised, stopword-free, stemmed tokens for BM25 (Arabic and English).
+
+    The Snowball stemmer gets unfolded letters (it does its own hamza/ta-marbuta
+    handling); stopwords are compared after folding.
+    """
     ar_stem, en_stem = _stemmers()
     out: list[str] = []
-    for tok in _WORD.findall(normalize_ar(text).lower()):
+    for tok in _WORD.findall(_strip_diacritics(text).lower()):
         tok = tok.strip("_")
-        if not tok or tok in _STOPWORDS_AR or tok in _STOPWORDS_EN:
+        folded = tok.translate(_LETTER_FOLD)
+        if not tok or folded in _STOPWORDS_AR or tok in _STOPWORDS_EN:
             continue
         if ARABIC_LETTER.search(tok):
-            stem = ar_stem.stemWord(tok)
-            out.append(stem if len(stem) >= 2 else tok)
+            out.append(_stem_ar(tok, ar_stem))
         elif LATIN_LETTER.search(tok):
             out.append(en_stem.stemWord(tok))
         else:

@@ -1,0 +1,74 @@
+"""Shared fixtures: the real model and a real index of the seed articles, built once."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # an unreachable hub costs 76 s per try
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+
+
+@pytest.fixture(scope="session")
+def seeds_dir() -> Path:
+    return SEEDS
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory):
+    from rag.config import Settings
+
+    return Settings(index_dir=tmp_path_factory.mktemp("index"))
+
+
+@pytest.fixture(scope="session")
+def embedder(settings):
+    from rag.models import load_embedder
+
+    return load_embedder(settings)
+
+
+@pytest.fixture(scope="session")
+def isnad(settings, embedder):
+    """The real pipeline over the real seeds: real model, real files."""
+    from rag.pipeline import Isnad
+
+    app = Isnad(settings)
+    summary = app.ingest([SEEDS])
+    assert len(summary.report.added) == 5 and not summary.errors
+    return app
+
+
+class FakeEmbedder:
+    """Deterministic bag-of-characters vectors: for index logic tests only, never quality."""
+
+    def __init__(self, model_id: str = "fake", dim: int = 32, max_tokens: int = 64):
+        self.model_id, self.dim, self.max_tokens = model_id, dim, max_tokens
+
+    def count_tokens(self, texts):
+        return [len(t.split()) for t in texts]
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, np.float32)
+        for ch in text:
+            v[ord(ch) % self.dim] += 1
+        return v / (np.linalg.norm(v) or 1)
+
+    def embed_documents(self, texts, titles=None):
+        return np.array([self._vec(t) for t in texts], np.float32).reshape(len(texts), self.dim)
+
+    def embed_queries(self, texts):
+        return self.embed_documents(texts)
+
+
+@pytest.fixture
+def fake_embedder():
+    return FakeEmbedder()

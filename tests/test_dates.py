@@ -1,0 +1,47 @@
+import datetime as dt
+
+from rag.dates import find_dates, year_from_weekday
+
+
+def one(text, ref=None):
+    found = [d for d in find_dates(text, ref)]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_numeric_forms():
+    assert one("تم النشر: 2021/06/05 الساعة 11:13").date == dt.date(2021, 6, 5)
+    assert one("دعا في 3-4-2021 المفاوض").date == dt.date(2021, 4, 3)
+
+
+def test_month_names_western_and_levantine():
+    d = one("السبت 5 يونيو/حزيران 2021، على خطة")
+    assert d.date == dt.date(2021, 6, 5) and d.weekday == 5
+    assert one("في 5 يناير/كانون الثاني 2020 على قرار").date == dt.date(2020, 1, 5)
+    assert one("في 8 يناير/ كانون الثاني 2020 إذ").date == dt.date(2020, 1, 8)
+    assert one("الثلاثاء 16 أبريل / أبريل 2024").date == dt.date(2024, 4, 16)
+    assert one("on June 5, 2021 the").date == dt.date(2021, 6, 5)
+
+
+def test_ordinal_days_and_relative_months_resolve_against_reference():
+    ref = dt.date(2021, 8, 8)
+    assert one("وفي السادس والعشرين من يوليو الماضي، اتفق", ref).date == dt.date(2021, 7, 26)
+    assert one("في السابع من أبريل الماضي الاتفاق", ref).date == dt.date(2021, 4, 7)
+    assert one("ضربات نهاية يونيو الماضي على", ref).date == dt.date(2021, 6, 1)
+    assert one("في السابع من الشهر الماضي", ref).date == dt.date(2021, 7, 1)
+    d = one("منذ بداية العام الماضي", ref)
+    assert d.date == dt.date(2020, 1, 1) and d.precision == "year" and d.relative
+
+
+def test_last_month_name_crosses_year_boundary():
+    assert one("في ديسمبر الماضي", dt.date(2024, 1, 25)).date == dt.date(2023, 12, 1)
+
+
+def test_unresolved_without_reference():
+    d = one("الخميس 25 من كانون الثاني")
+    assert d.date is None and d.weekday == 3
+
+
+def test_year_from_weekday_is_latest_fit():
+    year, years = year_from_weekday(25, 1, 3, dt.date(2026, 11, 24))
+    assert year == 2024 and 2018 in years
