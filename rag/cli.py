@@ -85,6 +85,32 @@ def cmd_provision(args: argparse.Namespace) -> int:
     return 0
 
 
+def _csv(text: str, cast=str) -> list:
+    return [cast(x.strip()) for x in text.split(",") if x.strip()]
+
+
+def cmd_eval_retrieval(args: argparse.Namespace) -> int:
+    from rag.evaluation.datasets import load_seed_set, load_squad
+    from rag.evaluation.retrieval import evaluate_retrieval, table, write_report
+
+    modes = _csv(args.modes)
+    if bad := [m for m in modes if m not in MODES]:
+        raise ValueError(f"unknown mode(s) {bad}; use {', '.join(MODES)}")
+    ks = sorted(set(_csv(args.k, int)))
+    if args.dataset == "seeds":
+        dataset = load_seed_set()
+    else:
+        dataset = load_squad(Path(args.dataset), Path(args.questions_from) if args.questions_from else None,
+                             limit=args.limit)
+    run = evaluate_retrieval(dataset, _settings(args), modes, ks, progress=sys.stderr.isatty())
+    print(f"{run.dataset}: {run.n_docs} documents, {run.n_chunks} chunks, "
+          f"{len(run.per_question)} questions, model {run.model_id}")
+    print(table(run))
+    paths = write_report(run, Path(args.out))
+    print("\n".join(f"{kind}: {p}" for kind, p in paths.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="isnad", description="Cited bilingual QA over news articles.")
     p.add_argument("--index-dir", help="index folder (default: $ISNAD_INDEX_DIR or data/index)")
@@ -109,6 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("provision", help="download and verify the offline models")
     s.add_argument("--generator", action="store_true", help="also the local Qwen2.5 generator (1.1 GB)")
     s.set_defaults(func=cmd_provision)
+
+    ev = sub.add_parser("eval", help="evaluations").add_subparsers(dest="what", required=True)
+    s = ev.add_parser("retrieval", help="Recall@k, MRR@10, nDCG@10 per language and mode")
+    s.add_argument("--dataset", default="seeds", help="'seeds' or a SQuAD v1.1 JSON file")
+    s.add_argument("--questions-from", help="parallel SQuAD file whose questions (matched by id) are asked instead")
+    s.add_argument("--modes", default="bm25,dense,hybrid")
+    s.add_argument("--k", default="1,5,10")
+    s.add_argument("--limit", type=int, help="at most this many questions")
+    s.add_argument("--out", default="eval/reports", help="folder for the JSON, Markdown and PNG report")
+    s.set_defaults(func=cmd_eval_retrieval)
 
     s = sub.add_parser("info", help="index statistics")
     s.add_argument("--json", action="store_true")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
@@ -71,6 +72,23 @@ class Searcher:
         self.embedder = embedder
         self.rrf_k = rrf_k
         self.candidates = candidates
+        self._qvecs: dict[str, np.ndarray] = {}
+
+    def embed_queries(self, queries: list[str]) -> None:
+        """Embed many queries in one batch ahead of searching them (evaluations, load tests)."""
+        todo = [q for q in dict.fromkeys(queries) if q not in self._qvecs]
+        for q, v in zip(todo, self.embedder.embed_queries(todo) if todo else []):
+            self._remember(q, v)
+
+    def _remember(self, query: str, vec: np.ndarray) -> None:
+        if len(self._qvecs) >= 4096:
+            self._qvecs.pop(next(iter(self._qvecs)))
+        self._qvecs[query] = vec
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        if query not in self._qvecs:
+            self._remember(query, self.embedder.embed_queries([query])[0])
+        return self._qvecs[query]
 
     def search(self, query: str, k: int = 5, mode: Mode = "hybrid", filters: Filters | None = None) -> list[Hit]:
         if mode not in MODES:
@@ -82,8 +100,7 @@ class Searcher:
         n = max(k, self.candidates)
         dense = bm25 = []
         if mode in ("hybrid", "dense"):
-            qvec = self.embedder.embed_queries([query])[0]
-            dense = self.index.dense_search(qvec, n, mask)
+            dense = self.index.dense_search(self._query_vector(query), n, mask)
         if mode in ("hybrid", "bm25"):
             bm25 = self.index.bm25_search(query, n, mask)
         if mode == "dense":

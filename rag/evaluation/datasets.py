@@ -1,0 +1,113 @@
+"""Question sets for evaluation: the project's seed set and any SQuAD v1.1 file.
+
+A dataset is documents plus questions whose gold is a set of document *sources*
+(file names for the seeds, ``file#paragraph`` for SQuAD), so gold survives
+re-ingestion, whatever the content-derived ids are.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.ingest import Document, IngestFileError, ingest_paths, parse_document
+
+REPO = Path(__file__).resolve().parents[2]
+SEED_QA = REPO / "eval" / "data" / "seeds_qa.jsonl"
+SEED_KEY_FACTS = REPO / "eval" / "data" / "seeds_key_facts.json"
+SEEDS_DIR = REPO / "seeds"
+
+
+@dataclass
+class Question:
+    qid: str
+    lang: str
+    text: str
+    gold: set[str]  # gold document sources
+    evidence: list[str] = field(default_factory=list)
+    answer: dict[str, str] = field(default_factory=dict)
+    key_terms: list[str] = field(default_factory=list)
+    qtype: str = ""
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.gold)
+
+
+@dataclass
+class Dataset:
+    name: str
+    documents: list[Document]
+    questions: list[Question]
+
+
+def load_seed_set(path: Path = SEED_QA, seeds_dir: Path = SEEDS_DIR) -> Dataset:
+    result = ingest_paths([seeds_dir])
+    docs = result.documents
+    by_name = {Path(d.source).name: d.source for d in docs}
+    questions = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        questions.append(Question(
+            row["id"], row["lang"], row["question"], {by_name[g] for g in row["gold"]},
+            row["evidence"], row["answer"], row.get("key_terms", []), row.get("type", ""),
+        ))
+    return Dataset("seeds", docs, questions)
+
+
+def _squad_rows(path: Path) -> list[tuple[str, str, int, dict]]:
+    """(title, context, paragraph number, qa) for every question of a SQuAD v1.1 file."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
+    except (OSError, ValueError, KeyError) as e:
+        raise ValueError(f"{path} is not a readable SQuAD v1.1 file: {e}") from None
+    rows, n = [], 0
+    for article in data:
+        for para in article["paragraphs"]:
+            for qa in para["qas"]:
+                rows.append((article.get("title", ""), para["context"], n, qa))
+            n += 1
+    return rows
+
+
+def load_squad(path: Path, questions_from: Path | None = None, lang: str | None = None,
+               question_lang: str | None = None, limit: int | None = None) -> Dataset:
+    """Each distinct context is a document; a question's gold is its own context.
+
+    With ``questions_from`` (a parallel file, e.g. XQuAD in another language), the
+    questions come from that file and are matched to this file's contexts by id.
+    """
+    path = Path(path)
+    rows = _squad_rows(path)
+    docs: dict[str, Document] = {}
+    source_of_context: dict[str, str] = {}
+    gold_of_id: dict[str, str] = {}
+    for title, context, n, qa in rows:
+        if context not in source_of_context:
+            source = f"{path.name}#{n}"
+            try:
+                doc = parse_document(context, source)
+            except IngestFileError:
+                continue
+            doc.title = title or doc.title
+            if doc.doc_id not in docs:
+                docs[doc.doc_id] = doc
+            source_of_context[context] = docs[doc.doc_id].source
+        if context in source_of_context:
+            gold_of_id[qa["id"]] = source_of_context[context]
+    qrows = _squad_rows(Path(questions_from)) if questions_from else rows
+    qlang = question_lang or lang or "?"
+    questions = []
+    for _, _, _, qa in qrows:
+        if qa["id"] not in gold_of_id:
+            continue
+        answers = [a["text"].strip() for a in qa.get("answers", [])]
+        questions.append(Question(qa["id"], qlang, qa["question"].strip(" -"), {gold_of_id[qa["id"]]},
+                                  answer={"ref": answers[0]} if answers else {}))
+        if limit and len(questions) >= limit:
+            break
+    name = path.stem if not questions_from else f"{Path(questions_from).stem}->{path.stem}"
+    return Dataset(name, list(docs.values()), questions)
