@@ -111,6 +111,61 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.answer import QuestionError
+
+    app = _app(args, progress=False)
+    filters = Filters(args.outlet, args.date_from, args.date_to)
+    try:
+        answer = app.ask(args.question, engine=args.engine, filters=filters, mode=args.mode)
+    except QuestionError as e:
+        print(f"isnad: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
+        return 0
+    print(answer.answer)
+    for notice in answer.notices:
+        print(f"\nnote: {notice}")
+    if answer.sources:
+        print("\nsources:")
+    for s in answer.sources:
+        print(f"[{s.n}] {s.title or '(untitled)'} | {s.outlet or 'outlet unknown'} | {s.date or 'date unknown'} | "
+              f"{s.source} [{s.start}:{s.end}]")
+        print(f"    «{s.quote}»")
+        if s.translation:
+            print(f"    machine translation: {s.translation}")
+        elif s.translation_note:
+            print(f"    ({s.translation_note})")
+    print(f"\nengine: {answer.engine}; support {answer.support:.3f}; {answer.latency_ms:.0f} ms")
+    return 0
+
+
+def cmd_eval_answers(args: argparse.Namespace) -> int:
+    from rag.evaluation.answers import calibrate, evaluate_answers, support_points
+    from rag.evaluation.datasets import load_seed_set
+    from rag.pipeline import Isnad
+
+    dataset = load_seed_set()
+    app = Isnad.in_memory(dataset.documents, _settings(args), progress=sys.stderr.isatty())
+    if args.calibrate:
+        cal = calibrate(support_points(app.extractive(), dataset))
+        print(f"abstain_below (same language): {cal.same_language}\nabstain_below_cross: {cal.cross_language}")
+        print(f"2-fold cross-validated: {cal.cv}")
+        return 0
+    engine = app.engine(args.engine)
+    report = evaluate_answers(lambda q: engine.answer(q), dataset, engine.name if hasattr(engine, "name") else args.engine)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"answers-{args.engine}.json"
+    path.write_text(json.dumps(report.__dict__, ensure_ascii=False, indent=1), encoding="utf-8")
+    for key in ("engine", "n", "accuracy", "citation_precision", "abstention_precision", "abstention_recall",
+                "unanswerable_accuracy", "latency_p50_ms", "latency_p95_ms", "per_language"):
+        print(f"{key}: {getattr(report, key)}")
+    print(f"json: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="isnad", description="Cited bilingual QA over news articles.")
     p.add_argument("--index-dir", help="index folder (default: $ISNAD_INDEX_DIR or data/index)")
@@ -136,7 +191,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--generator", action="store_true", help="also the local Qwen2.5 generator (1.1 GB)")
     s.set_defaults(func=cmd_provision)
 
+    s = sub.add_parser("ask", help="a cited answer")
+    s.add_argument("question")
+    s.add_argument("--engine", choices=("extractive", "generative"), default="extractive")
+    s.add_argument("--mode", choices=MODES, default=None)
+    s.add_argument("--outlet")
+    s.add_argument("--date-from")
+    s.add_argument("--date-to")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_ask)
+
     ev = sub.add_parser("eval", help="evaluations").add_subparsers(dest="what", required=True)
+    s = ev.add_parser("answers", help="answer accuracy, citation precision, abstention, latency on the seed set")
+    s.add_argument("--engine", choices=("extractive", "generative"), default="extractive")
+    s.add_argument("--calibrate", action="store_true", help="fit the abstention thresholds (with 2-fold CV figures)")
+    s.add_argument("--out", default="eval/reports")
+    s.set_defaults(func=cmd_eval_answers)
     s = ev.add_parser("retrieval", help="Recall@k, MRR@10, nDCG@10 per language and mode")
     s.add_argument("--dataset", default="seeds", help="'seeds' or a SQuAD v1.1 JSON file")
     s.add_argument("--questions-from", help="parallel SQuAD file whose questions (matched by id) are asked instead")

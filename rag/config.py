@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "embeddinggemma-300m"
@@ -38,6 +38,26 @@ class Settings(BaseSettings):
     retrieval_mode: str = "hybrid"
     rrf_k: int = 60
     candidates: int = 50
+
+    # Answers
+    max_question_chars: int = 2000
+    answer_k: int = Field(8, description="chunks retrieved to find answer sentences")
+    answer_max_sentences: int = 3
+    abstain_below: float = Field(0.54, description="support under which the answer is 'the articles do not say', question and evidence in one language (set by hand; `isnad eval answers --calibrate` fits it on the seed set)")
+    abstain_below_cross: float = Field(0.49, description="the same when question and evidence differ in language (cross-lingual similarities run lower)")
+    verify_min_similarity: float = Field(0.5, description="claim-to-cited-sentence similarity a generated sentence needs")
+
+    # Generators: 'none', 'local' (Qwen2.5 GGUF served in-process), 'remote' (any OpenAI-compatible
+    # endpoint), or 'auto' (remote when ISNAD_LLM_BASE_URL is set, else none)
+    generator: str = "auto"
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY", "ISNAD_LLM_API_KEY"))
+    llm_timeout: float = Field(120.0, description="seconds for a whole generation")
+    llm_connect_timeout: float = 5.0
+    llm_max_tokens: int = 400
+    local_threads: int = Field(0, description="threads for the local generator (0: all cores)")
+    local_ctx: int = 4096
 
     def chunker(self):
         from rag.chunking import ChunkerSettings

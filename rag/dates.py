@@ -219,3 +219,13 @@ def _interpret(kind: str, m: re.Match, text: str, ref: dt.date | None) -> DateMe
     except (ValueError, KeyError):
         return None
     return None
+
+
+ENGLISH_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+                  "September", "October", "November", "December"]
+_ARABIC_MONTH_WORD = re.compile(_alt(k for k in _MONTH_NAMES if not k.isascii()))
+
+
+def arabic_months_in(text: str) -> set[int]:
+    """Month numbers named in Arabic in ``text`` (for checking a translation kept them)."""
+    return {_MONTH_NAMES[m.group()] for m in _ARABIC_MONTH_WORD.finditer(_same_length_fold(text))}

@@ -253,11 +253,9 @@ def clean(text: str, today: dt.date | None = None) -> tuple[list[tuple[int, int]
             else:
                 skip_next_source_value = True
             continue
-        if _BYLINE_RE.match(line.text):
-            for d in find_dates(line.text):
-                if d.date and d.precision == "day":
-                    header_dates.append(("byline", d, i))
-                    break
+        byline_date = _byline_date(line)
+        if byline_date:
+            header_dates.append(("byline", byline_date, i))
             continue
         if i < 8 and len(line.text.split()) <= 4 and line.norm in _OUTLET_NORM:
             meta.outlet = meta.outlet or _OUTLET_NORM[line.norm]
@@ -279,6 +277,13 @@ def clean(text: str, today: dt.date | None = None) -> tuple[list[tuple[int, int]
         body.append(line)
     meta.date = _publication_date(body, header_dates, meta, today)
     return [(ln.start, ln.end) for ln in body], meta
+
+
+def _byline_date(line: _Line) -> DateMention | None:
+    """'تم النشر: 2021/06/05 ...' or 'Published: June 5, 2021': a short line led by a publication label."""
+    if not _BYLINE_RE.match(line.text) or len(line.text.split()) > 12:
+        return None
+    return next((d for d in find_dates(line.text) if d.date and d.precision == "day"), None)
 
 
 def _is_caption_tail(tail: str) -> bool:

@@ -31,6 +31,15 @@ class Isnad:
         self._index: SearchIndex | None = None
         self._searcher: Searcher | None = None
 
+    @classmethod
+    def in_memory(cls, documents, settings: Settings | None = None, progress: bool = False) -> "Isnad":
+        """An app over documents indexed in memory only (evaluations, tests, one-off corpora)."""
+        app = cls(settings, progress)
+        embedder = app.embedder
+        app._index = SearchIndex(embedder.model_id, embedder.dim, app.settings.chunker())
+        app._index.add(documents, embedder, progress)
+        return app
+
     @property
     def embedder(self):
         return load_embedder(self.settings, self.progress)
@@ -78,8 +87,41 @@ class Isnad:
         report = index.add(result.documents, embedder, self.progress)
         if report.added or report.replaced or did_rebuild or not (self.settings.index_dir / "CURRENT").exists():
             index.save(self.settings.index_dir)
-        self._index, self._searcher = index, None
+        self._index, self._searcher = index, None  # engines rebind to the new searcher
         return IngestSummary(report, result.errors, result.duplicates, did_rebuild, notes)
+
+    @property
+    def generator(self):
+        """The configured generator (None: extractive only). Started lazily, once."""
+        if not hasattr(self, "_generator"):
+            from rag.llm import make_generator
+
+            self._generator = make_generator(self.settings)
+        return self._generator
+
+    def extractive(self):
+        from rag.answer import ExtractiveEngine
+
+        if getattr(self, "_extractive", None) is None or self._extractive.searcher is not self.searcher:
+            self._extractive = ExtractiveEngine(self.searcher, self.embedder, self.settings, self.generator)
+        return self._extractive
+
+    def engine(self, kind: str = "extractive"):
+        """'extractive' (offline default) or 'generative' (needs a generator)."""
+        from rag.answer import GenerativeEngine
+
+        if kind == "extractive":
+            return self.extractive()
+        if kind == "generative":
+            if self.generator is None:
+                raise ValueError("no generator is configured: set ISNAD_GENERATOR=local, or ISNAD_LLM_BASE_URL "
+                                 "and ISNAD_LLM_MODEL for an OpenAI-compatible endpoint")
+            return GenerativeEngine(self.extractive(), self.generator, self.settings)
+        raise ValueError(f"unknown engine '{kind}'; use extractive or generative")
+
+    def ask(self, question: str, engine: str = "extractive", filters: Filters | None = None,
+            mode: str | None = None):
+        return self.engine(engine).answer(question, filters=filters, mode=mode)
 
     def search(self, query: str, k: int | None = None, mode: str | None = None,
                filters: Filters | None = None) -> list[Hit]:

@@ -126,3 +126,10 @@ def test_html_and_markdown(tmp_path):
 
 def test_doc_id_ignores_spelling_noise():
     assert doc_id_for("الأمريكية\xa0اليوم") == doc_id_for("الامريكيه اليوم")
+
+
+def test_a_sentence_starting_with_published_is_not_a_byline():
+    text = "Published at a time of rising demand for German-language publications, Luther's version spread."
+    assert parse_document(text, "x.txt").body() == text
+    doc = parse_document("Title here\nPublished: June 5, 2021\nBody sentence one is here.", "y.txt")
+    assert doc.date == "2021-06-05" and "Published" not in doc.body()

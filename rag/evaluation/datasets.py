@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.ingest import Document, IngestFileError, ingest_paths, parse_document
+from rag.text_ar import detect_language
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_QA = REPO / "eval" / "data" / "seeds_qa.jsonl"
@@ -60,21 +61,20 @@ def load_seed_set(path: Path = SEED_QA, seeds_dir: Path = SEEDS_DIR) -> Dataset:
 
 def _squad_rows(path: Path) -> list[tuple[str, str, int, dict]]:
     """(title, context, paragraph number, qa) for every question of a SQuAD v1.1 file."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
-    except (OSError, ValueError, KeyError) as e:
-        raise ValueError(f"{path} is not a readable SQuAD v1.1 file: {e}") from None
     rows, n = [], 0
-    for article in data:
-        for para in article["paragraphs"]:
-            for qa in para["qas"]:
-                rows.append((article.get("title", ""), para["context"], n, qa))
-            n += 1
+    try:
+        for article in json.loads(Path(path).read_text(encoding="utf-8"))["data"]:
+            for para in article["paragraphs"]:
+                for qa in para["qas"]:
+                    rows.append((article.get("title", ""), para["context"], n, qa))
+                n += 1
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path} is not a readable SQuAD v1.1 file ({type(e).__name__}: {e})") from None
     return rows
 
 
-def load_squad(path: Path, questions_from: Path | None = None, lang: str | None = None,
-               question_lang: str | None = None, limit: int | None = None) -> Dataset:
+def load_squad(path: Path, questions_from: Path | None = None, question_lang: str | None = None,
+               limit: int | None = None) -> Dataset:
     """Each distinct context is a document; a question's gold is its own context.
 
     With ``questions_from`` (a parallel file, e.g. XQuAD in another language), the
@@ -99,13 +99,13 @@ def load_squad(path: Path, questions_from: Path | None = None, lang: str | None 
         if context in source_of_context:
             gold_of_id[qa["id"]] = source_of_context[context]
     qrows = _squad_rows(Path(questions_from)) if questions_from else rows
-    qlang = question_lang or lang or "?"
     questions = []
     for _, _, _, qa in qrows:
         if qa["id"] not in gold_of_id:
             continue
         answers = [a["text"].strip() for a in qa.get("answers", [])]
-        questions.append(Question(qa["id"], qlang, qa["question"].strip(" -"), {gold_of_id[qa["id"]]},
+        text = qa["question"].strip(" -")
+        questions.append(Question(qa["id"], question_lang or detect_language(text), text, {gold_of_id[qa["id"]]},
                                   answer={"ref": answers[0]} if answers else {}))
         if limit and len(questions) >= limit:
             break

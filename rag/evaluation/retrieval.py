@@ -12,9 +12,6 @@ from tqdm import tqdm
 from rag.config import Settings
 from rag.evaluation.datasets import Dataset
 from rag.evaluation.metrics import MRR, NDCG, EvidenceRecallAtK, RecallAtK, bootstrap_ci
-from rag.index import SearchIndex
-from rag.models import load_embedder
-from rag.retrieve import Searcher
 
 DEPTH = 10
 
@@ -35,17 +32,11 @@ class RetrievalRun:
         return asdict(self)
 
 
-def build_index(dataset: Dataset, settings: Settings, progress: bool = False) -> SearchIndex:
-    embedder = load_embedder(settings, progress)
-    index = SearchIndex(embedder.model_id, embedder.dim, settings.chunker())
-    index.add(dataset.documents, embedder, progress)
-    return index
-
-
 def evaluate_retrieval(dataset: Dataset, settings: Settings, modes: list[str], ks: list[int],
-                       index: SearchIndex | None = None, progress: bool = False) -> RetrievalRun:
-    index = index or build_index(dataset, settings, progress)
-    searcher = Searcher(index, load_embedder(settings), settings.rrf_k, settings.candidates)
+                       progress: bool = False) -> RetrievalRun:
+    from rag.pipeline import Isnad
+
+    searcher = Isnad.in_memory(dataset.documents, settings, progress).searcher
     questions = [q for q in dataset.questions if q.answerable]
     searcher.embed_queries([q.text for q in questions])
     metrics = [RecallAtK(k) for k in ks] + [MRR(DEPTH), NDCG(DEPTH)]
@@ -65,6 +56,7 @@ def evaluate_retrieval(dataset: Dataset, settings: Settings, modes: list[str], k
             row.setdefault("top", {})[mode] = ranked[:3]
         rows.append(row)
     names = [m.name for m in metrics] + [m.name for m in evidence_metrics]
+    index = searcher.index
     return RetrievalRun(dataset.name, index.model_id, len(index.docs), len(index.chunks), ks,
                         summarise(rows, modes, names), rows)
 

@@ -1,0 +1,336 @@
+"""Cited answers. Extractive by default (verbatim quotes, no LLM); generative when configured.
+
+Every answer carries numbered sources whose quotes are exact substrings of the
+articles (with offsets), so a reader can check each claim in one click.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from rag.config import Settings
+from rag.llm import Generator, GeneratorUnavailable, Message
+from rag.models import Embedder
+from rag.retrieve import Filters, Hit, Searcher
+from rag.text_ar import bm25_tokens, detect_language
+from rag.verify import NO_ANSWER, check_translation, verify_citations
+
+PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
+MIN_WORDS = 5  # shorter "sentences" are sub-headings, not answers
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked as given; the message says why."""
+
+
+@dataclass
+class Source:
+    n: int
+    doc_id: str
+    source: str
+    title: str | None
+    outlet: str | None
+    date: str | None
+    quote: str
+    start: int
+    end: int
+    score: float  # retrieval score of the chunk the quote came from
+    translation: str | None = None  # machine translation, labelled as such wherever shown
+    translation_note: str | None = None
+
+
+@dataclass
+class Answer:
+    question: str
+    language: str
+    answer: str
+    abstained: bool
+    engine: str
+    support: float
+    sources: list[Source] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    flagged: list[str] = field(default_factory=list)  # generated sentences without support
+    latency_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Candidate:
+    hit: Hit
+    start: int
+    end: int
+    text: str
+    score: float = 0.0
+    dense: float = 0.0
+
+
+def load_prompt(name: str, lang: str, **values: str) -> list[Message]:
+    """Prompt files hold a [system] and a [user] part; values fill {placeholders}."""
+    path = PROMPTS / f"{name}.{lang}.txt"
+    if not path.exists():
+        path = PROMPTS / f"{name}.en.txt"
+    text = path.read_text(encoding="utf-8")
+    system, user = text.split("[user]", 1)
+    system = system.replace("[system]", "", 1).strip()
+    return [Message("system", system), Message("user", user.strip().format(**values))]
+
+
+def question_language(question: str) -> str:
+    """'ar', 'en' or 'other': Latin script without a single English function word is 'other'."""
+    lang = detect_language(question)
+    if lang == "en":
+        words = set(re.findall(r"[a-z]+", question.lower()))
+        english = {"the", "what", "when", "who", "whom", "where", "why", "how", "which", "is", "are", "was",
+                   "were", "did", "does", "do", "of", "to", "in", "and", "a", "an", "many", "much", "has", "have"}
+        if len(words) >= 3 and not words & english:
+            return "other"
+    return lang
+
+
+def validate_question(question: str, settings: Settings) -> str:
+    if question is None or not question.strip():
+        raise QuestionError("The question is empty. / السؤال فارغ.")
+    if len(question) > settings.max_question_chars:
+        raise QuestionError(f"The question is {len(question)} characters long; the limit is "
+                            f"{settings.max_question_chars}. Please shorten it. / السؤال أطول من الحد المسموح.")
+    return question.strip()
+
+
+class ExtractiveEngine:
+    """Answers with the article sentences that best answer the question, quoted verbatim."""
+
+    name = "extractive"
+
+    def __init__(self, searcher: Searcher, embedder: Embedder, settings: Settings,
+                 translator: Generator | None = None):
+        self.searcher = searcher
+        self.embedder = embedder
+        self.settings = settings
+        self.translator = translator
+        self._sentence_vecs: dict[tuple[str, int, int], np.ndarray] = {}
+
+    def candidates(self, question: str, retrieval_query: str | None = None, filters: Filters | None = None,
+                   mode: str | None = None) -> list[Candidate]:
+        """Sentences of the retrieved chunks, scored against the question (best first)."""
+        hits = self.searcher.search(retrieval_query or question, k=self.settings.answer_k,
+                                    mode=mode or self.settings.retrieval_mode, filters=filters)
+        seen, cands = set(), []
+        for hit in hits:
+            doc = self.searcher.index.docs[hit.doc_id]
+            for a, b in hit.sentences:
+                if (hit.doc_id, a) in seen or len(doc.text[a:b].split()) < MIN_WORDS:
+                    continue
+                seen.add((hit.doc_id, a))
+                cands.append(Candidate(hit, a, b, doc.text[a:b]))
+        if not cands:
+            return []
+        self._embed_missing(cands)
+        q = self.embedder.embed_queries([question])[0]
+        q_tokens = set(bm25_tokens(question))
+        for c in cands:
+            c.dense = float(self._sentence_vecs[(c.hit.doc_id, c.start, c.end)] @ q)
+            overlap = len(q_tokens & set(bm25_tokens(c.text))) / len(q_tokens) if q_tokens else 0.0
+            c.score = c.dense + 0.1 * overlap
+        return sorted(cands, key=lambda c: -c.score)
+
+    def _embed_missing(self, cands: list[Candidate]) -> None:
+        todo = [c for c in cands if (c.hit.doc_id, c.start, c.end) not in self._sentence_vecs]
+        if todo:
+            vecs = self.embedder.embed_documents([c.text for c in todo], [c.hit.title for c in todo])
+            for c, v in zip(todo, vecs):
+                self._sentence_vecs[(c.hit.doc_id, c.start, c.end)] = v
+
+    def threshold(self, question: str, sentence: str) -> float:
+        """Abstention threshold: cross-lingual similarities run lower than same-language ones."""
+        same = detect_language(question) == detect_language(sentence)
+        return self.settings.abstain_below if same else self.settings.abstain_below_cross
+
+    def select(self, cands: list[Candidate]) -> list[Candidate]:
+        """The best sentence plus close runners-up that add something (no near-duplicates)."""
+        if not cands:
+            return []
+        best = cands[0].score
+        picked = [cands[0]]
+        for c in cands[1:]:
+            if len(picked) >= self.settings.answer_max_sentences or c.score < best - 0.05:
+                break
+            vec = self._sentence_vecs[(c.hit.doc_id, c.start, c.end)]
+            if all(float(vec @ self._sentence_vecs[(p.hit.doc_id, p.start, p.end)]) < 0.9 for p in picked):
+                picked.append(c)
+        return picked
+
+    def answer(self, question: str, retrieval_query: str | None = None, filters: Filters | None = None,
+               mode: str | None = None) -> Answer:
+        t0 = time.perf_counter()
+        question = validate_question(question, self.settings)
+        lang = question_language(question)
+        notices = []
+        if lang == "other":
+            notices.append("Isnad answers in Arabic and English; this question seems to be in another "
+                           "language, so the answer below quotes the closest passages in English framing.")
+        out_lang = "ar" if lang == "ar" else "en"
+        cands = self.candidates(question, retrieval_query, filters, mode)
+        support = cands[0].score if cands else 0.0
+        if not cands or support < self.threshold(question, cands[0].text):
+            return Answer(question, out_lang, NO_ANSWER[out_lang], True, self.name, round(support, 4),
+                          [], notices, latency_ms=_ms(t0))
+        picked = self.select(cands)
+        sources = [_source(i, c) for i, c in enumerate(picked, start=1)]
+        if out_lang == "en" and any(detect_language(s.quote) == "ar" for s in sources):
+            notices.extend(self._translate(sources))
+        text = self._compose(sources, out_lang)
+        return Answer(question, out_lang, text, False, self.name, round(support, 4), sources, notices,
+                      latency_ms=_ms(t0))
+
+    def _compose(self, sources: list[Source], lang: str) -> str:
+        lines = []
+        for s in sources:
+            where = ", ".join(x for x in (s.outlet, s.date) if x)
+            prefix = f"{where}: " if where else ""
+            if lang == "en" and s.translation:
+                lines.append(f"{prefix}“{s.translation}” [{s.n}] (machine translation; original: «{s.quote}»)")
+            else:
+                lines.append(f"{prefix}«{s.quote}» [{s.n}]")
+        return "\n".join(lines)
+
+    def _translate(self, sources: list[Source]) -> list[str]:
+        """English renderings of Arabic quotes, only when a generator exists and the check passes."""
+        if self.translator is None:
+            return ["The evidence is in Arabic and no translation is available (no generator is configured; "
+                    "set ISNAD_GENERATOR=local or ISNAD_LLM_BASE_URL). The quotes are shown in Arabic."]
+        notices = [f"English renderings are machine translations by {self.translator.label}, checked for "
+                   "numbers, months and names against the Arabic quote."]
+        for s in sources:
+            try:
+                text = self.translator.complete(load_prompt("translate", "en", text=s.quote), max_tokens=200).strip()
+            except GeneratorUnavailable as e:
+                notices.append(f"No translation: {e}")
+                break
+            problems = check_translation(s.quote, text)
+            if problems:
+                s.translation_note = "translation withheld: " + "; ".join(problems)
+            else:
+                s.translation = text
+        return notices
+
+
+def _source(n: int, c: Candidate) -> Source:
+    h = c.hit
+    return Source(n, h.doc_id, h.source, h.title, h.outlet, h.date, c.text, c.start, c.end, h.score)
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 1)
+
+
+class GenerativeEngine:
+    """A chat model writes the answer from numbered sentences; every citation is then verified."""
+
+    def __init__(self, extractive: ExtractiveEngine, generator: Generator, settings: Settings, n_sources: int = 8):
+        self.extractive = extractive
+        self.generator = generator
+        self.settings = settings
+        self.n_sources = n_sources
+
+    @property
+    def name(self) -> str:
+        return f"generative: {self.generator.label}"
+
+    def stream(self, question: str, retrieval_query: str | None = None, filters: Filters | None = None,
+               mode: str | None = None) -> Iterator[str | Answer]:
+        """Yield text pieces as they are generated, then the verified Answer.
+
+        Any generator failure ends in the extractive answer with a notice: the user
+        always gets something checkable.
+        """
+        t0 = time.perf_counter()
+        question = validate_question(question, self.settings)
+        lang = "ar" if question_language(question) == "ar" else "en"
+        cands = self.extractive.candidates(question, retrieval_query, filters, mode)[: self.n_sources]
+        if not cands or cands[0].score < self.extractive.threshold(question, cands[0].text):
+            yield self.extractive.answer(question, retrieval_query, filters, mode)
+            return
+        numbered = {i: c for i, c in enumerate(cands, start=1)}
+        block = "\n".join(f"[{i}] ({c.hit.outlet or c.hit.title or 'article'}, {c.hit.date or 'date unknown'}) {c.text}"
+                          for i, c in numbered.items())
+        pieces: list[str] = []
+        try:
+            for piece in self.generator.stream(load_prompt("answer", lang, sources=block, question=question)):
+                pieces.append(piece)
+                yield piece
+        except GeneratorUnavailable as e:
+            fallback = self.extractive.answer(question, retrieval_query, filters, mode)
+            fallback.notices.insert(0, f"The generator could not answer ({e}); showing the extractive answer.")
+            yield fallback
+            return
+        yield self._verified("".join(pieces), question, lang, numbered, cands[0].score, t0,
+                             retrieval_query, filters, mode)
+
+    def answer(self, question: str, **kw) -> Answer:
+        result = None
+        for item in self.stream(question, **kw):
+            result = item
+        assert isinstance(result, Answer)
+        return result
+
+    def _verified(self, raw: str, question: str, lang: str, numbered: dict[int, Candidate], support: float,
+                  t0: float, retrieval_query, filters, mode) -> Answer:
+        check = verify_citations(raw, {n: c.text for n, c in numbered.items()}, self.extractive.embedder,
+                                 self.settings.verify_min_similarity)
+        label = f"Machine-generated by {self.generator.label}; citations checked against the quoted sentences."
+        if check.abstained:
+            return Answer(question, lang, NO_ANSWER[lang], True, self.name, round(support, 4), [], [label],
+                          latency_ms=_ms(t0))
+        if not check.supported:
+            fallback = self.extractive.answer(question, retrieval_query, filters, mode)
+            fallback.notices.insert(0, "The generated answer was not supported by its sources and was discarded; "
+                                       "showing the extractive answer instead.")
+            return fallback
+        used = sorted({n for c in check.checks for n in c.supported})
+        renumber = {old: new for new, old in enumerate(used, start=1)}
+        text = re.sub(r"\[(\d+)\]", lambda m: f"[{renumber.get(int(m.group(1)), m.group(1))}]", check.text)
+        sources = [_source(renumber[n], numbered[n]) for n in used]
+        notices = [label]
+        if check.removed:
+            notices.append(f"{len(check.removed)} citation(s) removed because the cited sentence does not support the claim.")
+        flagged = [c.text + f" ({c.reason})" for c in check.checks if c.flagged]
+        if flagged:
+            notices.append(f"{len(flagged)} sentence(s) marked ⚠ have no supporting source.")
+        return Answer(question, lang, text, False, self.name, round(check.support, 4), sources, notices, flagged,
+                      latency_ms=_ms(t0))
+
+
+class Conversation:
+    """Follow-up questions: rewritten with a generator, else joined with the previous question."""
+
+    def __init__(self, engine: ExtractiveEngine | GenerativeEngine, rewriter: Generator | None = None):
+        self.engine = engine
+        self.rewriter = rewriter
+        self.turns: list[Answer] = []
+
+    def retrieval_query(self, question: str) -> str | None:
+        if not self.turns:
+            return None
+        previous = self.turns[-1].question
+        if self.rewriter is not None:
+            try:
+                rewritten = self.rewriter.complete(load_prompt("rewrite", "en", previous=previous, question=question),
+                                                   max_tokens=80).strip()
+                if rewritten:
+                    return rewritten
+            except GeneratorUnavailable:
+                pass
+        return f"{previous} {question}"
+
+    def ask(self, question: str, **kw) -> Answer:
+        answer = self.engine.answer(question, retrieval_query=self.retrieval_query(question), **kw)
+        self.turns.append(answer)
+        return answer

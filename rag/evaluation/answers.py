@@ -1,0 +1,151 @@
+"""Answer evaluation on the seed set: accuracy, citation precision, abstention, latency.
+
+Also calibrates the abstention thresholds, reporting 2-fold cross-validated figures so
+the numbers are not measured on the questions the thresholds were fitted to.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from rag.answer import Answer
+from rag.evaluation.datasets import Dataset, Question
+from rag.text_ar import detect_language
+
+
+def _spaces(text: str) -> str:
+    return " ".join(text.split())
+
+
+def answer_correct(answer: Answer, q: Question) -> bool:
+    """All key terms of the reference answer appear in the answer or its quotes."""
+    if answer.abstained:
+        return False
+    body = _spaces(answer.answer + " " + " ".join(s.quote for s in answer.sources))
+    return all(_spaces(t) in body for t in q.key_terms)
+
+
+def citation_hits(answer: Answer, q: Question) -> list[bool]:
+    """Per cited source: does its quote contain gold evidence (or lie inside it)?"""
+    out = []
+    for s in answer.sources:
+        quote = _spaces(s.quote)
+        out.append(any(_spaces(e) in quote or quote in _spaces(e) for e in q.evidence))
+    return out
+
+
+@dataclass
+class AnswerReport:
+    engine: str
+    n: int
+    accuracy: float  # over answerable questions
+    citation_precision: float
+    abstention_precision: float
+    abstention_recall: float
+    unanswerable_accuracy: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    per_language: dict
+    rows: list[dict]
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else 0.0
+
+
+def evaluate_answers(ask, dataset: Dataset, engine_name: str) -> AnswerReport:
+    """``ask(question) -> Answer`` is run on every question of the dataset."""
+    rows = []
+    for q in dataset.questions:
+        a = ask(q.text)
+        hits = citation_hits(a, q) if q.answerable else []
+        rows.append({"id": q.qid, "lang": q.lang, "answerable": q.answerable, "abstained": a.abstained,
+                     "correct": answer_correct(a, q) if q.answerable else a.abstained,
+                     "citations": len(hits), "citation_hits": sum(hits), "support": a.support,
+                     "latency_ms": a.latency_ms, "answer": a.answer})
+    return _report(rows, engine_name)
+
+
+def _report(rows: list[dict], engine: str) -> AnswerReport:
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+    abstained = [r for r in rows if r["abstained"]]
+    cited = sum(r["citations"] for r in answerable)
+    per_lang = {}
+    for lang in sorted({r["lang"] for r in rows}):
+        sub = [r for r in answerable if r["lang"] == lang]
+        per_lang[lang] = {"accuracy": round(sum(r["correct"] for r in sub) / len(sub), 3) if sub else None,
+                          "n": len(sub)}
+    lat = [r["latency_ms"] for r in rows]
+    return AnswerReport(
+        engine, len(rows),
+        round(sum(r["correct"] for r in answerable) / len(answerable), 3) if answerable else 0.0,
+        round(sum(r["citation_hits"] for r in answerable) / cited, 3) if cited else 0.0,
+        round(sum(not r["answerable"] for r in abstained) / len(abstained), 3) if abstained else 0.0,
+        round(sum(r["abstained"] for r in unanswerable) / len(unanswerable), 3) if unanswerable else 0.0,
+        round(sum(r["abstained"] for r in unanswerable) / len(unanswerable), 3) if unanswerable else 0.0,
+        round(statistics.median(lat), 1) if lat else 0.0, round(_pct(lat, 0.95), 1), per_lang, rows,
+    )
+
+
+# ---------------------------------------------------------------- calibration
+
+@dataclass
+class Calibration:
+    same_language: float
+    cross_language: float
+    cv: dict  # cross-validated abstention precision/recall and answerable kept
+
+
+def _best_threshold(points: list[tuple[float, bool]]) -> float:
+    """Threshold maximising Youden's J (abstain on unanswerable, answer the rest); ties: lowest."""
+    if not points:
+        return 0.0
+    candidates = sorted({s for s, _ in points})
+    best, best_j = 0.0, -1.0
+    for i, t in enumerate(candidates):
+        cut = (t + candidates[i + 1]) / 2 if i + 1 < len(candidates) else t + 1e-3
+        unans = [s for s, answerable in points if not answerable]
+        ans = [s for s, answerable in points if answerable]
+        tpr = sum(s < cut for s in unans) / len(unans) if unans else 0
+        tnr = sum(s >= cut for s in ans) / len(ans) if ans else 0
+        if tpr + tnr - 1 > best_j:
+            best, best_j = cut, tpr + tnr - 1
+    return round(best, 3)
+
+
+def calibrate(points: list[dict]) -> Calibration:
+    """points: {'id', 'support', 'answerable', 'same_language'} per question (support of the best sentence)."""
+    def fit(subset):
+        return (_best_threshold([(p["support"], p["answerable"]) for p in subset if p["same_language"]]),
+                _best_threshold([(p["support"], p["answerable"]) for p in subset if not p["same_language"]]))
+
+    folds = [[p for i, p in enumerate(points) if i % 2 == f] for f in (0, 1)]
+    tp = fp = fn = kept = n_ans = 0
+    for train, test in ((folds[0], folds[1]), (folds[1], folds[0])):
+        same, cross = fit(train)
+        for p in test:
+            abstain = p["support"] < (same if p["same_language"] else cross)
+            tp += abstain and not p["answerable"]
+            fp += abstain and p["answerable"]
+            fn += (not abstain) and not p["answerable"]
+            kept += (not abstain) and p["answerable"]
+            n_ans += p["answerable"]
+    cv = {"abstention_precision": round(tp / (tp + fp), 3) if tp + fp else 0.0,
+          "abstention_recall": round(tp / (tp + fn), 3) if tp + fn else 0.0,
+          "answerable_answered": round(kept / n_ans, 3) if n_ans else 0.0}
+    same, cross = fit(points)
+    return Calibration(same, cross, cv)
+
+
+def support_points(engine, dataset: Dataset) -> list[dict]:
+    """The support the extractive engine sees for each question, before any threshold."""
+    points = []
+    for q in dataset.questions:
+        cands = engine.candidates(q.text)
+        top = cands[0] if cands else None
+        points.append({"id": q.qid, "answerable": q.answerable, "support": top.score if top else 0.0,
+                       "same_language": bool(top) and detect_language(q.text) == detect_language(top.text)})
+    return points

@@ -1,0 +1,115 @@
+"""Checks that generated text says only what its cited sources say.
+
+A generated sentence keeps a citation [n] only if it is semantically close to source n
+and every number in it appears in source n. A sentence left with no valid citation is
+flagged; an answer with no supported sentence is not shown as an answer at all.
+Translations get the same treatment: numbers, months and Latin-script names must survive.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+from rag.dates import ENGLISH_MONTHS, arabic_months_in
+from rag.models import Embedder
+from rag.text_ar import normalize_ar, sentence_spans
+
+CITATION = re.compile(r"\s*\[(\d{1,3})\]")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+NO_ANSWER = {"en": "The articles do not say.", "ar": "لا تذكر المقالات ذلك."}
+
+
+def numbers(text: str) -> set[str]:
+    """Digits in any script, thousands separators removed: '3,000' and '٣٠٠٠' are both '3000'."""
+    folded = normalize_ar(text)
+    return {re.sub(r"(?<=\d)[,٬](?=\d{3}\b)", "", n).rstrip(".,") for n in _NUMBER.findall(folded)}
+
+
+@dataclass
+class SentenceCheck:
+    text: str  # the sentence as shown, with the citations that survived
+    cited: list[int]
+    supported: list[int]
+    flagged: bool
+    reason: str = ""
+
+
+@dataclass
+class Verification:
+    text: str
+    checks: list[SentenceCheck] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)  # citation numbers taken out
+    abstained: bool = False
+
+    @property
+    def supported(self) -> bool:
+        return any(c.supported for c in self.checks)
+
+    @property
+    def support(self) -> float:
+        return sum(bool(c.supported) for c in self.checks) / len(self.checks) if self.checks else 0.0
+
+
+def says_no_answer(text: str) -> bool:
+    t = normalize_ar(text).lower()
+    return any(normalize_ar(p).lower().rstrip(".") in t for p in NO_ANSWER.values())
+
+
+def verify_citations(text: str, sources: dict[int, str], embedder: Embedder, min_similarity: float) -> Verification:
+    """Keep supported citations, drop the rest, flag unsupported sentences."""
+    if says_no_answer(text):
+        return Verification(text.strip(), abstained=True)
+    spans = sentence_spans(text)
+    claims = [CITATION.sub("", text[a:b]).strip() for a, b in spans]
+    cited = [[int(n) for n in CITATION.findall(text[a:b])] for a, b in spans]
+    wanted = sorted({n for ns in cited for n in ns if n in sources})
+    sims: dict[tuple[int, int], float] = {}
+    if wanted and claims:
+        q = embedder.embed_queries(claims)
+        d = embedder.embed_documents([sources[n] for n in wanted])
+        m = q @ d.T
+        for i in range(len(claims)):
+            for j, n in enumerate(wanted):
+                sims[(i, n)] = float(m[i, j])
+    result = Verification("")
+    shown = []
+    for i, claim in enumerate(claims):
+        if not claim:
+            continue
+        ok, reasons = [], []
+        for n in dict.fromkeys(cited[i]):
+            if n not in sources:
+                reasons.append(f"[{n}] is not a source")
+            elif not numbers(claim) <= numbers(sources[n]):
+                reasons.append(f"[{n}] lacks {', '.join(sorted(numbers(claim) - numbers(sources[n])))}")
+            elif sims[(i, n)] < min_similarity:
+                reasons.append(f"[{n}] does not say this (similarity {sims[(i, n)]:.2f})")
+            else:
+                ok.append(n)
+        result.removed.extend(n for n in cited[i] if n not in ok)
+        flagged = not ok
+        reason = "; ".join(reasons) if reasons else ("no citation" if flagged else "")
+        line = claim + "".join(f" [{n}]" for n in ok)
+        result.checks.append(SentenceCheck(line, cited[i], ok, flagged, reason))
+        shown.append(line + (" ⚠" if flagged else ""))
+    result.text = " ".join(shown)
+    return result
+
+
+def check_translation(source: str, translation: str) -> list[str]:
+    """Problems that make a machine translation unsafe to show (empty list: fine)."""
+    problems = []
+    missing = numbers(source) - numbers(translation)
+    if missing:
+        problems.append(f"number(s) {', '.join(sorted(missing))} missing")
+    for m in arabic_months_in(source):
+        if ENGLISH_MONTHS[m - 1].lower() not in translation.lower():
+            problems.append(f"month {ENGLISH_MONTHS[m - 1]} missing")
+    for name in re.findall(r"[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*", source):
+        if name not in translation:
+            problems.append(f"name '{name}' missing")
+    if not translation.strip():
+        problems.append("empty translation")
+    return problems
