@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 
 from rag.chunking import Chunk  # noqa: E402
 from rag.config import Settings  # noqa: E402
+from rag.evaluation.metrics import percentile  # noqa: E402
 from rag.index import SearchIndex  # noqa: E402
 from rag.ingest import Document  # noqa: E402
 from rag.models import load_embedder  # noqa: E402
@@ -44,11 +45,6 @@ QUERIES = [
 ]
 
 
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
-
-
 def latency(searcher: Searcher, rounds: int) -> dict[str, tuple[float, float]]:
     out = {}
     for mode in MODES:
@@ -58,7 +54,7 @@ def latency(searcher: Searcher, rounds: int) -> dict[str, tuple[float, float]]:
                 t = time.perf_counter()
                 searcher.search(q, k=5, mode=mode)
                 times.append((time.perf_counter() - t) * 1000)
-        out[mode] = (statistics.median(times), pct(times, 0.95))
+        out[mode] = (statistics.median(times), percentile(times, 0.95))
     return out
 
 

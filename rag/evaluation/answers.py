@@ -11,27 +11,24 @@ from dataclasses import dataclass
 
 from rag.answer import Answer
 from rag.evaluation.datasets import Dataset, Question
+from rag.evaluation.metrics import fold_spaces, percentile
 from rag.text_ar import detect_language
-
-
-def _spaces(text: str) -> str:
-    return " ".join(text.split())
 
 
 def answer_correct(answer: Answer, q: Question) -> bool:
     """All key terms of the reference answer appear in the answer or its quotes."""
     if answer.abstained:
         return False
-    body = _spaces(answer.answer + " " + " ".join(s.quote for s in answer.sources))
-    return all(_spaces(t) in body for t in q.key_terms)
+    body = fold_spaces(answer.answer + " " + " ".join(s.quote for s in answer.sources))
+    return all(fold_spaces(t) in body for t in q.key_terms)
 
 
 def citation_hits(answer: Answer, q: Question) -> list[bool]:
     """Per cited source: does its quote contain gold evidence (or lie inside it)?"""
     out = []
     for s in answer.sources:
-        quote = _spaces(s.quote)
-        out.append(any(_spaces(e) in quote or quote in _spaces(e) for e in q.evidence))
+        quote = fold_spaces(s.quote)
+        out.append(any(fold_spaces(e) in quote or quote in fold_spaces(e) for e in q.evidence))
     return out
 
 
@@ -48,11 +45,6 @@ class AnswerReport:
     latency_p95_ms: float
     per_language: dict
     rows: list[dict]
-
-
-def _pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else 0.0
 
 
 def evaluate_answers(ask, dataset: Dataset, engine_name: str) -> AnswerReport:
@@ -86,7 +78,7 @@ def _report(rows: list[dict], engine: str) -> AnswerReport:
         round(sum(not r["answerable"] for r in abstained) / len(abstained), 3) if abstained else 0.0,
         round(sum(r["abstained"] for r in unanswerable) / len(unanswerable), 3) if unanswerable else 0.0,
         round(sum(r["abstained"] for r in unanswerable) / len(unanswerable), 3) if unanswerable else 0.0,
-        round(statistics.median(lat), 1) if lat else 0.0, round(_pct(lat, 0.95), 1), per_lang, rows,
+        round(statistics.median(lat), 1) if lat else 0.0, round(percentile(lat, 0.95), 1), per_lang, rows,
     )
 
 

@@ -78,12 +78,19 @@ class EvidenceRecallAtK:
         return f"EvidenceRecall@{self.k}"
 
     def __call__(self, texts: Sequence[str], evidence: Sequence[str]) -> float:
-        window = [_spaces(t) for t in texts[: self.k]]
-        return sum(any(_spaces(e) in t for t in window) for e in evidence) / len(evidence)
+        window = [fold_spaces(t) for t in texts[: self.k]]
+        return sum(any(fold_spaces(e) in t for t in window) for e in evidence) / len(evidence)
 
 
-def _spaces(text: str) -> str:
+def fold_spaces(text: str) -> str:
+    """Whitespace runs (NBSP included) to one space: evidence matching ignores spacing."""
     return " ".join(text.split())
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (latency reports)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else 0.0
 
 
 def bootstrap_ci(values: Sequence[float], n: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
