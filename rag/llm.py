@@ -127,6 +127,7 @@ class LocalServer:
             params.cpuparams.n_threads = threads
             params.cpuparams_batch.n_threads = threads
             params.model_alias = LOCAL_MODEL_NAME
+            params.verbosity = -1  # llama.cpp's per-token logs would drown the app's own output
             self._server = xlc.Server(params)
             _wait_for_port(self.port, 120)
         except Exception as e:  # reported to whoever waits

@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.answer import Answer, ExtractiveEngine, GenerativeEngine
 from rag.config import Settings
 from rag.index import AddReport, IndexMissingError, IndexProblem, IndexStaleError, SearchIndex
 from rag.ingest import IngestError, ingest_paths
+from rag.llm import Generator, make_generator
 from rag.models import load_embedder
 from rag.retrieve import Filters, Hit, Searcher
 
@@ -30,6 +32,9 @@ class Isnad:
         self.progress = progress
         self._index: SearchIndex | None = None
         self._searcher: Searcher | None = None
+        self._generator: Generator | None = None
+        self._generator_made = False  # None is a valid generator: "extractive only"
+        self._extractive: ExtractiveEngine | None = None
 
     @classmethod
     def in_memory(cls, documents, settings: Settings | None = None, progress: bool = False) -> "Isnad":
@@ -91,25 +96,20 @@ class Isnad:
         return IngestSummary(report, result.errors, result.duplicates, did_rebuild, notes)
 
     @property
-    def generator(self):
+    def generator(self) -> Generator | None:
         """The configured generator (None: extractive only). Started lazily, once."""
-        if not hasattr(self, "_generator"):
-            from rag.llm import make_generator
-
-            self._generator = make_generator(self.settings)
+        if not self._generator_made:
+            self._generator, self._generator_made = make_generator(self.settings), True
         return self._generator
 
-    def extractive(self):
-        from rag.answer import ExtractiveEngine
-
-        if getattr(self, "_extractive", None) is None or self._extractive.searcher is not self.searcher:
+    def extractive(self) -> ExtractiveEngine:
+        """The extractive engine over the current index (rebuilt after an ingest)."""
+        if self._extractive is None or self._extractive.searcher is not self.searcher:
             self._extractive = ExtractiveEngine(self.searcher, self.embedder, self.settings, self.generator)
         return self._extractive
 
-    def engine(self, kind: str = "extractive"):
+    def engine(self, kind: str = "extractive") -> ExtractiveEngine | GenerativeEngine:
         """'extractive' (offline default) or 'generative' (needs a generator)."""
-        from rag.answer import GenerativeEngine
-
         if kind == "extractive":
             return self.extractive()
         if kind == "generative":
@@ -120,7 +120,7 @@ class Isnad:
         raise ValueError(f"unknown engine '{kind}'; use extractive or generative")
 
     def ask(self, question: str, engine: str = "extractive", filters: Filters | None = None,
-            mode: str | None = None):
+            mode: str | None = None) -> Answer:
         return self.engine(engine).answer(question, filters=filters, mode=mode)
 
     def search(self, query: str, k: int | None = None, mode: str | None = None,

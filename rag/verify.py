@@ -24,7 +24,8 @@ NO_ANSWER = {"en": "The articles do not say.", "ar": "لا تذكر المقال
 def numbers(text: str) -> set[str]:
     """Digits in any script, thousands separators removed: '3,000' and '٣٠٠٠' are both '3000'."""
     folded = normalize_ar(text)
-    return {re.sub(r"(?<=\d)[,٬](?=\d{3}\b)", "", n).rstrip(".,") for n in _NUMBER.findall(folded)}
+    plain = (re.sub(r"(?<=\d)[,٬](?=\d{3}\b)", "", n).rstrip(".,") for n in _NUMBER.findall(folded))
+    return {re.sub(r"^0+(?=\d)", "", n) for n in plain}  # "08" in 2021-08-08 is the 8 of "August 8"
 
 
 @dataclass
@@ -91,11 +92,24 @@ def verify_citations(text: str, sources: dict[int, str], embedder: Embedder, min
         result.removed.extend(n for n in cited[i] if n not in ok)
         flagged = not ok
         reason = "; ".join(reasons) if reasons else ("no citation" if flagged else "")
-        line = claim + "".join(f" [{n}]" for n in ok)
+        markers = "".join(f" [{n}]" for n in ok)
+        body = claim.rstrip(".!?؟。")
+        line = body + markers + claim[len(body):]  # "… American [1]." keeps the full stop last
         result.checks.append(SentenceCheck(line, cited[i], ok, flagged, reason))
         shown.append(line + (" ⚠" if flagged else ""))
     result.text = " ".join(shown)
     return result
+
+
+# Places and actors the news corpus names often: a translation must neither drop nor invent them.
+# English spellings are matched as word prefixes ("Iraq" covers "Iraqi"); Arabic forms after normalize_ar.
+NAMES = {
+    "Iraq": ("العراق",), "Kuwait": ("الكويت",), "Syria": ("سوريا", "سورية"), "Iran": ("ايران",),
+    "Libya": ("ليبيا",), "Yemen": ("اليمن",), "Baghdad": ("بغداد",), "Washington": ("واشنطن",),
+    "Erbil": ("اربيل",), "Kurdistan": ("كردستان",), "Afghanistan": ("افغانستان",), "Pentagon": ("البنتاغون", "البنتاجون"),
+    "Biden": ("بايدن",), "Trump": ("ترامب",), "Kadhimi": ("الكاظمي",), "Sudani": ("السوداني",),
+    "NATO": ("الناتو", "حلف شمال الاطلسي"), "Lebanon": ("لبنان",), "Israel": ("اسرائيل",), "Gaza": ("غزه",),
+}
 
 
 def check_translation(source: str, translation: str) -> list[str]:
@@ -104,6 +118,15 @@ def check_translation(source: str, translation: str) -> list[str]:
     missing = numbers(source) - numbers(translation)
     if missing:
         problems.append(f"number(s) {', '.join(sorted(missing))} missing")
+    added = numbers(translation) - numbers(source)
+    if added:
+        problems.append(f"number(s) {', '.join(sorted(added))} not in the original")
+    folded = normalize_ar(source)
+    for english, arabic in NAMES.items():
+        in_source = any(a in folded for a in arabic)
+        in_translation = re.search(rf"\b{english}", translation) is not None
+        if in_source != in_translation:
+            problems.append(f"'{english}' {'missing' if in_source else 'not in the original'}")
     for m in arabic_months_in(source):
         if ENGLISH_MONTHS[m - 1].lower() not in translation.lower():
             problems.append(f"month {ENGLISH_MONTHS[m - 1]} missing")
