@@ -166,6 +166,46 @@ def cmd_eval_answers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_brief(args: argparse.Namespace) -> int:
+    from rag.brief import BriefingError
+
+    try:
+        briefing = _app(args, progress=False).brief(args.article, args.topic, args.lang, args.length, args.engine)
+    except BriefingError as e:
+        print(f"isnad: {e}", file=sys.stderr)
+        return 2
+    text = json.dumps(briefing.to_dict(), ensure_ascii=False, indent=1) if args.json else briefing.to_markdown()
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"written: {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_eval_briefing(args: argparse.Namespace) -> int:
+    from rag.evaluation.briefing import evaluate_briefings
+    from rag.evaluation.datasets import load_seed_set
+    from rag.pipeline import Isnad
+
+    app = Isnad.in_memory(load_seed_set().documents, _settings(args), progress=sys.stderr.isatty())
+    report = evaluate_briefings(app, args.length, args.engine)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"briefing-{args.engine}-{args.length}.json"
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    for row in report["articles"]:
+        print(f"{row['file']}: coverage {row['covered']}/{row['facts']} = {row['coverage']:.2f}; "
+              f"duplicates {row['duplicates']}; missing: {'; '.join(row['missing']) or '-'}")
+    t = report["topic"]
+    print(f"topic '{t['topic']}': coverage {t['covered']}/{t['facts']} = {t['coverage']:.2f}; duplicates {t['duplicates']}; "
+          f"lines stating the 3,000/2,500 troop figure: {t['troop_figure_lines']}")
+    print(f"mean coverage {report['mean_coverage']:.3f}; total duplicates {report['total_duplicates']}; "
+          f"timeline in order: {report['timeline_in_order']}")
+    print(f"json: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="isnad", description="Cited bilingual QA over news articles.")
     p.add_argument("--index-dir", help="index folder (default: $ISNAD_INDEX_DIR or data/index)")
@@ -201,12 +241,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_ask)
 
+    s = sub.add_parser("brief", help="a cited briefing of articles or a topic, Arabic/English")
+    s.add_argument("--article", action="append", help="document id or file name (repeatable); default: all")
+    s.add_argument("--topic", help="a query: brief the passages about it across the articles")
+    s.add_argument("--lang", choices=("ar", "en", "both"), default="both")
+    s.add_argument("--length", choices=("short", "medium", "long"), default="medium")
+    s.add_argument("--engine", choices=("extractive", "generative"), default="extractive")
+    fmt = s.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--markdown", action="store_true", help="Markdown (the default)")
+    s.add_argument("--out", help="write to this file instead of standard output")
+    s.set_defaults(func=cmd_brief)
+
     ev = sub.add_parser("eval", help="evaluations").add_subparsers(dest="what", required=True)
     s = ev.add_parser("answers", help="answer accuracy, citation precision, abstention, latency on the seed set")
     s.add_argument("--engine", choices=("extractive", "generative"), default="extractive")
     s.add_argument("--calibrate", action="store_true", help="fit the abstention thresholds (with 2-fold CV figures)")
     s.add_argument("--out", default="eval/reports")
     s.set_defaults(func=cmd_eval_answers)
+    s = ev.add_parser("briefing", help="key-fact coverage, duplicate facts and timeline order on the seeds")
+    s.add_argument("--engine", choices=("extractive", "generative"), default="extractive")
+    s.add_argument("--length", choices=("short", "medium", "long"), default="medium")
+    s.add_argument("--out", default="eval/reports")
+    s.set_defaults(func=cmd_eval_briefing)
     s = ev.add_parser("retrieval", help="Recall@k, MRR@10, nDCG@10 per language and mode")
     s.add_argument("--dataset", default="seeds", help="'seeds' or a SQuAD v1.1 JSON file")
     s.add_argument("--questions-from", help="parallel SQuAD file whose questions (matched by id) are asked instead")

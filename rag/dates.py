@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag.text_ar import normalize_ar
 
@@ -90,7 +90,11 @@ _PATTERNS = [
     ("rely", re.compile(r"(?:العام|عام|السنه|سنه)\s+(?P<rel>الماضي|المقبل|القادم|الحالي|الجاري)"
                         r"|(?P<rel2>هذا)\s+العام|(?P<en>last|next|this)\s+year")),
     ("year", re.compile(r"(?:عام|العام|سنه|in|year)\s+(?P<y>(?:19|20)\d\d)(?!\d)")),
+    # A bare weekday ("اعتبرت بغداد الأحد"): the latest such day on or before the article date.
+    ("wd", re.compile(rf"(?:يوم\s+)?(?P<wd>{_WEEKDAY_RE})")),
 ]
+# Words before a period that move the event to its end or start: "نهاية العام الجاري", "end of May".
+_EDGE = re.compile(r"(?P<end>نهايه|اواخر|بنهايه|late|end of|the end of)\s*$|(?P<start>بدايه|مطلع|اوائل|early|start of)\s*$")
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,30 @@ class DateMention:
     relative: bool = False
     weekday: int | None = None
     note: str = ""
+    edge: str = ""  # 'end' or 'start' when the text says "end of"/"start of" the period
+
+    @property
+    def last_day(self) -> dt.date | None:
+        """The last day the mention covers: 2021-12-31 for "the end of 2021"."""
+        if self.date is None or self.precision == "day":
+            return self.date
+        if self.precision == "year":
+            return dt.date(self.date.year, 12, 31)
+        nxt = dt.date(self.date.year + self.date.month // 12, self.date.month % 12 + 1, 1)
+        return nxt - dt.timedelta(days=1)
+
+    @property
+    def sort_date(self) -> dt.date | None:
+        """Where a timeline puts it: the period's end for "end of …", else its first day."""
+        return self.last_day if self.edge == "end" else self.date
+
+    @property
+    def label(self) -> str:
+        """ISO text at the mention's precision: 2021-07-26, 2021-07, 2021, "end of 2021"."""
+        if self.date is None:
+            return self.text
+        iso = {"day": self.date.isoformat(), "month": self.date.isoformat()[:7], "year": str(self.date.year)}
+        return {"end": "end of ", "start": "start of "}.get(self.edge, "") + iso[self.precision]
 
 
 def _month_of(word: str) -> int:
@@ -157,6 +185,9 @@ def find_dates(text: str, ref: dt.date | None = None) -> list[DateMention]:
                 continue
             for i in range(m.start(), m.end()):
                 taken[i] = True
+            edge = _EDGE.search(norm[max(0, m.start() - 12):m.start()])
+            if edge and mention.precision != "day":
+                mention = replace(mention, edge="end" if edge.group("end") else "start")
             found.append(mention)
     return sorted(found, key=lambda d: d.start)
 
@@ -216,6 +247,11 @@ def _interpret(kind: str, m: re.Match, text: str, ref: dt.date | None) -> DateMe
             return make(dt.date(ref.year + shift, 1, 1), "year", True)
         if kind == "year":
             return make(dt.date(int(g["y"]), 1, 1), "year")
+        if kind == "wd":
+            wd = _WEEKDAY_NORM[g["wd"]]
+            if ref is None:
+                return make(None, "day", True, wd, "reference date unknown")
+            return make(ref - dt.timedelta(days=(ref.weekday() - wd) % 7), "day", True, wd, "from weekday")
     except (ValueError, KeyError):
         return None
     return None

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.answer import Answer, ExtractiveEngine, GenerativeEngine
+from rag.brief import Briefing, ExtractiveBriefer, GenerativeBriefer
 from rag.config import Settings
 from rag.index import AddReport, IndexMissingError, IndexProblem, IndexStaleError, SearchIndex
 from rag.ingest import IngestError, ingest_paths
@@ -35,6 +36,7 @@ class Isnad:
         self._generator: Generator | None = None
         self._generator_made = False  # None is a valid generator: "extractive only"
         self._extractive: ExtractiveEngine | None = None
+        self._briefer: ExtractiveBriefer | None = None
 
     @classmethod
     def in_memory(cls, documents, settings: Settings | None = None, progress: bool = False) -> "Isnad":
@@ -122,6 +124,22 @@ class Isnad:
     def ask(self, question: str, engine: str = "extractive", filters: Filters | None = None,
             mode: str | None = None) -> Answer:
         return self.engine(engine).answer(question, filters=filters, mode=mode)
+
+    def briefer(self, kind: str = "extractive") -> ExtractiveBriefer | GenerativeBriefer:
+        """'extractive' (offline default; translates when a generator exists) or 'generative'."""
+        if self._briefer is None or self._briefer.searcher is not self.searcher:
+            self._briefer = ExtractiveBriefer(self.searcher, self.embedder, self.settings, self.generator)
+        if kind == "extractive":
+            return self._briefer
+        if kind == "generative":
+            if self.generator is None:
+                raise ValueError("no generator is configured: set ISNAD_GENERATOR=local, or ISNAD_LLM_BASE_URL")
+            return GenerativeBriefer(self._briefer, self.generator, self.settings)
+        raise ValueError(f"unknown engine '{kind}'; use extractive or generative")
+
+    def brief(self, articles: list[str] | None = None, topic: str | None = None, lang: str = "both",
+              length: str = "medium", engine: str = "extractive") -> Briefing:
+        return self.briefer(engine).brief(articles, topic, lang, length)
 
     def search(self, query: str, k: int | None = None, mode: str | None = None,
                filters: Filters | None = None) -> list[Hit]:

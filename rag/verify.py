@@ -112,27 +112,33 @@ NAMES = {
 }
 
 
+def _names(text: str) -> set[str]:
+    """NAMES entries present in ``text``, in either script (English keys)."""
+    folded = normalize_ar(text)
+    return {en for en, ar in NAMES.items() if re.search(rf"\b{en}", text) or any(a in folded for a in ar)}
+
+
+def _months(text: str) -> set[int]:
+    english = {i + 1 for i, m in enumerate(ENGLISH_MONTHS) if re.search(rf"\b{m}\b", text, re.IGNORECASE)}
+    return english | arabic_months_in(text)
+
+
 def check_translation(source: str, translation: str) -> list[str]:
-    """Problems that make a machine translation unsafe to show (empty list: fine)."""
-    problems = []
-    missing = numbers(source) - numbers(translation)
-    if missing:
-        problems.append(f"number(s) {', '.join(sorted(missing))} missing")
-    added = numbers(translation) - numbers(source)
-    if added:
-        problems.append(f"number(s) {', '.join(sorted(added))} not in the original")
-    folded = normalize_ar(source)
-    for english, arabic in NAMES.items():
-        in_source = any(a in folded for a in arabic)
-        in_translation = re.search(rf"\b{english}", translation) is not None
-        if in_source != in_translation:
-            problems.append(f"'{english}' {'missing' if in_source else 'not in the original'}")
-    for m in arabic_months_in(source):
-        if ENGLISH_MONTHS[m - 1].lower() not in translation.lower():
-            problems.append(f"month {ENGLISH_MONTHS[m - 1]} missing")
-    for name in re.findall(r"[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*", source):
-        if name not in translation:
-            problems.append(f"name '{name}' missing")
+    """Problems that make a machine translation unsafe to show (empty list: fine).
+
+    Symmetric, so it serves Arabic→English and English→Arabic alike: numbers,
+    months and well-known names must be neither dropped nor invented.
+    """
     if not translation.strip():
-        problems.append("empty translation")
+        return ["empty translation"]
+    problems = []
+    for kind, got in (("number", numbers), ("month", _months), ("name", _names)):
+        a, b = got(source), got(translation)
+        if a - b:
+            problems.append(f"{kind}(s) {', '.join(sorted(map(str, a - b)))} missing")
+        if b - a:
+            problems.append(f"{kind}(s) {', '.join(sorted(map(str, b - a)))} not in the original")
+    for name in re.findall(r"[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*", source):  # Latin names kept as written
+        if name not in translation and name not in NAMES:
+            problems.append(f"name '{name}' missing")
     return problems

@@ -45,3 +45,17 @@ def test_unresolved_without_reference():
 def test_year_from_weekday_is_latest_fit():
     year, years = year_from_weekday(25, 1, 3, dt.date(2026, 11, 24))
     assert year == 2024 and 2018 in years
+
+
+def test_bare_weekday_is_the_latest_such_day_before_the_article():
+    assert one("اعتبرت بغداد الأحد مغادرة وحدة", dt.date(2021, 8, 8)).date == dt.date(2021, 8, 8)
+    assert one("أعلن يوم الخميس أن", dt.date(2021, 8, 8)).date == dt.date(2021, 8, 5)
+    assert one("أعلن يوم الخميس أن").date is None
+
+
+def test_end_of_period_sorts_at_its_end():
+    d = one("على انسحاب القوات بحلول نهاية العام الجاري", dt.date(2021, 8, 8))
+    assert d.edge == "end" and d.sort_date == dt.date(2021, 12, 31) and d.label == "end of 2021"
+    d = one("أعلنت نهاية مايو/ أيار الماضي", dt.date(2021, 6, 5))
+    assert d.sort_date == dt.date(2021, 5, 31) and d.label == "end of 2021-05"
+    assert one("في 5 يناير/كانون الثاني 2020 على").label == "2020-01-05"

@@ -196,8 +196,8 @@ def test_remote_generator_needs_a_url(settings):
 @pytest.mark.parametrize("translation,problem", [
     ("About 3,000 coalition troops remain in Iraq, 2,500 of them American.", None),
     ("About 3,000 coalition troops remain in Iraq.", "2500 missing"),
-    ("About 3,000 troops, 2,500 of them American, remain in Iraq and Kuwait.", "'Kuwait' not in the original"),
-    ("About 3,000 coalition troops, 2,500 of them American, remain in the country.", "'Iraq' missing"),
+    ("About 3,000 troops, 2,500 of them American, remain in Iraq and Kuwait.", "Kuwait not in the original"),
+    ("About 3,000 coalition troops, 2,500 of them American, remain in the country.", "Iraq missing"),
     ("About 3,000 coalition troops remain in Iraq, 2,500 of them American, since 2014.", "2014 not in the original"),
 ])
 def test_translation_check(translation, problem):

@@ -1,0 +1,539 @@
+"""Bilingual briefings: key points, a timeline and who said what, every line a cited sentence.
+
+The extractive engine (offline default) ranks article sentences by centrality,
+informativeness and position, merges facts the articles repeat into one line that
+cites every source, and never writes a word the articles do not contain. The other
+language's column is a labelled, checked machine translation when a generator is
+configured; without one it says so and lists the line's numbers, dates and names.
+With a generator, a map step has the model write cited bullets per article; each
+bullet is verified like an answer, and the reduce step merges repeats across articles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from rag.answer import load_prompt
+from rag.config import Settings
+from rag.dates import DateMention, find_dates
+from rag.ingest import Document
+from rag.llm import Generator, GeneratorUnavailable
+from rag.models import Embedder
+from rag.retrieve import Searcher
+from rag.text_ar import detect_language, normalize_ar, sentence_spans
+from rag.verify import NAMES, check_translation, numbers, verify_citations
+
+LENGTHS = {"short": (3, 6, 3), "medium": (6, 10, 5), "long": (10, 16, 8)}  # key points, timeline, statements
+LANGS = ("ar", "en", "both")
+MIN_WORDS = 6
+TOPIC_CHUNKS = 24  # passages a topic briefing draws on, across articles
+MMR_PENALTY = 0.3  # key points: score minus this times the similarity to points already chosen
+SAME_FACT = 0.86  # cosine above which two sentences state the same fact
+SAME_FACT_WITH_NUMBERS = 0.6  # ... or lower, when they share at least two numbers
+SECTION_TITLES = {
+    "key_points": {"en": "Key points", "ar": "النقاط الرئيسية"},
+    "timeline": {"en": "Timeline", "ar": "التسلسل الزمني"},
+    "statements": {"en": "Who said what", "ar": "من قال ماذا"},
+}
+_SPEECH_AR = ("قال", "قالت", "أكد", "أكدت", "أعلن", "أعلنت", "صرح", "صرحت", "أوضح", "أوضحت", "أضاف", "أضافت",
+              "ذكر", "ذكرت", "أشار", "أشارت", "اعتبر", "اعتبرت", "رحب", "رحبت", "شدد", "شددت", "دعا", "أفاد",
+              "أفادت", "هدد", "هددت", "طالب", "طالبت", "نفى", "نفت")
+_SPEECH_AR_RE = re.compile(r"(?:^|[\s،,])و?(?:" + "|".join(normalize_ar(v) for v in _SPEECH_AR) + r")\s+(?P<rest>.+)")
+_SPEAKER_STOP = {normalize_ar(w) for w in (
+    "إن", "إنه", "إنها", "أن", "أنه", "بأن", "في", "عبر", "خلال", "على", "عن", "يوم", "اليوم", "أمس", "من",
+    "إلى", "الى", "لـ", "بيان", "مؤتمر", "تصريح", "تصريحات", "لوسائل", "إلى", "السبت", "الأحد", "الاثنين",
+    "الثلاثاء", "الأربعاء", "الخميس", "الجمعة", "ان", "انه")}
+_SPEECH_EN_RE = re.compile(r"(?P<who>(?:[A-Z][\w'.-]+\s?){1,5}) (?:said|says|told|announced|stated|added)\b"
+                           r"|\b(?:said|says|told|announced|stated|added),? (?P<who2>(?:[A-Z][\w'.-]+\s?){1,5})")
+
+
+@dataclass
+class Cited:
+    """One quoted sentence: exact substring of the article at [start, end)."""
+
+    n: int
+    doc_id: str
+    source: str
+    title: str | None
+    outlet: str | None
+    date: str | None
+    quote: str
+    start: int
+    end: int
+
+
+@dataclass
+class Line:
+    text: str  # as shown: the quoted sentence (extractive) or a verified generated bullet
+    language: str
+    sources: list[Cited]
+    translated: bool = False  # True when ``text`` itself is machine-generated
+    translation: str | None = None  # into the other language; machine translation, labelled
+    translation_note: str | None = None
+    facts: list[str] = field(default_factory=list)  # numbers, dates, names usable in either language
+    when: str | None = None  # timeline: normalised date label
+    speaker: str | None = None  # who said what
+
+
+@dataclass
+class Section:
+    name: str
+    title: dict[str, str]
+    lines: list[Line]
+
+
+@dataclass
+class Briefing:
+    scope: str  # 'article', 'articles' or 'topic'
+    subject: str  # titles or the topic query
+    lang: str
+    length: str
+    engine: str
+    sections: list[Section]
+    notices: list[str] = field(default_factory=list)
+    doc_ids: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def lines(self) -> list[Line]:
+        return [line for s in self.sections for line in s.lines]
+
+    def to_markdown(self) -> str:
+        return render_markdown(self)
+
+
+@dataclass
+class _Sentence:
+    doc: Document
+    start: int
+    end: int
+    position: float  # 1.0 for an article's first sentence, falling after
+    vec: np.ndarray | None = None
+    score: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return self.doc.text[self.start:self.end]
+
+
+class BriefingError(ValueError):
+    """The briefing cannot be made as asked; the message says why."""
+
+
+class ExtractiveBriefer:
+    """Briefings made only of article sentences, each cited."""
+
+    name = "extractive"
+
+    def __init__(self, searcher: Searcher, embedder: Embedder, settings: Settings, translator: Generator | None = None):
+        self.searcher = searcher
+        self.embedder = embedder
+        self.settings = settings
+        self.translator = translator
+        self._vecs: dict[tuple[str, int, int], np.ndarray] = {}
+
+    # ------------------------------------------------------------ scope
+
+    def resolve_articles(self, refs: list[str]) -> list[Document]:
+        """Document ids, file names or paths (as `isnad brief --article` accepts them)."""
+        docs = self.searcher.index.docs
+        out = []
+        for ref in refs:
+            found = docs.get(ref) or next((d for d in docs.values() if d.source == ref or d.source.endswith("/" + ref)
+                                           or d.source.rsplit("/", 1)[-1].startswith(ref)), None)
+            if found is None:
+                raise BriefingError(f"no indexed article matches '{ref}'; see `isnad info` for ids and files")
+            if found not in out:
+                out.append(found)
+        return out
+
+    def _pool(self, docs: list[Document], topic: str | None) -> list[_Sentence]:
+        if topic:  # the articles the topic's best passages come from; relevance then weighs every sentence
+            hits = self.searcher.search(topic, k=TOPIC_CHUNKS, mode=self.settings.retrieval_mode)
+            docs = [self.searcher.index.docs[d] for d in dict.fromkeys(h.doc_id for h in hits)]
+        pool = []
+        for doc in docs:
+            sents = [(a, b) for p0, p1 in doc.paragraphs for a, b in sentence_spans(doc.text, p0, p1)]
+            sents = [(a, b) for a, b in sents if len(doc.text[a:b].split()) >= MIN_WORDS
+                     and doc.text[a:b].strip() != (doc.title or "").strip()]
+            for i, (a, b) in enumerate(sents):
+                pool.append(_Sentence(doc, a, b, 1.0 / (1.0 + i) ** 0.5))
+        return pool
+
+    def _embed(self, pool: list[_Sentence]) -> None:
+        todo = [s for s in pool if (s.doc.doc_id, s.start, s.end) not in self._vecs]
+        if todo:
+            vecs = self.embedder.embed_documents([s.text for s in todo], [s.doc.title for s in todo])
+            for s, v in zip(todo, vecs):
+                self._vecs[(s.doc.doc_id, s.start, s.end)] = v
+        for s in pool:
+            s.vec = self._vecs[(s.doc.doc_id, s.start, s.end)]
+
+    def _score(self, pool: list[_Sentence], topic: str | None) -> None:
+        """Centrality (similarity to the rest), informativeness, position, and topic relevance."""
+        m = np.stack([s.vec for s in pool])
+        sims = m @ m.T
+        n = len(pool)
+        central = (sims.sum(1) - 1) / max(n - 1, 1)
+        central = (central - central.min()) / (np.ptp(central) or 1)
+        rel = np.zeros(n)
+        if topic:
+            rel = m @ self.embedder.embed_queries([topic])[0]
+            rel = (rel - rel.min()) / (np.ptp(rel) or 1)
+        for i, s in enumerate(pool):
+            info = (bool(_dates(s)) + bool(numbers(s.text)) + bool(_names(s.text)) + bool(speaker_of(s.text))) / 4
+            parts = (0.4 * central[i] + 0.3 * info + 0.3 * s.position) if not topic else \
+                (0.45 * rel[i] + 0.2 * central[i] + 0.2 * info + 0.15 * s.position)
+            s.score = float(parts)
+
+    # ------------------------------------------------------------ sections
+
+    def brief(self, articles: list[str] | None = None, topic: str | None = None, lang: str = "both",
+              length: str = "medium") -> Briefing:
+        if lang not in LANGS:
+            raise BriefingError(f"unknown language '{lang}'; use ar, en or both")
+        if length not in LENGTHS:
+            raise BriefingError(f"unknown length '{length}'; use short, medium or long")
+        if topic is not None and not topic.strip():
+            raise BriefingError("the topic is empty")
+        if topic and len(topic) > self.settings.max_question_chars:
+            raise BriefingError(f"the topic is longer than {self.settings.max_question_chars} characters")
+        docs = self.resolve_articles(articles) if articles else list(self.searcher.index.docs.values())
+        if not docs:
+            raise BriefingError("the index has no articles yet; add some first")
+        pool = self._pool(docs, topic)
+        scope = "topic" if topic else ("article" if len(docs) == 1 else "articles")
+        subject = topic or (docs[0].title or docs[0].source if len(docs) == 1 else
+                            f"{len(docs)} articles ({', '.join(d.outlet or d.source.rsplit('/', 1)[-1] for d in docs)})")
+        if not pool:
+            return Briefing(scope, subject, lang, length, self.name, [], ["No sentences found for this scope."])
+        self._embed(pool)
+        self._score(pool, topic)
+        n_key, n_time, n_said = LENGTHS[length]
+        numbering = _Numbering()
+        groups = sorted(_merge_repeats(sorted(pool, key=lambda s: -s.score)), key=lambda g: -_group_score(g))
+        key = [_line(g, numbering) for g in _diverse(groups, n_key)]
+        timeline = self._timeline(groups, n_time + len({s.doc.doc_id for s in pool}) - 1, numbering)  # more articles, more events
+        said = [_line(g, numbering, speaker=speaker_of(g[0].text)) for g in groups if speaker_of(g[0].text)][:n_said]
+        sections = [Section(name, SECTION_TITLES[name], lines)
+                    for name, lines in (("key_points", key), ("timeline", timeline), ("statements", said)) if lines]
+        briefing = Briefing(scope, subject, lang, length, self.name, sections, doc_ids=[d.doc_id for d in docs])
+        briefing.notices.extend(_date_notices(docs))
+        if lang != "ar" or any(line.language != "ar" for line in briefing.lines()):
+            briefing.notices.extend(self._other_language(briefing))
+        return briefing
+
+    def _timeline(self, groups: list[list[_Sentence]], limit: int, numbering: "_Numbering") -> list[Line]:
+        """Dated events, the most important first, then shown in date order.
+
+        A sentence gives one event (its most precise date) plus any deadline it states
+        ("by the end of 2021"); the same date and fact from several articles is one line.
+        """
+        events: list[tuple[float, DateMention, list[_Sentence]]] = []
+        for g in groups:
+            mentions = _dates(g[0])
+            if not mentions:
+                continue
+            best = min(mentions, key=lambda m: (_PRECISION[m.precision], m.relative, m.start))
+            chosen = [best] + [m for m in mentions if m.edge == "end" and m is not best]
+            for m in chosen:
+                bonus = 0.15 * (2 - _PRECISION[m.precision]) + (0.2 if m.edge == "end" else -0.1 * m.relative)
+                events.append((_group_score(g) + bonus, m, g))  # precise dates and deadlines first
+        kept: list[tuple[float, DateMention, list[_Sentence]]] = []
+        for score, m, g in sorted(events, key=lambda e: -e[0]):
+            twin = next((k for k in kept if k[1].label == m.label
+                         and float(k[2][0].vec @ g[0].vec) >= SAME_FACT_WITH_NUMBERS), None)
+            if twin is None:
+                kept.append((score, m, list(g)))
+            else:  # the same dated fact in another article: cite it too
+                twin[2].extend(s for s in g if s.doc.doc_id not in {x.doc.doc_id for x in twin[2]})
+        picked = sorted(kept[:limit], key=lambda e: (e[1].sort_date, _PRECISION[e[1].precision]))
+        return [_line(g, numbering, when=m.label + (" (year inferred)" if m.relative and _inferred(g[0].doc) else ""))
+                for _, m, g in picked]
+
+    def _other_language(self, briefing: Briefing) -> list[str]:
+        """Translations into the other language, checked; or, without a generator, the facts."""
+        if self.translator is None:
+            for line in briefing.lines():
+                line.facts = facts_of(line)
+            return ["No machine translation is available (no generator is configured; set ISNAD_GENERATOR=local "
+                    "or ISNAD_LLM_BASE_URL). The English column lists each line's numbers, dates and names."]
+        done: dict[str, tuple[str | None, str | None]] = {}
+        for line in briefing.lines():
+            line.facts = facts_of(line)
+            if line.text not in done:
+                target = "en" if line.language == "ar" else "ar"
+                try:
+                    text = self.translator.complete(load_prompt("translate", target, text=line.text),
+                                                    max_tokens=220).strip()
+                except GeneratorUnavailable as e:
+                    return [f"No machine translation: {e}"]
+                problems = check_translation(line.text, text)
+                done[line.text] = (None, "translation withheld: " + "; ".join(problems)) if problems else (text, None)
+            line.translation, line.translation_note = done[line.text]
+        return [f"Translations are machine translations by {self.translator.label}, checked for numbers, months "
+                "and names against the original line; a line that fails is shown untranslated with a note."]
+
+
+class GenerativeBriefer:
+    """Map: the model writes cited bullets per article. Reduce: verified bullets, repeats merged."""
+
+    def __init__(self, extractive: ExtractiveBriefer, generator: Generator, settings: Settings):
+        self.extractive = extractive
+        self.generator = generator
+        self.settings = settings
+
+    @property
+    def name(self) -> str:
+        return f"generative: {self.generator.label}"
+
+    def brief(self, articles: list[str] | None = None, topic: str | None = None, lang: str = "both",
+              length: str = "medium") -> Briefing:
+        base = self.extractive.brief(articles, topic, lang, length)  # timeline, statements, fallback
+        if not base.sections:
+            return base
+        n_key = LENGTHS[length][0]
+        pool = self.extractive._pool([self.extractive.searcher.index.docs[d] for d in base.doc_ids], topic)
+        self.extractive._embed(pool)
+        self.extractive._score(pool, topic)
+        langs = ["ar", "en"] if lang == "both" else [lang]
+        bullets: list[Line] = []
+        notices = [f"Key points are machine-generated by {self.generator.label} from the numbered sentences, "
+                   "and every bullet was checked against the sentence it cites; unsupported bullets were dropped."]
+        try:
+            for doc_id in base.doc_ids:  # map
+                sents = sorted((s for s in pool if s.doc.doc_id == doc_id), key=lambda s: -s.score)[:12]
+                for out_lang in langs:
+                    bullets.extend(self._map(sents, out_lang, n_key))
+        except GeneratorUnavailable as e:
+            base.notices.insert(0, f"The generator could not write the briefing ({e}); showing the extractive one.")
+            return base
+        kept = _reduce(bullets, self.extractive.embedder)  # reduce
+        dropped = len(bullets) - len([b for b in bullets if b.sources])
+        if dropped:
+            notices.append(f"{dropped} generated bullet(s) dropped: their citations did not support them.")
+        if not kept:
+            base.notices.insert(0, "No generated bullet survived verification; showing the extractive briefing.")
+            return base
+        numbering = _Numbering()
+        for line in kept + [l for s in base.sections[1:] for l in s.lines]:
+            for c in line.sources:
+                c.n = numbering.number(c)
+        base.sections[0] = Section("key_points", SECTION_TITLES["key_points"], kept[: n_key * len(langs)])
+        base.engine = self.name
+        base.notices = notices + [n for n in base.notices if not n.startswith("No machine translation")]
+        return base
+
+    def _map(self, sents: list[_Sentence], lang: str, n: int) -> list[Line]:
+        numbered = {i: s for i, s in enumerate(sents, start=1)}
+        block = "\n".join(f"[{i}] {s.text}" for i, s in numbered.items())
+        raw = self.generator.complete(load_prompt("brief", lang, sources=block, n=str(n)), max_tokens=90 * n)
+        out = []
+        for bullet in [b.strip(" -•*\t") for b in raw.splitlines() if b.strip(" -•*\t")]:
+            check = verify_citations(bullet, {i: s.text for i, s in numbered.items()}, self.extractive.embedder,
+                                     self.settings.verify_min_similarity)
+            cited = sorted({n for c in check.checks for n in c.supported})
+            if check.abstained or not cited or any(c.flagged for c in check.checks):
+                out.append(Line(bullet, lang, [], translated=True))  # counted as dropped
+                continue
+            text = re.sub(r"\s*\[\d+\]", "", check.text).strip()
+            out.append(Line(text, lang, [_cited(numbered[n], 0) for n in cited], translated=True))
+        return out
+
+
+# ---------------------------------------------------------------- helpers
+
+
+_PRECISION = {"day": 0, "month": 1, "year": 2}
+
+
+def _group_score(g: list[_Sentence]) -> float:
+    """A fact several articles report matters more than one only one reports."""
+    return g[0].score + 0.1 * (len(g) - 1)
+
+
+class _Numbering:
+    """One [n] per distinct quoted sentence across the whole briefing."""
+
+    def __init__(self):
+        self.numbers: dict[tuple[str, int], int] = {}
+
+    def number(self, c: Cited) -> int:
+        return self.numbers.setdefault((c.doc_id, c.start), len(self.numbers) + 1)
+
+
+def _cited(s: _Sentence, n: int) -> Cited:
+    d = s.doc
+    return Cited(n, d.doc_id, d.source, d.title, d.outlet, d.date, s.text, s.start, s.end)
+
+
+def _line(group: list[_Sentence], numbering: _Numbering, when: str | None = None, speaker: str | None = None) -> Line:
+    """The group's best sentence, citing every article that states the same fact."""
+    sources = []
+    for s in group:
+        c = _cited(s, 0)
+        c.n = numbering.number(c)
+        sources.append(c)
+    head = group[0]
+    return Line(head.text, detect_language(head.text), sources, when=when, speaker=speaker)
+
+
+def _diverse(groups: list[list[_Sentence]], n: int) -> list[list[_Sentence]]:
+    """Maximal marginal relevance: important points that do not restate one another."""
+    picked: list[list[_Sentence]] = []
+    rest = list(groups)
+    while rest and len(picked) < n:
+        best = max(rest, key=lambda g: _group_score(g) - MMR_PENALTY * max(
+            (float(g[0].vec @ p[0].vec) for p in picked), default=0.0))
+        picked.append(best)
+        rest.remove(best)
+    return picked
+
+
+def _shares_numbers(a: str, b: str) -> bool:
+    return len(numbers(a) & numbers(b)) >= 2
+
+
+def _merge_repeats(ranked: list[_Sentence]) -> list[list[_Sentence]]:
+    """Greedy grouping in score order: a sentence joins the first group stating the same fact."""
+    groups: list[list[_Sentence]] = []
+    for s in ranked:
+        for g in groups:
+            sim = float(s.vec @ g[0].vec)
+            if sim >= SAME_FACT or (sim >= SAME_FACT_WITH_NUMBERS and _shares_numbers(s.text, g[0].text)):
+                if all(x.doc.doc_id != s.doc.doc_id for x in g):  # one citation per article
+                    g.append(s)
+                break
+        else:
+            groups.append([s])
+    return groups
+
+
+def _reduce(bullets: list[Line], embedder: Embedder) -> list[Line]:
+    """Verified bullets with repeats merged (their citations pooled), per language."""
+    kept = [b for b in bullets if b.sources]
+    if not kept:
+        return []
+    vecs = embedder.embed_queries([b.text for b in kept])
+    out: list[tuple[Line, np.ndarray]] = []
+    for b, v in zip(kept, vecs):
+        twin = next((o for o, ov in out if o.language == b.language and float(v @ ov) >= SAME_FACT), None)
+        if twin is None:
+            out.append((b, v))
+        else:
+            twin.sources.extend(c for c in b.sources if (c.doc_id, c.start) not in {(x.doc_id, x.start) for x in twin.sources})
+    return [b for b, _ in out]
+
+
+def _reference(doc: Document) -> tuple[dt.date | None, bool]:
+    """The date relative expressions refer to: the article's, else its latest full date (inferred)."""
+    if doc.date:
+        return dt.date.fromisoformat(doc.date), False
+    full = [m.date for m in find_dates(doc.body()) if m.date and m.precision == "day" and not m.relative]
+    return (max(full), True) if full else (None, False)
+
+
+def _inferred(doc: Document) -> bool:
+    return _reference(doc)[1]
+
+
+def _dates(s: _Sentence) -> list[DateMention]:
+    """Resolved dates of a sentence; weekday-only ones need a real article date, not an inferred one."""
+    ref, inferred = _reference(s.doc)
+    return [m for m in find_dates(s.text, ref) if m.date is not None and not (inferred and m.note == "from weekday")]
+
+
+def _date_notices(docs: list[Document]) -> list[str]:
+    notes = []
+    for d in docs:
+        if not d.date:
+            ref, inferred = _reference(d)
+            how = f"its relative dates were resolved against its latest full date, {ref}" if inferred else \
+                "its relative dates are left out of the timeline"
+            notes.append(f"'{d.title or d.source}' has no publication date; {how}.")
+    return notes
+
+
+def speaker_of(text: str) -> str | None:
+    """Who a sentence attributes its statement to (heuristic: speech verb, then the subject)."""
+    folded = normalize_ar(text)
+    if detect_language(text) == "ar":
+        m = _SPEECH_AR_RE.search(folded)
+        if not m or not re.search(r"[:«“\"]|\bان\b|\bانه\b|\bبان\b", folded[m.start("rest"):]):
+            return None
+        words = []
+        offset = m.start("rest")
+        for w in re.finditer(r"\S+", folded[offset:]):
+            token = w.group().strip("،,:«“\"")
+            if token in _SPEAKER_STOP or (token.startswith("ب") and token != "باسم") or len(words) >= 10:
+                break
+            words.append((offset + w.start(), offset + w.end()))
+            if re.search(r"[،,:«“\"]$", w.group()):
+                break
+        if not words:
+            return None
+        # Same length fold: the offsets in ``folded`` are offsets in ``text``.
+        return text[words[0][0]:words[-1][1]].strip("،,: «“\"") or None
+    m = _SPEECH_EN_RE.search(text)
+    return (m.group("who") or m.group("who2")).strip() if m else None
+
+
+def _names(text: str) -> list[str]:
+    folded = normalize_ar(text)
+    return [en for en, ar in NAMES.items() if re.search(rf"\b{en}", text) or any(a in folded for a in ar)]
+
+
+def facts_of(line: Line) -> list[str]:
+    """Numbers, ISO dates and names a reader of either language can use without a translation."""
+    refs = {c.doc_id: c for c in line.sources}
+    head = next(iter(refs.values()), None)
+    ref = dt.date.fromisoformat(head.date) if head and head.date else None
+    dates = [m.label for m in find_dates(line.text, ref) if m.date]
+    nums = sorted(numbers(line.text) - {p for d in dates for p in re.findall(r"\d+", d)}, key=lambda x: (len(x), x))
+    latin = re.findall(r"\b[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*", line.text) if line.language != "en" else []
+    return list(dict.fromkeys(dates + nums + _names(line.text) + latin))
+
+
+# ---------------------------------------------------------------- markdown
+
+
+def render_markdown(b: Briefing) -> str:
+    """A briefing as Markdown: sections, per-line citations, the other language, then the sources."""
+    langs = ["ar", "en"] if b.lang == "both" else [b.lang]
+    title = {"ar": "موجز", "en": "Briefing"}
+    out = [f"# {' / '.join(title[x] for x in langs)}: {b.subject}", "",
+           f"_Scope: {b.scope} · engine: {b.engine} · length: {b.length}_", ""]
+    out += [f"> {n}" for n in b.notices] + ([""] if b.notices else [])
+    sources: dict[int, Cited] = {}
+    for s in b.sections:
+        out += [f"## {' / '.join(s.title[x] for x in langs)}", ""]
+        for line in s.lines:
+            marks = "".join(f"[{c.n}]" for c in line.sources)
+            sources.update({c.n: c for c in line.sources})
+            lead = f"**{line.when}** — " if line.when else (f"**{line.speaker}** — " if line.speaker else "")
+            out.append(f"- {lead}{_in_lang(line, langs[0])} {marks}")
+            if len(langs) == 2:
+                out.append(f"  - {_in_lang(line, langs[1])}")
+        out.append("")
+    out += ["## Sources / المصادر", ""]
+    for n in sorted(sources):
+        c = sources[n]
+        meta = ", ".join(x for x in (c.outlet, c.date) if x) or "outlet and date unknown"
+        out.append(f"{n}. {c.title or c.source} ({meta}) — `{c.source}` [{c.start}:{c.end}]: «{c.quote}»")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _in_lang(line: Line, lang: str) -> str:
+    label = " _(machine-generated)_" if line.translated else ""
+    if line.language == lang:
+        return (f"«{line.text}»" if not line.translated else line.text) + label
+    if line.translation:
+        return f"{line.translation} _(machine translation)_"
+    note = line.translation_note or ("لا تتوفر ترجمة" if lang == "ar" else "no translation available")
+    facts = f" — {'; '.join(line.facts)}" if line.facts else ""
+    return f"_({note})_{facts}"
