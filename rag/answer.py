@@ -118,9 +118,9 @@ class ExtractiveEngine:
         self._sentence_vecs: dict[tuple[str, int, int], np.ndarray] = {}
 
     def candidates(self, question: str, retrieval_query: str | None = None, filters: Filters | None = None,
-                   mode: str | None = None) -> list[Candidate]:
+                   mode: str | None = None, k: int | None = None) -> list[Candidate]:
         """Sentences of the retrieved chunks, scored against the question (best first)."""
-        hits = self.searcher.search(retrieval_query or question, k=self.settings.answer_k,
+        hits = self.searcher.search(retrieval_query or question, k=k or self.settings.answer_k,
                                     mode=mode or self.settings.retrieval_mode, filters=filters)
         seen, cands = set(), []
         for hit in hits:
@@ -169,7 +169,8 @@ class ExtractiveEngine:
         return picked
 
     def answer(self, question: str, retrieval_query: str | None = None, filters: Filters | None = None,
-               mode: str | None = None) -> Answer:
+               mode: str | None = None, k: int | None = None, translate: bool = True) -> Answer:
+        """The cited answer; ``translate=False`` returns at once and leaves renderings to ``translate()``."""
         t0 = time.perf_counter()
         question = validate_question(question, self.settings)
         lang = question_language(question)
@@ -178,18 +179,30 @@ class ExtractiveEngine:
             notices.append("Isnad answers in Arabic and English; this question seems to be in another "
                            "language, so the answer below quotes the closest passages in English framing.")
         out_lang = "ar" if lang == "ar" else "en"
-        cands = self.candidates(question, retrieval_query, filters, mode)
+        cands = self.candidates(question, retrieval_query, filters, mode, k)
         support = cands[0].score if cands else 0.0
         if not cands or support < self.threshold(question, cands[0].text):
             return Answer(question, out_lang, NO_ANSWER[out_lang], True, self.name, round(support, 4),
                           [], notices, latency_ms=_ms(t0))
         picked = self.select(cands)
         sources = [_source(i, c) for i, c in enumerate(picked, start=1)]
-        if out_lang == "en" and any(detect_language(s.quote) == "ar" for s in sources):
-            notices.extend(self._translate(sources))
-        text = self._compose(sources, out_lang)
-        return Answer(question, out_lang, text, False, self.name, round(support, 4), sources, notices,
-                      latency_ms=_ms(t0))
+        answer = Answer(question, out_lang, self._compose(sources, out_lang), False, self.name, round(support, 4),
+                        sources, notices)
+        if translate:
+            self.translate(answer)
+        answer.latency_ms = _ms(t0)
+        return answer
+
+    def needs_translation(self, answer: Answer) -> bool:
+        return answer.language == "en" and any(detect_language(s.quote) == "ar" and not s.translation
+                                               for s in answer.sources)
+
+    def translate(self, answer: Answer, translator: Generator | None = None) -> Answer:
+        """Add checked English renderings of Arabic quotes (or say why there are none)."""
+        if self.needs_translation(answer):
+            answer.notices.extend(self._translate(answer.sources, translator or self.translator))
+            answer.answer = self._compose(answer.sources, answer.language)
+        return answer
 
     def _compose(self, sources: list[Source], lang: str) -> str:
         lines = []
@@ -202,16 +215,16 @@ class ExtractiveEngine:
                 lines.append(f"{prefix}«{s.quote}» [{s.n}]")
         return "\n".join(lines)
 
-    def _translate(self, sources: list[Source]) -> list[str]:
+    def _translate(self, sources: list[Source], translator: Generator | None) -> list[str]:
         """English renderings of Arabic quotes, only when a generator exists and the check passes."""
-        if self.translator is None:
+        if translator is None:
             return ["The evidence is in Arabic and no translation is available (no generator is configured; "
                     "set ISNAD_GENERATOR=local or ISNAD_LLM_BASE_URL). The quotes are shown in Arabic."]
-        notices = [f"English renderings are machine translations by {self.translator.label}, checked for "
+        notices = [f"English renderings are machine translations by {translator.label}, checked for "
                    "numbers, months and names against the Arabic quote."]
         for s in sources:
             try:
-                text = self.translator.complete(load_prompt("translate", "en", text=s.quote), max_tokens=200).strip()
+                text = translator.complete(load_prompt("translate", "en", text=s.quote), max_tokens=200).strip()
             except GeneratorUnavailable as e:
                 notices.append(f"No translation: {e}")
                 break
@@ -246,7 +259,7 @@ class GenerativeEngine:
         return f"generative: {self.generator.label}"
 
     def stream(self, question: str, retrieval_query: str | None = None, filters: Filters | None = None,
-               mode: str | None = None) -> Iterator[str | Answer]:
+               mode: str | None = None, k: int | None = None) -> Iterator[str | Answer]:
         """Yield text pieces as they are generated, then the verified Answer.
 
         Any generator failure ends in the extractive answer with a notice: the user
@@ -255,9 +268,9 @@ class GenerativeEngine:
         t0 = time.perf_counter()
         question = validate_question(question, self.settings)
         lang = "ar" if question_language(question) == "ar" else "en"
-        cands = self.extractive.candidates(question, retrieval_query, filters, mode)[: self.n_sources]
+        cands = self.extractive.candidates(question, retrieval_query, filters, mode, k)[: self.n_sources]
         if not cands or cands[0].score < self.extractive.threshold(question, cands[0].text):
-            yield self.extractive.answer(question, retrieval_query, filters, mode)
+            yield self.extractive.answer(question, retrieval_query, filters, mode, k)
             return
         numbered = {i: c for i, c in enumerate(cands, start=1)}
         shown = {i: f"({c.hit.outlet or c.hit.title or 'article'}, {c.hit.date or 'date unknown'}) {c.text}"
@@ -269,11 +282,12 @@ class GenerativeEngine:
                 pieces.append(piece)
                 yield piece
         except GeneratorUnavailable as e:
-            fallback = self.extractive.answer(question, retrieval_query, filters, mode)
+            fallback = self.extractive.answer(question, retrieval_query, filters, mode, k)
             fallback.notices.insert(0, f"The generator could not answer ({e}); showing the extractive answer.")
+            fallback.latency_ms = _ms(t0)
             yield fallback
             return
-        yield self._verified("".join(pieces), question, lang, numbered, shown, t0, retrieval_query, filters, mode)
+        yield self._verified("".join(pieces), question, lang, numbered, shown, t0, retrieval_query, filters, mode, k)
 
     def answer(self, question: str, **kw) -> Answer:
         result = None
@@ -283,15 +297,16 @@ class GenerativeEngine:
         return result
 
     def _verified(self, raw: str, question: str, lang: str, numbered: dict[int, Candidate], shown: dict[int, str],
-                  t0: float, retrieval_query, filters, mode) -> Answer:
+                  t0: float, retrieval_query, filters, mode, k) -> Answer:
         check = verify_citations(raw, shown, self.extractive.embedder, self.settings.verify_min_similarity)
         label = f"Machine-generated by {self.generator.label}; citations checked against the quoted sentences."
         if check.abstained or not check.supported:
             # The retrieval evidence cleared the abstention threshold, so the checkable quotes are shown.
-            fallback = self.extractive.answer(question, retrieval_query, filters, mode)
+            fallback = self.extractive.answer(question, retrieval_query, filters, mode, k)
             fallback.notices.insert(0, ("The generator found no answer in the sources" if check.abstained else
                                         "The generated answer was not supported by its sources and was discarded")
                                     + "; showing the extractive answer instead.")
+            fallback.latency_ms = _ms(t0)
             return fallback
         used = sorted({n for c in check.checks for n in c.supported})
         renumber = {old: new for new, old in enumerate(used, start=1)}
@@ -308,17 +323,21 @@ class GenerativeEngine:
 
 
 class Conversation:
-    """Follow-up questions: rewritten with a generator, else joined with the previous question."""
+    """Follow-up questions: rewritten with a generator, else joined with the previous question.
 
-    def __init__(self, engine: ExtractiveEngine | GenerativeEngine, rewriter: Generator | None = None):
+    Holds only the questions asked, so a UI can keep them in per-session state.
+    """
+
+    def __init__(self, engine: ExtractiveEngine | GenerativeEngine, rewriter: Generator | None = None,
+                 history: list[str] | None = None):
         self.engine = engine
         self.rewriter = rewriter
-        self.turns: list[Answer] = []
+        self.history: list[str] = list(history or [])
 
     def retrieval_query(self, question: str) -> str | None:
-        if not self.turns:
+        if not self.history:
             return None
-        previous = self.turns[-1].question
+        previous = self.history[-1]
         if self.rewriter is not None:
             try:
                 rewritten = self.rewriter.complete(load_prompt("rewrite", "en", previous=previous, question=question),
@@ -331,5 +350,5 @@ class Conversation:
 
     def ask(self, question: str, **kw) -> Answer:
         answer = self.engine.answer(question, retrieval_query=self.retrieval_query(question), **kw)
-        self.turns.append(answer)
+        self.history.append(question)
         return answer

@@ -34,6 +34,7 @@ TOPIC_CHUNKS = 24  # passages a topic briefing draws on, across articles
 MMR_PENALTY = 0.3  # key points: score minus this times the similarity to points already chosen
 SAME_FACT = 0.86  # cosine above which two sentences state the same fact
 SAME_FACT_WITH_NUMBERS = 0.6  # ... or lower, when they share at least two numbers
+_NO_MT = "No machine translation is available"
 SECTION_TITLES = {
     "key_points": {"en": "Key points", "ar": "النقاط الرئيسية"},
     "timeline": {"en": "Timeline", "ar": "التسلسل الزمني"},
@@ -194,7 +195,8 @@ class ExtractiveBriefer:
     # ------------------------------------------------------------ sections
 
     def brief(self, articles: list[str] | None = None, topic: str | None = None, lang: str = "both",
-              length: str = "medium") -> Briefing:
+              length: str = "medium", translate: bool = True) -> Briefing:
+        """The briefing; ``translate=False`` returns at once and leaves translations to ``translate()``."""
         if lang not in LANGS:
             raise BriefingError(f"unknown language '{lang}'; use ar, en or both")
         if length not in LENGTHS:
@@ -224,8 +226,7 @@ class ExtractiveBriefer:
                     for name, lines in (("key_points", key), ("timeline", timeline), ("statements", said)) if lines]
         briefing = Briefing(scope, subject, lang, length, self.name, sections, doc_ids=[d.doc_id for d in docs])
         briefing.notices.extend(_date_notices(docs))
-        if lang != "ar" or any(line.language != "ar" for line in briefing.lines()):
-            briefing.notices.extend(self._other_language(briefing))
+        self.translate(briefing, self.translator if translate else None)
         return briefing
 
     def _timeline(self, groups: list[list[_Sentence]], limit: int, numbering: "_Numbering") -> list[Line]:
@@ -256,28 +257,34 @@ class ExtractiveBriefer:
         return [_line(g, numbering, when=m.label + (" (year inferred)" if m.relative and _inferred(g[0].doc) else ""))
                 for _, m, g in picked]
 
-    def _other_language(self, briefing: Briefing) -> list[str]:
-        """Translations into the other language, checked; or, without a generator, the facts."""
-        if self.translator is None:
-            for line in briefing.lines():
-                line.facts = facts_of(line)
-            return ["No machine translation is available (no generator is configured; set ISNAD_GENERATOR=local "
-                    "or ISNAD_LLM_BASE_URL). The English column lists each line's numbers, dates and names."]
-        done: dict[str, tuple[str | None, str | None]] = {}
-        for line in briefing.lines():
+    def translate(self, briefing: Briefing, translator: Generator | None) -> Briefing:
+        """Fill the other language's column: checked machine translations, or the facts and a notice."""
+        lines = [line for line in briefing.lines() if briefing.lang != line.language and not line.translated]
+        if not lines:
+            return briefing
+        for line in lines:
             line.facts = facts_of(line)
+        briefing.notices = [n for n in briefing.notices if not n.startswith(_NO_MT)]
+        if translator is None:
+            briefing.notices.append(_NO_MT + " (no generator is configured; set ISNAD_GENERATOR=local or "
+                                    "ISNAD_LLM_BASE_URL). The other column lists each line's numbers, dates and names.")
+            return briefing
+        done: dict[str, tuple[str | None, str | None]] = {}
+        for line in lines:
             if line.text not in done:
                 target = "en" if line.language == "ar" else "ar"
                 try:
-                    text = self.translator.complete(load_prompt("translate", target, text=line.text),
-                                                    max_tokens=220).strip()
+                    text = translator.complete(load_prompt("translate", target, text=line.text), max_tokens=220).strip()
                 except GeneratorUnavailable as e:
-                    return [f"No machine translation: {e}"]
+                    briefing.notices.append(f"{_NO_MT}: {e}")
+                    return briefing
                 problems = check_translation(line.text, text)
                 done[line.text] = (None, "translation withheld: " + "; ".join(problems)) if problems else (text, None)
             line.translation, line.translation_note = done[line.text]
-        return [f"Translations are machine translations by {self.translator.label}, checked for numbers, months "
-                "and names against the original line; a line that fails is shown untranslated with a note."]
+        briefing.notices.append(f"Translations are machine translations by {translator.label}, checked for numbers, "
+                                "months and names against the original line; a line that fails is shown untranslated "
+                                "with a note.")
+        return briefing
 
 
 class GenerativeBriefer:
@@ -294,7 +301,7 @@ class GenerativeBriefer:
 
     def brief(self, articles: list[str] | None = None, topic: str | None = None, lang: str = "both",
               length: str = "medium") -> Briefing:
-        base = self.extractive.brief(articles, topic, lang, length)  # timeline, statements, fallback
+        base = self.extractive.brief(articles, topic, lang, length, translate=False)  # timeline, statements, fallback
         if not base.sections:
             return base
         n_key = LENGTHS[length][0]
@@ -312,22 +319,22 @@ class GenerativeBriefer:
                     bullets.extend(self._map(sents, out_lang, n_key))
         except GeneratorUnavailable as e:
             base.notices.insert(0, f"The generator could not write the briefing ({e}); showing the extractive one.")
-            return base
+            return self.extractive.translate(base, None)
         kept = _reduce(bullets, self.extractive.embedder)  # reduce
         dropped = len(bullets) - len([b for b in bullets if b.sources])
         if dropped:
             notices.append(f"{dropped} generated bullet(s) dropped: their citations did not support them.")
         if not kept:
             base.notices.insert(0, "No generated bullet survived verification; showing the extractive briefing.")
-            return base
+            return self.extractive.translate(base, self.generator)
         numbering = _Numbering()
         for line in kept + [l for s in base.sections[1:] for l in s.lines]:
             for c in line.sources:
                 c.n = numbering.number(c)
         base.sections[0] = Section("key_points", SECTION_TITLES["key_points"], kept[: n_key * len(langs)])
         base.engine = self.name
-        base.notices = notices + [n for n in base.notices if not n.startswith("No machine translation")]
-        return base
+        base.notices = notices + base.notices
+        return self.extractive.translate(base, self.generator)
 
     def _map(self, sents: list[_Sentence], lang: str, n: int) -> list[Line]:
         numbered = {i: s for i, s in enumerate(sents, start=1)}
@@ -516,9 +523,9 @@ def render_markdown(b: Briefing) -> str:
             marks = "".join(f"[{c.n}]" for c in line.sources)
             sources.update({c.n: c for c in line.sources})
             lead = f"**{line.when}** — " if line.when else (f"**{line.speaker}** — " if line.speaker else "")
-            out.append(f"- {lead}{_in_lang(line, langs[0])} {marks}")
+            out.append(f"- {lead}{text_in(line, langs[0])} {marks}")
             if len(langs) == 2:
-                out.append(f"  - {_in_lang(line, langs[1])}")
+                out.append(f"  - {text_in(line, langs[1])}")
         out.append("")
     out += ["## Sources / المصادر", ""]
     for n in sorted(sources):
@@ -528,12 +535,14 @@ def render_markdown(b: Briefing) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def _in_lang(line: Line, lang: str) -> str:
-    label = " _(machine-generated)_" if line.translated else ""
+def text_in(line: Line, lang: str, markdown: bool = True) -> str:
+    """A line as shown in one language column: original, labelled translation, or why there is none."""
+    em = (lambda t: f"_{t}_") if markdown else (lambda t: t)
+    label = " " + em("(machine-generated)") if line.translated else ""
     if line.language == lang:
         return (f"«{line.text}»" if not line.translated else line.text) + label
     if line.translation:
-        return f"{line.translation} _(machine translation)_"
+        return f"{line.translation} {em('(machine translation)')}"
     note = line.translation_note or ("لا تتوفر ترجمة" if lang == "ar" else "no translation available")
     facts = f" — {'; '.join(line.facts)}" if line.facts else ""
-    return f"_({note})_{facts}"
+    return f"{em('(' + note + ')')}{facts}"

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     local_threads: int = Field(0, description="threads for the local generator (0: all cores)")
     local_ctx: int = 4096
 
+    # The app
+    host: str = Field("127.0.0.1", description="address the app binds; loopback unless you mean to share it")
+    port: int = 7860
+    auth_user: str | None = Field(None, description="with auth_password: require this login")
+    auth_password: SecretStr | None = None
+    uploads_dir: Path = Field(Path("data/uploads"), description="where files added in the app are kept")
+
     def chunker(self):
         from rag.chunking import ChunkerSettings
 

@@ -72,3 +72,27 @@ class FakeEmbedder:
 @pytest.fixture
 def fake_embedder():
     return FakeEmbedder()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(isnad, settings, tmp_path_factory):
+    """The real app on loopback over a copy of the seed index (uploads must not touch the shared one)."""
+    import shutil
+
+    import app as isnad_app
+
+    root = tmp_path_factory.mktemp("app")
+    shutil.copytree(settings.index_dir, root / "index")
+    app_settings = settings.model_copy(update={"index_dir": root / "index", "uploads_dir": root / "uploads",
+                                               "port": free_port(), "host": "127.0.0.1"})
+    demo = isnad_app.launch(app_settings, block=False)
+    yield f"http://127.0.0.1:{app_settings.port}/"
+    demo.close()

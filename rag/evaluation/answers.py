@@ -7,6 +7,7 @@ the numbers are not measured on the questions the thresholds were fitted to.
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from dataclasses import dataclass
 
 from rag.answer import Answer
@@ -39,10 +40,10 @@ class AnswerReport:
     accuracy: float  # over answerable questions
     citation_precision: float
     abstention_precision: float
-    abstention_recall: float
-    unanswerable_accuracy: float
+    unanswerable_accuracy: float  # = abstention recall
     latency_p50_ms: float
     latency_p95_ms: float
+    engines: dict  # which engine produced the shown answers (a generator's answers can fall back)
     per_language: dict
     rows: list[dict]
 
@@ -56,7 +57,7 @@ def evaluate_answers(ask, dataset: Dataset, engine_name: str) -> AnswerReport:
         rows.append({"id": q.qid, "lang": q.lang, "answerable": q.answerable, "abstained": a.abstained,
                      "correct": answer_correct(a, q) if q.answerable else a.abstained,
                      "citations": len(hits), "citation_hits": sum(hits), "support": a.support,
-                     "latency_ms": a.latency_ms, "answer": a.answer})
+                     "latency_ms": a.latency_ms, "engine": a.engine, "answer": a.answer})
     return _report(rows, engine_name)
 
 
@@ -77,8 +78,8 @@ def _report(rows: list[dict], engine: str) -> AnswerReport:
         round(sum(r["citation_hits"] for r in answerable) / cited, 3) if cited else 0.0,
         round(sum(not r["answerable"] for r in abstained) / len(abstained), 3) if abstained else 0.0,
         round(sum(r["abstained"] for r in unanswerable) / len(unanswerable), 3) if unanswerable else 0.0,
-        round(sum(r["abstained"] for r in unanswerable) / len(unanswerable), 3) if unanswerable else 0.0,
-        round(statistics.median(lat), 1) if lat else 0.0, round(percentile(lat, 0.95), 1), per_lang, rows,
+        round(statistics.median(lat), 1) if lat else 0.0, round(percentile(lat, 0.95), 1),
+        dict(Counter(r["engine"] for r in rows)), per_lang, rows,
     )
 
 

@@ -1,0 +1,334 @@
+"""Isnad's Gradio app: cited chat on the left, bilingual briefings on the right.
+
+Offline by default: extractive answers and briefings need no LLM and appear at once.
+A generator (the embedded local model or any OpenAI-compatible endpoint) then adds,
+without blocking, labelled machine translations or a verified generated answer.
+Binds 127.0.0.1 unless told otherwise; analytics off; every failure becomes a message.
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--index-dir data/index]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from rag.answer import Conversation, GenerativeEngine, QuestionError, validate_question  # noqa: E402
+from rag.brief import BriefingError, GenerativeBriefer  # noqa: E402
+from rag.config import Settings  # noqa: E402
+from rag.index import IndexMissingError, IndexProblem  # noqa: E402
+from rag.llm import Generator, GeneratorUnavailable  # noqa: E402
+from rag.pipeline import Isnad  # noqa: E402
+from rag.render import CSS, answer_markdown, briefing_html, sources_html  # noqa: E402
+from rag.retrieve import MODES  # noqa: E402
+
+EXTRACTIVE = "Extractive (offline, quotes only)"
+GENERATIVE = "Generator (machine-written, verified)"
+SCOPES = ("All articles", "Article", "Topic")
+EXAMPLES = [
+    "When did Iraq and the US agree to redeploy coalition forces outside the country?",
+    "How many coalition troops remain in Iraq, and how many are American?",
+    "متى اتفق العراق والولايات المتحدة على انسحاب القوات القتالية؟",
+    "ماذا قال البنتاغون عن المحادثات مع العراق في يناير 2024؟",
+]
+
+
+class IsnadApp:
+    """The handlers behind the UI; each returns messages, never tracebacks."""
+
+    def __init__(self, isnad: Isnad):
+        self.isnad = isnad
+        self.settings = isnad.settings
+        self._ingest_lock = threading.Lock()
+        self._endpoints: dict[tuple[str, str], Generator] = {}
+
+    # ------------------------------------------------------------ helpers
+
+    def generator(self, endpoint: str | None, model: str | None) -> Generator | None:
+        """The configured generator, or one for an endpoint typed in the settings (key from the env only)."""
+        endpoint, model = (endpoint or "").strip(), (model or "").strip()
+        if not endpoint or endpoint == (self.settings.llm_base_url or ""):
+            return self.isnad.generator
+        key = (endpoint, model or "gpt-4o-mini")
+        if key not in self._endpoints:
+            secret = self.settings.llm_api_key.get_secret_value() if self.settings.llm_api_key else None
+            self._endpoints[key] = Generator(endpoint, key[1], secret, f"{key[1]} (remote, machine-generated)",
+                                             self.settings)
+        return self._endpoints[key]
+
+    def docs(self) -> dict:
+        try:
+            return self.isnad.index.docs
+        except IndexProblem:
+            return {}
+
+    def corpus_rows(self) -> list[list]:
+        try:
+            stats = self.isnad.index.stats()
+        except IndexMissingError:
+            return []
+        return [[d["title"] or "(untitled)", d["outlet"] or "unknown", d["date"] or "unknown", d["chunks"],
+                 Path(d["source"]).name, d["doc_id"]] for d in stats["per_document"]]
+
+    def article_choices(self) -> list[tuple[str, str]]:
+        return [(f"{Path(d.source).name} — {d.title or '(untitled)'}", d.doc_id) for d in self.docs().values()]
+
+    # ------------------------------------------------------------ chat
+
+    def ask(self, question: str, history: list, engine: str, endpoint: str, model: str, k: int, mode: str):
+        """Stream: the extractive answer at once, then translations or the verified generated answer.
+
+        Earlier questions come from the chat history itself, so a cleared chat starts afresh.
+        """
+        history = list(history or [])
+        asked = [_text(m) for m in history if m.get("role") == "user"]
+        question = question or ""
+        try:
+            question = validate_question(question, self.settings)
+        except QuestionError as e:
+            history += [{"role": "user", "content": question.strip()[:300] or "…"},
+                        {"role": "assistant", "content": f"⚠ {e}"}]
+            yield history, gr.update(), question
+            return
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
+        yield history, gr.update(), ""
+        try:
+            extractive = self.isnad.extractive()
+            query = Conversation(extractive, history=asked).retrieval_query(question)
+            answer = extractive.answer(question, retrieval_query=query, k=int(k), mode=mode, translate=False)
+            docs = self.docs()
+            history[-1]["content"] = answer_markdown(answer)
+            yield history, sources_html(answer, docs), ""
+            gen = self.generator(endpoint, model)
+            if engine == GENERATIVE and gen is None:
+                history[-1]["content"] += ("\n\n_No generator is configured (set ISNAD_GENERATOR=local or "
+                                           "ISNAD_LLM_BASE_URL, or type an endpoint in Settings); this is the "
+                                           "extractive answer._")
+                yield history, gr.update(), ""
+                return
+            if gen is None or answer.abstained:
+                if extractive.needs_translation(answer):
+                    extractive.translate(answer, None)
+                    history[-1]["content"] = answer_markdown(answer)
+                    yield history, gr.update(), ""
+                return
+            if engine == EXTRACTIVE:
+                if extractive.needs_translation(answer):
+                    history[-1]["content"] += "\n\n_Adding English machine translations…_"
+                    yield history, gr.update(), ""
+                    extractive.translate(answer, gen)
+                    history[-1]["content"] = answer_markdown(answer)
+                    yield history, sources_html(answer, docs), ""
+                return
+            first = history[-1]["content"]
+            written = ""
+            for item in GenerativeEngine(extractive, gen, self.settings).stream(
+                    question, retrieval_query=query, k=int(k), mode=mode):
+                if isinstance(item, str):
+                    written += item
+                    history[-1]["content"] = (f"{first}\n\n---\n**{gen.label}, writing (not yet verified):** "
+                                              f"{written}")
+                    yield history, gr.update(), ""
+                else:
+                    history[-1]["content"] = answer_markdown(item)
+                    yield history, sources_html(item, docs), ""
+        except IndexMissingError:
+            history[-1]["content"] = ("⚠ There is no index yet. Add articles in the Corpus tab, or run "
+                                      "`isnad ingest seeds/`.")
+            yield history, gr.update(), ""
+        except (IndexProblem, GeneratorUnavailable, ValueError) as e:
+            history[-1]["content"] = f"⚠ {e}"
+            yield history, gr.update(), ""
+        except Exception as e:  # noqa: BLE001 (the UI shows a message, never a traceback)
+            history[-1]["content"] = f"⚠ Something went wrong ({type(e).__name__}: {e}). Your question was kept."
+            yield history, gr.update(), question
+
+    # ------------------------------------------------------------ briefing
+
+    def brief(self, scope: str, article: str | None, topic: str, lang: str, length: str, engine: str,
+              endpoint: str, model: str):
+        """Stream: the extractive briefing at once, then its translations (or the generated version)."""
+        try:
+            articles = [article] if scope == "Article" and article else None
+            if scope == "Article" and not article:
+                raise BriefingError("choose an article first")
+            if scope == "Topic" and not (topic or "").strip():
+                raise BriefingError("type a topic first, e.g. US troop withdrawal from Iraq")
+            briefer = self.isnad.briefer("extractive")
+            b = briefer.brief(articles, topic if scope == "Topic" else None, lang, length, translate=False)
+            yield briefing_html(b), self._markdown_file(b)
+            gen = self.generator(endpoint, model)
+            if gen is None:
+                return
+            if engine == GENERATIVE:
+                b = GenerativeBriefer(briefer, gen, self.settings).brief(
+                    articles, topic if scope == "Topic" else None, lang, length)
+            elif any(line.language != lang for line in b.lines()):
+                b = briefer.translate(b, gen)
+            else:
+                return
+            yield briefing_html(b), self._markdown_file(b)
+        except IndexMissingError:
+            yield _message("There is no index yet: add articles in the Corpus tab."), None
+        except (BriefingError, IndexProblem, GeneratorUnavailable, ValueError) as e:
+            yield _message(str(e)), None
+        except Exception as e:  # noqa: BLE001
+            yield _message(f"Something went wrong ({type(e).__name__}: {e})."), None
+
+    def _markdown_file(self, b) -> str:
+        folder = Path(tempfile.mkdtemp(prefix="isnad-brief-"))
+        path = folder / "isnad-briefing.md"
+        path.write_text(b.to_markdown(), encoding="utf-8")
+        return str(path)
+
+    # ------------------------------------------------------------ corpus
+
+    def upload(self, files: list[str] | None, progress=gr.Progress()):
+        """Add files to the index one by one, reporting each; bad files never stop the rest."""
+        files = files or []
+        if not files:
+            return "Choose .txt, .md or .html files first.", self.corpus_rows(), gr.update()
+        lines = []
+        dest = Path(self.settings.uploads_dir)
+        dest.mkdir(parents=True, exist_ok=True)
+        with self._ingest_lock:
+            for i, f in enumerate(progress.tqdm(files, desc="Indexing")):
+                name = Path(f).name
+                kept = dest / name
+                try:
+                    shutil.copyfile(f, kept)
+                    summary = self.isnad.ingest([kept])
+                except (IndexProblem, OSError, ValueError) as e:
+                    lines.append(f"- ✗ {name}: {e}")
+                    continue
+                if summary.errors:
+                    kept.unlink(missing_ok=True)
+                    lines += [f"- ✗ {name}: {e.reason}" for e in summary.errors]
+                elif summary.duplicates:
+                    lines.append(f"- = {name}: already indexed (same text)")
+                else:
+                    r = summary.report
+                    what = "added" if r.added else ("replaced" if r.replaced else "unchanged")
+                    lines.append(f"- ✓ {name}: {what}, {r.n_chunks} chunks")
+        return "\n".join(lines), self.corpus_rows(), gr.update(choices=self.article_choices())
+
+    # ------------------------------------------------------------ layout
+
+    def build(self) -> gr.Blocks:
+        gen_label = ("local Qwen2.5-Coder-1.5B (machine-generated)" if self.settings.generator == "local"
+                     else (self.settings.llm_base_url or "none configured"))
+        with gr.Blocks(title="Isnad — إسناد", analytics_enabled=False) as demo:
+            gr.Markdown("## Isnad — إسناد · cited answers and briefings from news articles", elem_classes="isnad-bidi")
+            with gr.Tabs():
+                with gr.Tab("Ask & brief / اسأل ولخّص"):
+                    with gr.Row(equal_height=False):
+                        with gr.Column(scale=1):
+                            chat = gr.Chatbot(label="Chat / محادثة", elem_id="isnad-chat", height=460)
+                            with gr.Row():
+                                box = gr.Textbox(placeholder="Ask in Arabic or English / اسأل بالعربية أو الإنجليزية",
+                                                 show_label=False, scale=5, elem_id="isnad-question", rtl=False,
+                                                 max_lines=6)
+                                send = gr.Button("Ask / اسأل", variant="primary", scale=1, elem_id="isnad-ask")
+                            gr.Examples(EXAMPLES, inputs=box, label="Examples / أمثلة")
+                            sources = gr.HTML(sources_html(None, {}), label="Sources / المصادر",
+                                              elem_id="isnad-sources")
+                        with gr.Column(scale=1):
+                            with gr.Row():
+                                scope = gr.Radio(list(SCOPES), value="All articles", label="Scope / النطاق",
+                                                 elem_id="isnad-scope")
+                                lang = gr.Radio([("Arabic / عربي", "ar"), ("English", "en"), ("Both / كلاهما", "both")],
+                                                value="both", label="Language / اللغة", elem_id="isnad-lang")
+                                length = gr.Radio(["short", "medium", "long"], value="medium", label="Length / الطول")
+                            article = gr.Dropdown(self.article_choices(), label="Article / المقال",
+                                                  elem_id="isnad-article")
+                            topic = gr.Textbox(label="Topic / الموضوع", placeholder="US troop withdrawal from Iraq",
+                                               elem_id="isnad-topic")
+                            make = gr.Button("Make briefing / أنشئ الموجز", variant="primary", elem_id="isnad-brief-btn")
+                            briefing = gr.HTML(elem_id="isnad-briefing")
+                            download = gr.File(label="Markdown", elem_id="isnad-download")
+                with gr.Tab("Corpus / المقالات"):
+                    table = gr.Dataframe(self.corpus_rows(), headers=["Title", "Outlet", "Date", "Chunks", "File", "Id"],
+                                         interactive=False, wrap=True, elem_id="isnad-corpus")
+                    files = gr.File(file_count="multiple", file_types=[".txt", ".md", ".html"], type="filepath",
+                                    label="Add .txt, .md or .html articles", elem_id="isnad-upload")
+                    add = gr.Button("Add to index / أضف", elem_id="isnad-add")
+                    report = gr.Markdown(elem_id="isnad-upload-report")
+                with gr.Tab("Settings / الإعدادات"):
+                    engine = gr.Radio([EXTRACTIVE, GENERATIVE], value=EXTRACTIVE, label="Answer engine",
+                                      elem_id="isnad-engine")
+                    endpoint = gr.Textbox(self.settings.llm_base_url or "", label="OpenAI-compatible endpoint (/v1)",
+                                          placeholder=f"default: {gen_label}")
+                    model = gr.Textbox(self.settings.llm_model or "", label="Model")
+                    gr.Markdown("The API key is read from `OPENAI_API_KEY` and is never shown.")
+                    k = gr.Slider(2, 20, value=self.settings.answer_k, step=1, label="Passages retrieved (top-k)")
+                    mode = gr.Radio(list(MODES), value=self.settings.retrieval_mode, label="Retrieval mode")
+            ask_inputs = [box, chat, engine, endpoint, model, k, mode]
+            ask_outputs = [chat, sources, box]
+            send.click(self.ask, ask_inputs, ask_outputs, api_name="ask", concurrency_limit=2)
+            box.submit(self.ask, ask_inputs, ask_outputs, api_name=False, concurrency_limit=2)
+            make.click(self.brief, [scope, article, topic, lang, length, engine, endpoint, model],
+                       [briefing, download], api_name="brief", concurrency_limit=1)
+            add.click(self.upload, [files], [report, table, article], api_name="upload", concurrency_limit=1)
+            demo.load(self.corpus_rows, None, table, api_name="corpus")
+        return demo
+
+
+def _text(message: dict) -> str:
+    """A chat message's text (Gradio may hand content back as a list of parts)."""
+    content = message.get("content", "")
+    if isinstance(content, str):
+        return content
+    return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+
+
+def _message(text: str) -> str:
+    from html import escape
+
+    return f'<div dir="auto" class="isnad-bidi isnad-note">⚠ {escape(text)}</div>'
+
+
+def _warm(isnad: Isnad) -> None:
+    """Load the model, the index and the briefing's sentence vectors before the first click."""
+    try:
+        isnad.extractive()
+        isnad.briefer().brief(lang="ar", length="short", translate=False)
+        _ = isnad.generator  # starts the local server loading, if configured
+    except (IndexProblem, BriefingError, ValueError):
+        pass
+
+
+def launch(settings: Settings | None = None, block: bool = True) -> gr.Blocks:
+    settings = settings or Settings()
+    isnad = Isnad(settings)
+    threading.Thread(target=_warm, args=(isnad,), daemon=True).start()
+    demo = IsnadApp(isnad).build()
+    auth = None
+    if settings.auth_user and settings.auth_password:
+        auth = (settings.auth_user, settings.auth_password.get_secret_value())
+    demo.queue(default_concurrency_limit=2, max_size=128).launch(
+        server_name=settings.host, server_port=settings.port, auth=auth, show_error=False, css=CSS,
+        prevent_thread_lock=not block, quiet=not block, footer_links=["gradio"],
+    )
+    return demo
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description="Serve the Isnad app (127.0.0.1 by default).")
+    p.add_argument("--host", help="bind address (default $ISNAD_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default $ISNAD_PORT or 7860)")
+    p.add_argument("--index-dir", help="index folder (default $ISNAD_INDEX_DIR or data/index)")
+    args = p.parse_args(argv)
+    overrides = {k: v for k, v in {"host": args.host, "port": args.port, "index_dir": args.index_dir}.items() if v}
+    launch(Settings(**overrides))
+
+
+if __name__ == "__main__":
+    main()
