@@ -23,7 +23,8 @@ CSS = """
 .isnad-source mark { background: #fde68a; padding: 0 2px; }
 .isnad-meta { color: #5c6675; font-size: 0.88em; }
 .isnad-note { color: #7c5e10; font-size: 0.9em; margin: 4px 0; }
-.isnad-grid { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; border-top: 1px solid #eee; padding: 6px 0; }
+.isnad-grid { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; border-top: 1px solid #eee; padding: 6px 0;
+  direction: rtl; }  /* Arabic column on the right; each cell sets its own direction */
 .isnad-one { border-top: 1px solid #eee; padding: 6px 0; }
 .isnad-brief h3 { margin: 12px 0 4px 0; }
 .isnad-cite { font-size: 0.8em; vertical-align: super; color: #1d4ed8; }
@@ -86,9 +87,10 @@ def briefing_html(b: Briefing) -> str:
 def _line_html(line: Line, langs: list[str]) -> str:
     cites = "".join(f"[{c.n}]" for c in line.sources)
     where = "; ".join(f"[{c.n}] {c.outlet or c.title or c.source}, {c.date or 'date unknown'}" for c in line.sources)
-    lead = f"{line.when} — " if line.when else (f"{line.speaker} — " if line.speaker else "")
     cells = []
-    for lang in langs:
+    for lang in langs:  # a speaker's name stays in its own language's column
+        speaker = f"{line.speaker} — " if line.speaker and lang == line.language else ""
+        lead = f"{line.when} — " if line.when else speaker
         text = text_in(line, lang, markdown=False)
         cells.append(f'<div dir="auto" class="isnad-bidi" lang="{lang}" title="{escape(where)}">'
                      f'{escape(lead + text)} <span class="isnad-cite">{cites}</span></div>')

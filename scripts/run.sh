@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Set up, provision the offline models, index seeds/, and serve the app on 127.0.0.1.
+# Set up, provision both offline models, index seeds/, and serve the app on 127.0.0.1:7860.
+# The local generator (Qwen2.5-Coder-1.5B, machine translations) is on unless ISNAD_GENERATOR says otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --generator
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False
+export ISNAD_GENERATOR=${ISNAD_GENERATOR:-local}
 .venv/bin/isnad ingest seeds/
-.venv/bin/isnad search "When did Iraq and the US agree on a plan to redeploy coalition forces outside the country?" --k 3
-.venv/bin/isnad search "متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف خارج البلاد؟" --k 3
+exec .venv/bin/python app.py "$@"

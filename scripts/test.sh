@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Set up everything the tests need (venv, package, models, browser) and run the whole suite.
+# Set up everything the tests need (venv, package, both offline models, Chromium) and run the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --generator
+if [ ! -x /usr/bin/chromium ]; then  # the browser tests drive the system Chromium through Playwright
+  SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False
 .venv/bin/python -m pytest -q -ra "$@"

@@ -1,0 +1,130 @@
+"""End to end in headless Chromium (Playwright): questions, sources, briefings, uploads, and bidi.
+
+Direction is checked from the page itself: the computed CSS of each block, and the
+geometry of its last line (right-aligned for Arabic, left-aligned for English).
+Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+# Where the last line of a block's text sits inside the block, and the block's bidi CSS.
+GEOMETRY = """(el) => {
+  const range = document.createRange(); range.selectNodeContents(el);
+  const rects = Array.from(range.getClientRects()).filter(r => r.width > 0);
+  const box = el.getBoundingClientRect(); const last = rects[rects.length - 1];
+  const style = getComputedStyle(el);
+  return {gapLeft: last.left - box.left, gapRight: box.right - last.right, lines: new Set(rects.map(r => Math.round(r.top))).size,
+          bidi: style.unicodeBidi, align: style.textAlign, direction: style.direction};
+}"""
+LAST_CHAR_IS_RIGHTMOST = """(el) => {
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT); let node, lastNode = null;
+  while ((node = walker.nextNode())) { if (node.textContent.trim()) lastNode = node; }
+  const text = lastNode.textContent.replace(/\\s+$/, ''); const range = document.createRange();
+  range.setStart(lastNode, text.length - 1); range.setEnd(lastNode, text.length);
+  const dot = range.getBoundingClientRect(); const all = document.createRange(); all.selectNodeContents(el);
+  const sameLine = Array.from(all.getClientRects()).filter(r => Math.abs(r.top - dot.top) < 4 && r.width > 0);
+  return {char: text.slice(-1), rightmost: sameLine.every(r => r.right <= dot.right + 1)};
+}"""
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: scripts/test.sh installs it (apt-get install chromium chromium-driver)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.set_default_timeout(90_000)
+        pg.goto(app_url)
+        yield pg
+        browser.close()
+
+
+def _ask(page, question: str, done: str = "\\[1\\]"):
+    """Ask and wait until the last answer shows ``done`` (a JS regex)."""
+    bots_before = page.locator("#isnad-chat [data-testid=bot]").count()
+    page.locator("#isnad-question textarea").fill(question)
+    page.locator("#isnad-ask").click()
+    page.wait_for_function(
+        f"""() => {{ const bots = document.querySelectorAll('#isnad-chat [data-testid=bot]');
+                    return bots.length > {bots_before} && /{done}/.test(bots[bots.length - 1].innerText); }}""")
+    return page.locator("#isnad-chat [data-testid=bot]").last
+
+
+def test_arabic_question_renders_right_to_left(page):
+    bot = _ask(page, "متى اتفق العراق والولايات المتحدة على انسحاب القوات القتالية الأمريكية؟")
+    para = bot.locator("p").first
+    g = para.evaluate(GEOMETRY)
+    assert g["bidi"] == "plaintext" and g["align"] == "start"
+    assert g["gapRight"] < 4 and g["gapLeft"] > 20, g  # the last line hugs the right edge
+    page.screenshot(path=str(ARTIFACTS / "chat-arabic.png"), full_page=True)
+
+
+def test_source_opens_with_its_sentence_highlighted(page):
+    source = page.locator("#isnad-src-1")
+    source.locator("summary").click()
+    assert source.evaluate("el => el.open")
+    mark = source.locator("mark")
+    assert mark.is_visible() and len(mark.inner_text()) > 20
+    para = source.locator(".isnad-para")
+    assert para.evaluate("el => getComputedStyle(el).direction") == "rtl"
+    page.screenshot(path=str(ARTIFACTS / "source-open.png"), full_page=True)
+
+
+def test_english_question_mixes_directions_correctly(page):
+    page.get_by_role("button", name="Clear").first.click()
+    bot = _ask(page, "How many coalition troops remain in Iraq?", done="no translation")
+    paragraphs = bot.locator("p")
+    quote, note = paragraphs.first, paragraphs.last
+    assert "«" in quote.inner_text() and "no translation" in note.inner_text()
+    g_quote, g_note = quote.evaluate(GEOMETRY), note.evaluate(GEOMETRY)
+    assert g_quote["gapRight"] < 4 and g_quote["gapLeft"] > 20, g_quote  # Arabic quote: right-to-left
+    assert g_note["gapLeft"] < 4 and g_note["gapRight"] > 20, g_note  # English note: left-to-right
+    end = note.evaluate(LAST_CHAR_IS_RIGHTMOST)
+    assert end == {"char": ".", "rightmost": True}  # English full stop at the right end
+    page.screenshot(path=str(ARTIFACTS / "chat-english.png"), full_page=True)
+
+
+def test_bilingual_briefing_side_by_side(page):
+    page.get_by_label("Topic", exact=True).check()
+    page.locator("#isnad-topic textarea, #isnad-topic input").first.fill("US troop withdrawal from Iraq")
+    page.locator("#isnad-brief-btn").click()
+    page.wait_for_selector("#isnad-briefing .isnad-grid")
+    row = page.locator("#isnad-briefing .isnad-grid").first
+    ar, en = row.locator('[lang="ar"]'), row.locator('[lang="en"]')
+    assert ar.evaluate("el => getComputedStyle(el).direction") == "rtl"
+    assert en.evaluate("el => getComputedStyle(el).direction") == "ltr"
+    assert ar.bounding_box()["x"] > en.bounding_box()["x"]  # Arabic column on the right
+    assert "no translation available" in en.inner_text()
+    timeline = page.locator("#isnad-briefing").inner_text()
+    assert timeline.index("2020-01-05") < timeline.index("2021-06-05") < timeline.index("2024-01-25")
+    page.screenshot(path=str(ARTIFACTS / "briefing-bilingual.png"), full_page=True)
+
+
+def test_upload_adds_a_file_and_reports_a_bad_one(page, tmp_path):
+    good = tmp_path / "browser_note.md"
+    good.write_text("# Convoy attacked near Baghdad\n\nA roadside bomb hit a logistics convoy south of Baghdad "
+                    "on Tuesday, security sources said, without casualties.", encoding="utf-8")
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("Caf\xe9 au lait near the embassy".encode("latin-1"))
+    page.get_by_role("tab", name="Corpus / المقالات").click()
+    page.locator("#isnad-upload input[type=file]").set_input_files([str(good), str(bad)])
+    page.locator("#isnad-add").click()
+    page.wait_for_function("() => /browser_note\\.md/.test(document.querySelector('#isnad-upload-report').innerText)")
+    report = page.locator("#isnad-upload-report").inner_text()
+    assert "✓ browser_note.md: added" in report and "✗ latin1.txt" in report and "UTF-8" in report
+    page.wait_for_function("() => /browser_note\\.md/.test(document.querySelector('#isnad-corpus').innerText)")
+    page.screenshot(path=str(ARTIFACTS / "upload.png"), full_page=True)
