@@ -54,11 +54,14 @@ class Generator:
     def stream(self, messages: list[Message], max_tokens: int | None = None) -> Iterator[str]:
         """Yield text pieces as they arrive; GeneratorUnavailable on any transport failure."""
         self.check_reachable()
+        from langchain_core.output_parsers import StrOutputParser
+
         chat = self._chat if max_tokens is None else self._chat.bind(max_tokens=max_tokens)
+        chain = chat | StrOutputParser()  # a LangChain Runnable: messages in, text pieces out
         try:
-            for chunk in chat.stream(self._messages(messages)):
-                if chunk.content:
-                    yield str(chunk.content)
+            for piece in chain.stream(self._messages(messages)):
+                if piece:
+                    yield piece
         except Exception as e:  # openai/httpx raise many types; all mean "no answer from here"
             raise GeneratorUnavailable(f"{self.label} failed: {type(e).__name__}: {_safe(str(e))}") from None
 

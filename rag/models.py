@@ -200,6 +200,10 @@ class SentenceTransformerEmbedder:
         name = settings.embedding_model
         dtype = resolve_dtype(settings.embedding_dtype, settings.device)
         kwargs = {"model_kwargs": {"dtype": getattr(torch, dtype)}, "device": settings.device}
+        if not show_progress:  # "Loading weights" bars would clutter every CLI call
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
         if name == DEFAULT_EMBEDDING_MODEL:
             path = provision(EMBEDDINGGEMMA, settings.cache_dir)
             base_id = "google/embeddinggemma-300m"

@@ -85,6 +85,8 @@ def verify_citations(text: str, sources: dict[int, str], embedder: Embedder, min
                 reasons.append(f"[{n}] is not a source")
             elif not numbers(claim) <= numbers(sources[n]):
                 reasons.append(f"[{n}] lacks {', '.join(sorted(numbers(claim) - numbers(sources[n])))}")
+            elif not _names(claim) <= _names(sources[n]):
+                reasons.append(f"[{n}] does not name {', '.join(sorted(_names(claim) - _names(sources[n])))}")
             elif sims[(i, n)] < min_similarity:
                 reasons.append(f"[{n}] does not say this (similarity {sims[(i, n)]:.2f})")
             else:

@@ -205,3 +205,26 @@ def test_translation_check(translation, problem):
 
     problems = check_translation(TROOPS_AR, translation)
     assert (problem is None and problems == []) or any(problem in p for p in problems), problems
+
+
+def test_generative_briefing_is_verified_and_labelled(local):
+    b = local.brief(["003_75e3133bff7c7106.txt"], lang="en", length="short", engine="generative")
+    key = next(s for s in b.sections if s.name == "key_points")
+    if b.engine.startswith("generative"):  # map-reduce bullets that survived verification
+        assert any("machine-generated" in n for n in b.notices)
+        for line in key.lines:
+            assert line.translated and line.sources and line.language == "en"
+            for c in line.sources:
+                assert local.index.docs[c.doc_id].text[c.start:c.end] == c.quote
+    else:  # nothing survived: said so, extractive briefing instead
+        assert any("verification" in n or "could not" in n for n in b.notices)
+    for line in b.lines():  # extractive lines: a checked translation or the reason there is none
+        if not line.translated:
+            assert (line.translation is None) != (line.translation_note is None)
+    assert "machine" in b.to_markdown()
+
+
+def test_verification_checks_names_across_languages(embedder):
+    v = verify_citations("About 3000 coalition troops, 2500 of them American, remain in Syria [1].",
+                         {1: TROOPS_AR}, embedder, 0.5)
+    assert v.checks[0].flagged and "Syria" in v.checks[0].reason

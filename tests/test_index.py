@@ -1,7 +1,5 @@
 """Index persistence logic with a small fake embedder (no quality claims here)."""
 
-import json
-import os
 
 import numpy as np
 import pytest

@@ -3,7 +3,6 @@
 import pytest
 
 from rag.ingest import doc_id_for, ingest_paths, parse_document, read_text, IngestFileError
-from rag.text_ar import normalize_ar
 
 BOILERPLATE = [
     "تحميل المزيد", "Changed", "شارك القصة", "تابع القراءة", "Close", "اخر الاخبار", "اترك تعليقاً",
