@@ -315,6 +315,9 @@ class GenerativeEngine:
         notices = [label]
         if check.removed:
             notices.append(f"{len(check.removed)} citation(s) removed because the cited sentence does not support the claim.")
+        if check.attributed:
+            notices.append(f"{len(check.attributed)} citation(s) were added by the verifier: the model left the "
+                           "sentence uncited, and that source supports it.")
         flagged = [c.text + f" ({c.reason})" for c in check.checks if c.flagged]
         if flagged:
             notices.append(f"{len(flagged)} sentence(s) marked ⚠ have no supporting source.")

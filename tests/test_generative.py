@@ -228,3 +228,12 @@ def test_verification_checks_names_across_languages(embedder):
     v = verify_citations("About 3000 coalition troops, 2500 of them American, remain in Syria [1].",
                          {1: TROOPS_AR}, embedder, 0.5)
     assert v.checks[0].flagged and "Syria" in v.checks[0].reason
+
+
+def test_uncited_supported_sentence_gets_its_source(embedder):
+    v = verify_citations("About 3000 coalition troops remain in Iraq, 2500 of them American.",
+                         {1: JULY_AR, 2: TROOPS_AR}, embedder, 0.5)
+    assert v.attributed == [2] and v.checks[0].supported == [2] and not v.checks[0].flagged
+    strict = verify_citations("About 3000 coalition troops remain in Iraq, 2500 of them American.",
+                              {1: JULY_AR, 2: TROOPS_AR}, embedder, 0.5, attribute=False)
+    assert strict.checks[0].flagged and strict.checks[0].reason == "no citation"
