@@ -308,6 +308,7 @@ def _warm(isnad: Isnad) -> None:
 def launch(settings: Settings | None = None, block: bool = True) -> gr.Blocks:
     settings = settings or Settings()
     isnad = Isnad(settings)
+    _ = isnad.embedder  # loaded before the first request: model loading is not safe beside inference
     threading.Thread(target=_warm, args=(isnad,), daemon=True).start()
     demo = IsnadApp(isnad).build()
     auth = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import shutil
 import subprocess
 import sys
@@ -225,6 +226,7 @@ class SentenceTransformerEmbedder:
         self.max_tokens = int(self._st.max_seq_length) - prompt_tokens
         self.batch_size = settings.batch_size
         self.show_progress = show_progress
+        self._lock = threading.Lock()
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
@@ -233,8 +235,9 @@ class SentenceTransformerEmbedder:
         return [len(ids) for ids in enc]
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        vecs = self._st.encode(texts, batch_size=self.batch_size, show_progress_bar=self.show_progress,
-                               convert_to_numpy=True, normalize_embeddings=True)
+        with self._lock:  # one model shared by the app's concurrent users: encode is not thread-safe
+            vecs = self._st.encode(texts, batch_size=self.batch_size, show_progress_bar=self.show_progress,
+                                   convert_to_numpy=True, normalize_embeddings=True)
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
     def embed_documents(self, texts: Sequence[str], titles: Sequence[str | None] | None = None) -> np.ndarray:
@@ -248,6 +251,7 @@ class SentenceTransformerEmbedder:
 
 
 _CACHE: dict[tuple, SentenceTransformerEmbedder] = {}
+_LOAD_LOCK = threading.Lock()
 
 
 def load_embedder(settings: Settings, show_progress: bool = False) -> SentenceTransformerEmbedder:
@@ -255,7 +259,8 @@ def load_embedder(settings: Settings, show_progress: bool = False) -> SentenceTr
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     key = (settings.embedding_model, settings.device, settings.embedding_dtype, settings.query_prompt,
            settings.document_prompt, str(settings.cache_dir))
-    if key not in _CACHE:
-        _CACHE[key] = SentenceTransformerEmbedder(settings, show_progress)
+    with _LOAD_LOCK:  # loading sets torch's process-wide default dtype: never beside another load or encode
+        if key not in _CACHE:
+            _CACHE[key] = SentenceTransformerEmbedder(settings, show_progress)
     _CACHE[key].show_progress = show_progress
     return _CACHE[key]
