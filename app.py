@@ -309,7 +309,8 @@ def launch(settings: Settings | None = None, block: bool = True) -> gr.Blocks:
     settings = settings or Settings()
     isnad = Isnad(settings)
     _ = isnad.embedder  # loaded before the first request: model loading is not safe beside inference
-    threading.Thread(target=_warm, args=(isnad,), daemon=True).start()
+    # Not a daemon: torch aborts the process if it is still encoding when the interpreter exits.
+    threading.Thread(target=_warm, args=(isnad,), name="isnad-warm").start()
     demo = IsnadApp(isnad).build()
     auth = None
     if settings.auth_user and settings.auth_password:
