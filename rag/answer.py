@@ -212,7 +212,8 @@ class ExtractiveEngine:
             if lang == "en" and s.translation:
                 lines.append(f"{prefix}“{s.translation}” [{s.n}] (machine translation; original: «{s.quote}»)")
             else:
-                lines.append(f"{prefix}«{s.quote}» [{s.n}]")
+                withheld = f" (English rendering {s.translation_note})" if lang == "en" and s.translation_note else ""
+                lines.append(f"{prefix}«{s.quote}» [{s.n}]{withheld}")
         return "\n".join(lines)
 
     def _translate(self, sources: list[Source], translator: Generator | None) -> list[str]:

@@ -115,6 +115,7 @@ class DateMention:
     weekday: int | None = None
     note: str = ""
     edge: str = ""  # 'end' or 'start' when the text says "end of"/"start of" the period
+    day: int | None = None  # the day of the month when the year could not be resolved
 
     @property
     def last_day(self) -> dt.date | None:
@@ -222,7 +223,7 @@ def _interpret(kind: str, m: re.Match, text: str, ref: dt.date | None) -> DateMe
                 if g.get("rel") is None and ref is not None and dt.date(year, month, day) > ref + dt.timedelta(days=7):
                     year -= 1  # a bare past-looking date in a news story: the latest such day
                 return make(dt.date(year, month, day), "day", True, wd)
-            return make(None, "day", True, wd, "year unknown")
+            return DateMention(m.start(), m.end(), span_text, None, "day", True, wd, "year unknown", day=day)
         if kind == "m":
             if not g.get("y") and not g.get("rel") and not m.group(0).startswith("شهر"):
                 # A bare month word ("may", "mar") is too ambiguous without a year.
@@ -255,6 +256,19 @@ def _interpret(kind: str, m: re.Match, text: str, ref: dt.date | None) -> DateMe
     except (ValueError, KeyError):
         return None
     return None
+
+
+def day_numbers(text: str) -> set[str]:
+    """Days and years that dates in ``text`` state, as digits ("السابع من أبريل" gives "7")."""
+    out = set()
+    for m in find_dates(text):
+        if m.day is not None:
+            out.add(str(m.day))
+        elif m.date is not None:
+            out.add(str(m.date.year))
+            if m.precision == "day":
+                out.add(str(m.date.day))
+    return out
 
 
 ENGLISH_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",

@@ -75,6 +75,7 @@ def test_english_renderings_are_labelled_and_checked(local):
             assert f"(machine translation; original: «{s.quote}»)" in a.answer
         else:
             assert s.translation_note.startswith("translation withheld")
+            assert f"(English rendering {s.translation_note})" in a.answer
 
 
 def test_follow_up_is_rewritten_into_a_standalone_question(local):
@@ -237,3 +238,13 @@ def test_uncited_supported_sentence_gets_its_source(embedder):
     strict = verify_citations("About 3000 coalition troops remain in Iraq, 2500 of them American.",
                               {1: JULY_AR, 2: TROOPS_AR}, embedder, 0.5, attribute=False)
     assert strict.checks[0].flagged and strict.checks[0].reason == "no citation"
+
+
+def test_translation_check_reads_ordinal_days_and_attached_articles():
+    from rag.verify import check_translation
+
+    assert check_translation("وأعلنت بغداد في السابع من أبريل الماضي الاتفاق مع واشنطن",
+                             "Baghdad announced the agreement with Washington on April 7.") == []
+    assert check_translation("مغادرة وحدة من قوات التحالف للعراق وعودتها إلى قاعدتها بالكويت",
+                             "A coalition unit left Iraq and returned to its base in Kuwait.") == []
+    assert "month(s) 7 missing" in check_translation("في السادس والعشرين من يوليو الماضي", "On 26 June")
