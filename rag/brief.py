@@ -225,9 +225,11 @@ class ExtractiveBriefer:
         n_key, n_time, n_said = LENGTHS[length]
         numbering = _Numbering()
         groups = sorted(_merge_repeats(sorted(pool, key=lambda s: -s.score)), key=lambda g: -_group_score(g))
-        key = [_line(g, numbering) for g in _diverse(groups, n_key)]
+        key_groups = _diverse(groups, n_key)
+        key = [_line(g, numbering) for g in key_groups]
         timeline = self._timeline(groups, n_time + len({s.doc.doc_id for s in pool}) - 1, numbering)  # more articles, more events
-        said = [_line(g, numbering, speaker=speaker_of(g[0].text)) for g in groups if speaker_of(g[0].text)][:n_said]
+        said = [_line(g, numbering, speaker=speaker_of(g[0].text)) for g in groups
+                if speaker_of(g[0].text) and not any(g is k for k in key_groups)][:n_said]  # no repeats of key points
         sections = [Section(name, SECTION_TITLES[name], lines)
                     for name, lines in (("key_points", key), ("timeline", timeline), ("statements", said)) if lines]
         briefing = Briefing(scope, subject, lang, length, self.name, sections, doc_ids=[d.doc_id for d in docs])
