@@ -229,7 +229,7 @@ class ExtractiveEngine:
             except GeneratorUnavailable as e:
                 notices.append(f"No translation: {e}")
                 break
-            problems = check_translation(s.quote, text)
+            problems = check_translation(s.quote, text, self.embedder, self.settings.translation_min_similarity)
             if problems:
                 s.translation_note = "translation withheld: " + "; ".join(problems)
             else:

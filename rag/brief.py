@@ -286,7 +286,7 @@ class ExtractiveBriefer:
                 except GeneratorUnavailable as e:
                     briefing.notices.append(f"{_NO_MT}: {e}")
                     return briefing
-                problems = check_translation(line.text, text)
+                problems = check_translation(line.text, text, self.embedder, self.settings.translation_min_similarity)
                 done[line.text] = (None, "translation withheld: " + "; ".join(problems)) if problems else (text, None)
             line.translation, line.translation_note = done[line.text]
         briefing.notices.append(f"Translations are machine translations by {translator.label}, checked for numbers, "

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     abstain_below: float = Field(0.54, description="support under which the answer is 'the articles do not say', question and evidence in one language (set by hand; `isnad eval answers --calibrate` fits it on the seed set)")
     abstain_below_cross: float = Field(0.49, description="the same when question and evidence differ in language (cross-lingual similarities run lower)")
     verify_min_similarity: float = Field(0.5, description="claim-to-cited-sentence similarity a generated sentence needs")
+    translation_min_similarity: float = Field(0.82, description="original-to-translation similarity under which a machine translation is withheld as drifted")
 
     # Generators: 'none', 'local' (Qwen2.5 GGUF served in-process), 'remote' (any OpenAI-compatible
     # endpoint), or 'auto' (remote when ISNAD_LLM_BASE_URL is set, else none)

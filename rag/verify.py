@@ -163,7 +163,8 @@ def _months(text: str) -> set[int]:
     return english | arabic_months_in(text)
 
 
-def check_translation(source: str, translation: str) -> list[str]:
+def check_translation(source: str, translation: str, embedder: Embedder | None = None,
+                      min_similarity: float = 0.0) -> list[str]:
     """Problems that make a machine translation unsafe to show (empty list: fine).
 
     Symmetric, so it serves Arabic→English and English→Arabic alike: numbers,
@@ -183,4 +184,8 @@ def check_translation(source: str, translation: str) -> list[str]:
     for name in re.findall(r"[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*", source):  # Latin names kept as written
         if name not in translation and name not in NAMES:
             problems.append(f"name '{name}' missing")
+    if embedder is not None and not problems:  # a floor on meaning: catches gross drift, not nuance
+        a, b = embedder.embed_documents([source, translation])
+        if float(a @ b) < min_similarity:
+            problems.append(f"meaning drifted (similarity {float(a @ b):.2f})")
     return problems

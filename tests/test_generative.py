@@ -248,3 +248,16 @@ def test_translation_check_reads_ordinal_days_and_attached_articles():
     assert check_translation("مغادرة وحدة من قوات التحالف للعراق وعودتها إلى قاعدتها بالكويت",
                              "A coalition unit left Iraq and returned to its base in Kuwait.") == []
     assert "month(s) 7 missing" in check_translation("في السادس والعشرين من يوليو الماضي", "On 26 June")
+
+
+def test_translation_check_withholds_drifted_meaning(embedder):
+    from rag.verify import check_translation
+
+    source = ("سبق أن أعلن الجيش العراقي، في 24 أبريل/نيسان 2021، عن عدم حاجته لأي جندي أمريكي أو أجنبي يقاتل مع "
+              "قواته، قائلاً إن انسحاب القوات الأجنبية من البلاد ستحدده اللجان الفنية بين بغداد وواشنطن.")
+    faithful = ("On April 24, 2021, the Iraqi army announced that it did not need any American or foreign soldier "
+                "fighting with its forces, saying that the withdrawal of foreign forces from the country would be "
+                "determined by technical committees between Baghdad and Washington.")
+    reversed_ = "On April 24, 2021, the Iraqi army said it needed more American soldiers, Baghdad and Washington said."
+    assert check_translation(source, faithful, embedder, 0.82) == []
+    assert any("drifted" in p for p in check_translation(source, reversed_, embedder, 0.82))
