@@ -30,7 +30,9 @@ class QuestionError(ValueError):
 
 
 @dataclass
-class Source:
+class Cited:
+    """One quoted sentence: exact substring of the article at [start, end), numbered [n]."""
+
     n: int
     doc_id: str
     source: str
@@ -40,6 +42,12 @@ class Source:
     quote: str
     start: int
     end: int
+
+
+@dataclass
+class Source(Cited):
+    """A cited sentence in an answer, with its retrieval score and any English rendering."""
+
     score: float  # retrieval score of the chunk the quote came from
     translation: str | None = None  # machine translation, labelled as such wherever shown
     translation_note: str | None = None
@@ -81,6 +89,17 @@ def load_prompt(name: str, lang: str, **values: str) -> list[Message]:
     system, user = text.split("[user]", 1)
     system = system.replace("[system]", "", 1).strip()
     return [Message("system", system), Message("user", user.strip().format(**values))]
+
+
+def translate_checked(translator: Generator, text: str, target: str, embedder: Embedder, settings: Settings,
+                      max_tokens: int) -> tuple[str | None, str | None]:
+    """(translation, None) when the machine translation passes check_translation, else (None, why).
+
+    Raises GeneratorUnavailable: callers decide how to say there is no translation.
+    """
+    out = translator.complete(load_prompt("translate", target, text=text), max_tokens=max_tokens).strip()
+    problems = check_translation(text, out, embedder, settings.translation_min_similarity)
+    return (None, "translation withheld: " + "; ".join(problems)) if problems else (out, None)
 
 
 def question_language(question: str) -> str:
@@ -225,15 +244,11 @@ class ExtractiveEngine:
                    "numbers, months and names against the Arabic quote."]
         for s in sources:
             try:
-                text = translator.complete(load_prompt("translate", "en", text=s.quote), max_tokens=200).strip()
+                s.translation, s.translation_note = translate_checked(translator, s.quote, "en", self.embedder,
+                                                                      self.settings, max_tokens=200)
             except GeneratorUnavailable as e:
                 notices.append(f"No translation: {e}")
                 break
-            problems = check_translation(s.quote, text, self.embedder, self.settings.translation_min_similarity)
-            if problems:
-                s.translation_note = "translation withheld: " + "; ".join(problems)
-            else:
-                s.translation = text
         return notices
 
 

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from rag.answer import load_prompt
+from rag.answer import Cited, load_prompt, translate_checked
 from rag.config import Settings
 from rag.dates import DateMention, find_dates
 from rag.ingest import Document
@@ -25,7 +25,7 @@ from rag.llm import Generator, GeneratorUnavailable
 from rag.models import Embedder
 from rag.retrieve import Searcher
 from rag.text_ar import detect_language, normalize_ar, sentence_spans
-from rag.verify import NAMES, check_translation, numbers, verify_citations
+from rag.verify import names_in, numbers, verify_citations
 
 LENGTHS = {"short": (3, 6, 3), "medium": (6, 10, 5), "long": (10, 16, 8)}  # key points, timeline, statements
 LANGS = ("ar", "en", "both")
@@ -50,21 +50,6 @@ _SPEAKER_STOP = {normalize_ar(w) for w in (
     "الثلاثاء", "الأربعاء", "الخميس", "الجمعة", "ان", "انه")}
 _SPEECH_EN_RE = re.compile(r"(?P<who>(?:[A-Z][\w'.-]+\s?){1,5}) (?:said|says|told|announced|stated|added)\b"
                            r"|\b(?:said|says|told|announced|stated|added),? (?P<who2>(?:[A-Z][\w'.-]+\s?){1,5})")
-
-
-@dataclass
-class Cited:
-    """One quoted sentence: exact substring of the article at [start, end)."""
-
-    n: int
-    doc_id: str
-    source: str
-    title: str | None
-    outlet: str | None
-    date: str | None
-    quote: str
-    start: int
-    end: int
 
 
 @dataclass
@@ -195,7 +180,7 @@ class ExtractiveBriefer:
             rel = m @ self.embedder.embed_queries([topic])[0]
             rel = (rel - rel.min()) / (np.ptp(rel) or 1)
         for i, s in enumerate(pool):
-            info = (bool(_dates(s)) + bool(numbers(s.text)) + bool(_names(s.text)) + bool(speaker_of(s.text))) / 4
+            info = (bool(_dates(s)) + bool(numbers(s.text)) + bool(names_in(s.text)) + bool(speaker_of(s.text))) / 4
             parts = (0.4 * central[i] + 0.3 * info + 0.3 * s.position) if not topic else \
                 (0.45 * rel[i] + 0.2 * central[i] + 0.2 * info + 0.15 * s.position)
             s.score = float(parts)
@@ -282,12 +267,11 @@ class ExtractiveBriefer:
             if line.text not in done:
                 target = "en" if line.language == "ar" else "ar"
                 try:
-                    text = translator.complete(load_prompt("translate", target, text=line.text), max_tokens=220).strip()
+                    done[line.text] = translate_checked(translator, line.text, target, self.embedder, self.settings,
+                                                        max_tokens=220)
                 except GeneratorUnavailable as e:
                     briefing.notices.append(f"{_NO_MT}: {e}")
                     return briefing
-                problems = check_translation(line.text, text, self.embedder, self.settings.translation_min_similarity)
-                done[line.text] = (None, "translation withheld: " + "; ".join(problems)) if problems else (text, None)
             line.translation, line.translation_note = done[line.text]
         briefing.notices.append(f"Translations are machine translations by {translator.label}, checked for numbers, "
                                 "months and names against the original line; a line that fails is shown untranslated "
@@ -496,11 +480,6 @@ def speaker_of(text: str) -> str | None:
     return (m.group("who") or m.group("who2")).strip() if m else None
 
 
-def _names(text: str) -> list[str]:
-    folded = normalize_ar(text)
-    return [en for en, ar in NAMES.items() if re.search(rf"\b{en}", text) or any(a in folded for a in ar)]
-
-
 def facts_of(line: Line) -> list[str]:
     """Numbers, ISO dates and names a reader of either language can use without a translation."""
     refs = {c.doc_id: c for c in line.sources}
@@ -509,7 +488,7 @@ def facts_of(line: Line) -> list[str]:
     dates = [m.label for m in find_dates(line.text, ref) if m.date]
     nums = sorted(numbers(line.text) - {p for d in dates for p in re.findall(r"\d+", d)}, key=lambda x: (len(x), x))
     latin = re.findall(r"\b[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*", line.text) if line.language != "en" else []
-    return list(dict.fromkeys(dates + nums + _names(line.text) + latin))
+    return list(dict.fromkeys(dates + nums + names_in(line.text) + latin))
 
 
 # ---------------------------------------------------------------- markdown

@@ -152,10 +152,14 @@ NAMES = {
 }
 
 
-def _names(text: str) -> set[str]:
-    """NAMES entries present in ``text``, in either script (English keys)."""
+def names_in(text: str) -> list[str]:
+    """NAMES entries present in ``text``, in either script (English keys, in NAMES order)."""
     folded = normalize_ar(text)
-    return {en for en, ar in NAMES.items() if re.search(rf"\b{en}", text) or any(a in folded for a in ar)}
+    return [en for en, ar in NAMES.items() if re.search(rf"\b{en}", text) or any(a in folded for a in ar)]
+
+
+def _names(text: str) -> set[str]:
+    return set(names_in(text))
 
 
 def _months(text: str) -> set[int]:
