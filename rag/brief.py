@@ -99,6 +99,9 @@ class _Sentence:
     start: int
     end: int
     position: float  # 1.0 for an article's first sentence, falling after
+    dates: list[DateMention]  # resolved against the article's reference date
+    ref_inferred: bool  # that reference was inferred (the article has no date)
+    speaker: str | None
     vec: np.ndarray | None = None
     score: float = 0.0
 
@@ -144,11 +147,14 @@ class ExtractiveBriefer:
             docs = [self.searcher.index.docs[d] for d in dict.fromkeys(h.doc_id for h in hits)]
         pool = []
         for doc in docs:
+            ref, inferred = _reference(doc)  # once per article: inferring it reads the whole body
             sents = [(a, b) for p0, p1 in doc.paragraphs for a, b in sentence_spans(doc.text, p0, p1)]
             sents = [(a, b) for a, b in sents if len(doc.text[a:b].split()) >= MIN_WORDS
                      and doc.text[a:b].strip() != (doc.title or "").strip()]
             for i, (a, b) in enumerate(sents):
-                pool.append(_Sentence(doc, a, b, 1.0 / (1.0 + i) ** 0.5))
+                text = doc.text[a:b]
+                pool.append(_Sentence(doc, a, b, 1.0 / (1.0 + i) ** 0.5, _dates(text, ref, inferred), inferred,
+                                      speaker_of(text)))
         return pool
 
     def ranked(self, docs: list[Document], topic: str | None) -> list[_Sentence]:
@@ -180,7 +186,7 @@ class ExtractiveBriefer:
             rel = m @ self.embedder.embed_queries([topic])[0]
             rel = (rel - rel.min()) / (np.ptp(rel) or 1)
         for i, s in enumerate(pool):
-            info = (bool(_dates(s)) + bool(numbers(s.text)) + bool(names_in(s.text)) + bool(speaker_of(s.text))) / 4
+            info = (bool(s.dates) + bool(numbers(s.text)) + bool(names_in(s.text)) + bool(s.speaker)) / 4
             parts = (0.4 * central[i] + 0.3 * info + 0.3 * s.position) if not topic else \
                 (0.45 * rel[i] + 0.2 * central[i] + 0.2 * info + 0.15 * s.position)
             s.score = float(parts)
@@ -213,8 +219,8 @@ class ExtractiveBriefer:
         key_groups = _diverse(groups, n_key)
         key = [_line(g, numbering) for g in key_groups]
         timeline = self._timeline(groups, n_time + len({s.doc.doc_id for s in pool}) - 1, numbering)  # more articles, more events
-        said = [_line(g, numbering, speaker=speaker_of(g[0].text)) for g in groups
-                if speaker_of(g[0].text) and not any(g is k for k in key_groups)][:n_said]  # no repeats of key points
+        said = [_line(g, numbering, speaker=g[0].speaker) for g in groups
+                if g[0].speaker and not any(g is k for k in key_groups)][:n_said]  # no repeats of key points
         sections = [Section(name, SECTION_TITLES[name], lines)
                     for name, lines in (("key_points", key), ("timeline", timeline), ("statements", said)) if lines]
         briefing = Briefing(scope, subject, lang, length, self.name, sections, doc_ids=[d.doc_id for d in docs])
@@ -230,7 +236,7 @@ class ExtractiveBriefer:
         """
         events: list[tuple[float, DateMention, list[_Sentence]]] = []
         for g in groups:
-            mentions = _dates(g[0])
+            mentions = g[0].dates
             if not mentions:
                 continue
             best = min(mentions, key=lambda m: (_PRECISION[m.precision], m.relative, m.start))
@@ -247,7 +253,7 @@ class ExtractiveBriefer:
             else:  # the same dated fact in another article: cite it too
                 twin[2].extend(s for s in g if s.doc.doc_id not in {x.doc.doc_id for x in twin[2]})
         picked = sorted(kept[:limit], key=lambda e: (e[1].sort_date, _PRECISION[e[1].precision]))
-        return [_line(g, numbering, when=m.label + (" (year inferred)" if m.relative and _inferred(g[0].doc) else ""))
+        return [_line(g, numbering, when=m.label + (" (year inferred)" if m.relative and g[0].ref_inferred else ""))
                 for _, m, g in picked]
 
     def translate(self, briefing: Briefing, translator: Generator | None) -> Briefing:
@@ -435,14 +441,9 @@ def _reference(doc: Document) -> tuple[dt.date | None, bool]:
     return (max(full), True) if full else (None, False)
 
 
-def _inferred(doc: Document) -> bool:
-    return _reference(doc)[1]
-
-
-def _dates(s: _Sentence) -> list[DateMention]:
+def _dates(text: str, ref: dt.date | None, inferred: bool) -> list[DateMention]:
     """Resolved dates of a sentence; weekday-only ones need a real article date, not an inferred one."""
-    ref, inferred = _reference(s.doc)
-    return [m for m in find_dates(s.text, ref) if m.date is not None and not (inferred and m.note == "from weekday")]
+    return [m for m in find_dates(text, ref) if m.date is not None and not (inferred and m.note == "from weekday")]
 
 
 def _date_notices(docs: list[Document]) -> list[str]:
