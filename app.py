@@ -25,7 +25,7 @@ from rag.answer import Conversation, GenerativeEngine, QuestionError, validate_q
 from rag.brief import BriefingError, GenerativeBriefer  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.index import IndexMissingError, IndexProblem  # noqa: E402
-from rag.llm import Generator, GeneratorUnavailable  # noqa: E402
+from rag.llm import Generator, GeneratorUnavailable, make_generator  # noqa: E402
 from rag.pipeline import Isnad  # noqa: E402
 from rag.render import CSS, answer_markdown, briefing_html, sources_html  # noqa: E402
 from rag.retrieve import MODES  # noqa: E402
@@ -57,12 +57,10 @@ class IsnadApp:
         endpoint, model = (endpoint or "").strip(), (model or "").strip()
         if not endpoint or endpoint == (self.settings.llm_base_url or ""):
             return self.isnad.generator
-        key = (endpoint, model or "gpt-4o-mini")
-        if key not in self._endpoints:
-            secret = self.settings.llm_api_key.get_secret_value() if self.settings.llm_api_key else None
-            self._endpoints[key] = Generator(endpoint, key[1], secret, f"{key[1]} (remote, machine-generated)",
-                                             self.settings)
-        return self._endpoints[key]
+        if (endpoint, model) not in self._endpoints:
+            self._endpoints[(endpoint, model)] = make_generator(self.settings.model_copy(
+                update={"generator": "remote", "llm_base_url": endpoint, "llm_model": model or None}))
+        return self._endpoints[(endpoint, model)]
 
     def docs(self) -> dict:
         try:
@@ -89,7 +87,7 @@ class IsnadApp:
         Earlier questions come from the chat history itself, so a cleared chat starts afresh.
         """
         history = list(history or [])
-        asked = [_text(m) for m in history if m.get("role") == "user"]
+        asked = [message_text(m) for m in history if m.get("role") == "user"]
         question = question or ""
         try:
             question = validate_question(question, self.settings)
@@ -114,16 +112,11 @@ class IsnadApp:
                                            "extractive answer._")
                 yield history, gr.update(), ""
                 return
-            if gen is None or answer.abstained:
-                if extractive.needs_translation(answer):
-                    extractive.translate(answer, None)
-                    history[-1]["content"] = answer_markdown(answer)
-                    yield history, gr.update(), ""
-                return
-            if engine == EXTRACTIVE:
-                if extractive.needs_translation(answer):
-                    history[-1]["content"] += "\n\n_Adding English machine translations…_"
-                    yield history, gr.update(), ""
+            if engine == EXTRACTIVE or answer.abstained:
+                if extractive.needs_translation(answer):  # checked renderings, or the notice that there are none
+                    if gen is not None:
+                        history[-1]["content"] += "\n\n_Adding English machine translations…_"
+                        yield history, gr.update(), ""
                     extractive.translate(answer, gen)
                     history[-1]["content"] = answer_markdown(answer)
                     yield history, sources_html(answer, docs), ""
@@ -281,7 +274,7 @@ class IsnadApp:
         return demo
 
 
-def _text(message: dict) -> str:
+def message_text(message: dict) -> str:
     """A chat message's text (Gradio may hand content back as a list of parts)."""
     content = message.get("content", "")
     if isinstance(content, str):

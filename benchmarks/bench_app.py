@@ -28,14 +28,14 @@ sys.path.insert(0, str(ROOT))
 
 from gradio_client import Client  # noqa: E402
 
+from app import EXTRACTIVE, message_text  # noqa: E402
 from rag.evaluation.metrics import percentile  # noqa: E402
 
 
 def start_app() -> tuple[str, object]:
-    import socket
-
     import app as isnad_app
     from rag.config import Settings
+    from rag.llm import free_port
     from rag.pipeline import Isnad
 
     base = Settings()
@@ -44,9 +44,7 @@ def start_app() -> tuple[str, object]:
         shutil.copytree(base.index_dir, tmp / "index")
     else:
         Isnad(base.model_copy(update={"index_dir": tmp / "index"})).ingest([ROOT / "seeds"])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     settings = base.model_copy(update={"index_dir": tmp / "index", "uploads_dir": tmp / "uploads", "port": port,
                                        "generator": "none"})
     demo = isnad_app.launch(settings, block=False)
@@ -62,7 +60,7 @@ def main() -> None:
     url, demo = (args.url, None) if args.url else start_app()
     rows = [json.loads(x) for x in (ROOT / "eval/data/seeds_qa.jsonl").read_text(encoding="utf-8").splitlines() if x]
     questions = [r["question"] for r in rows]
-    Client(url, verbose=False).predict("How many coalition troops remain in Iraq?", [], "Extractive (offline, quotes only)",
+    Client(url, verbose=False).predict("How many coalition troops remain in Iraq?", [], EXTRACTIVE,
                                        "", "", 8, "hybrid", api_name="/ask")  # warm-up, not timed
     latencies: list[float] = []
     errors: list[str] = []
@@ -76,10 +74,9 @@ def main() -> None:
             q = questions[(i * args.questions + j) % len(questions)]
             t0 = time.perf_counter()
             try:
-                history, _, _ = client.predict(q, [], "Extractive (offline, quotes only)", "", "", 8, "hybrid",
+                history, _, _ = client.predict(q, [], EXTRACTIVE, "", "", 8, "hybrid",
                                                api_name="/ask")
-                content = history[-1]["content"]
-                text = content if isinstance(content, str) else " ".join(c.get("text", "") for c in content)
+                text = message_text(history[-1])
                 problem = text.startswith("⚠")
             except Exception as e:  # noqa: BLE001 (counted, reported)
                 problem, text = True, f"{type(e).__name__}: {e}"

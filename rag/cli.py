@@ -154,7 +154,7 @@ def cmd_eval_answers(args: argparse.Namespace) -> int:
         print(f"2-fold cross-validated: {cal.cv}")
         return 0
     engine = app.engine(args.engine)
-    report = evaluate_answers(lambda q: engine.answer(q), dataset, engine.name if hasattr(engine, "name") else args.engine)
+    report = evaluate_answers(lambda q: engine.answer(q), dataset, engine.name)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"answers-{args.engine}.json"

@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 from rag.config import Settings
 from rag.models import QWEN_CODER_GGUF, provision
@@ -32,9 +32,12 @@ class Message:
 class Generator:
     """A chat model behind an OpenAI-compatible URL, with bounded timeouts."""
 
-    def __init__(self, base_url: str, model: str, api_key: str | None, label: str, settings: Settings):
+    def __init__(self, base_url: str, model: str, api_key: str | None, label: str, settings: Settings,
+                 wait_ready: Callable[[], None] | None = None):
+        """``wait_ready`` blocks until a server that is still starting can answer (the embedded one)."""
         from langchain_openai import ChatOpenAI
 
+        self.wait_ready = wait_ready
         self.base_url = base_url
         self.model = model
         self.label = label
@@ -72,6 +75,8 @@ class Generator:
         """Fail in seconds, not minutes, when nothing listens at the endpoint."""
         from urllib.parse import urlparse
 
+        if self.wait_ready is not None:
+            self.wait_ready()
         url = urlparse(self.base_url)
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
@@ -97,7 +102,7 @@ class LocalServer:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.port = _free_port()
+        self.port = free_port()
         self._server = None
         self._error: Exception | None = None
         self._ready = threading.Event()
@@ -149,7 +154,8 @@ class LocalServer:
         return self._ready.is_set() and self._error is None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port nothing listens on at 127.0.0.1 (for the embedded server, tests and benchmarks)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -194,16 +200,6 @@ def make_generator(settings: Settings) -> Generator | None:
         return Generator(settings.llm_base_url, model, key, f"{model} (remote, machine-generated)", settings)
     if kind == "local":
         server = local_server(settings)
-        gen = Generator(server.base_url, LOCAL_MODEL_NAME, None,
-                        "Qwen2.5-Coder-1.5B local (machine-generated)", settings)
-        gen.check_reachable = _local_check(server, gen.check_reachable)  # wait for the model first
-        return gen
+        return Generator(server.base_url, LOCAL_MODEL_NAME, None, "Qwen2.5-Coder-1.5B local (machine-generated)",
+                         settings, wait_ready=server.wait_ready)
     raise ValueError(f"unknown generator '{kind}'; use none, local, remote or auto")
-
-
-def _local_check(server: LocalServer, then):
-    def check() -> None:
-        server.wait_ready()
-        then()
-
-    return check

@@ -74,20 +74,13 @@ def fake_embedder():
     return FakeEmbedder()
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def app_url(isnad, settings, tmp_path_factory):
     """The real app on loopback over a copy of the seed index (uploads must not touch the shared one)."""
     import shutil
 
     import app as isnad_app
+    from rag.llm import free_port
 
     root = tmp_path_factory.mktemp("app")
     shutil.copytree(settings.index_dir, root / "index")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from gradio_client import Client, handle_file
 
-from app import EXTRACTIVE, GENERATIVE
+from app import EXTRACTIVE, GENERATIVE, message_text
 
 
 @pytest.fixture(scope="module")
@@ -14,8 +14,7 @@ def client(app_url):
 
 
 def _last_text(history) -> str:
-    content = history[-1]["content"]
-    return content if isinstance(content, str) else " ".join(part.get("text", "") for part in content)
+    return message_text(history[-1])
 
 
 def ask(client, question, engine=EXTRACTIVE, history=None):

@@ -18,7 +18,7 @@ import pytest
 from rag.answer import Answer, Conversation, ExtractiveEngine, GenerativeEngine
 from rag.config import Settings
 from rag.ingest import parse_document
-from rag.llm import Generator, GeneratorUnavailable, make_generator
+from rag.llm import Generator, GeneratorUnavailable, free_port, make_generator
 from rag.pipeline import Isnad
 from rag.text_ar import sentence_spans
 from rag.verify import verify_citations
@@ -133,12 +133,6 @@ class _Fail(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _remote(isnad, port: int, **extra) -> Isnad:
     update = {"generator": "remote", "llm_base_url": f"http://127.0.0.1:{port}/v1", "llm_model": "m",
               "llm_timeout": 3.0, "llm_connect_timeout": 2.0, **extra}
@@ -154,7 +148,7 @@ def _assert_falls_back(app: Isnad, needle: str) -> None:
 
 
 def test_unreachable_endpoint_falls_back_to_extractive(isnad):
-    _assert_falls_back(_remote(isnad, _free_port()), "unreachable")
+    _assert_falls_back(_remote(isnad, free_port()), "unreachable")
 
 
 def test_hung_endpoint_times_out_and_falls_back(isnad):
@@ -175,7 +169,7 @@ def test_failing_endpoint_falls_back(isnad):
 def test_api_key_is_never_shown(isnad, monkeypatch):
     secret = "sk-test-abcdefghijklmnop"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
-    app = _remote(isnad, _free_port())
+    app = _remote(isnad, free_port())
     app.settings = Settings(**app.settings.model_dump(exclude={"llm_api_key"}))  # the key comes from the env
     assert app.settings.llm_api_key.get_secret_value() == secret
     assert secret not in repr(app.settings) and secret not in repr(app.generator)
