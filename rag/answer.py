@@ -6,6 +6,7 @@ articles (with offsets), so a reader can check each claim in one click.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -15,13 +16,18 @@ from typing import Iterator
 import numpy as np
 
 from rag.config import Settings
+from rag.dates import day_numbers, reference_date
+from rag.lexicon import Lexicon, load_lexicon
 from rag.llm import Generator, GeneratorUnavailable, Message
 from rag.models import Embedder
 from rag.retrieve import Filters, Hit, Searcher
-from rag.text_ar import bm25_tokens, detect_language
-from rag.verify import NO_ANSWER, check_translation, verify_citations
+from rag.shortanswer import (ShortAnswer, Span, asked_roles, question_type, rank_spans, typed_spans, values_agree,
+                             wants_money)
+from rag.text_ar import bm25_tokens, detect_language, normalize_ar
+from rag.verify import NO_ANSWER, check_translation, numbers, verify_citations
 
 PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
+CITATION_MARK = re.compile(r"\s*\[\d{1,3}\]")
 MIN_WORDS = 5  # shorter "sentences" are sub-headings, not answers
 
 
@@ -65,6 +71,9 @@ class Answer:
     notices: list[str] = field(default_factory=list)
     flagged: list[str] = field(default_factory=list)  # generated sentences without support
     latency_ms: float = 0.0
+    short: ShortAnswer | None = None  # the direct answer, a span of a quoted sentence
+    kind: str = "other"  # what the question asks for: date, number, person, place, org, explain, other
+    why: str = ""  # for an abstention: which evidence check failed
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -135,6 +144,7 @@ class ExtractiveEngine:
         self.settings = settings
         self.translator = translator
         self._sentence_vecs: dict[tuple[str, int, int], np.ndarray] = {}
+        self._refs: dict[str, dt.date | None] = {}
 
     def candidates(self, question: str, retrieval_query: str | None = None, filters: Filters | None = None,
                    mode: str | None = None, k: int | None = None) -> list[Candidate]:
@@ -199,18 +209,92 @@ class ExtractiveEngine:
                            "language, so the answer below quotes the closest passages in English framing.")
         out_lang = "ar" if lang == "ar" else "en"
         cands = self.candidates(question, retrieval_query, filters, mode, k)
+        kind = question_type(question)
         support = cands[0].score if cands else 0.0
-        if not cands or support < self.threshold(question, cands[0].text):
+        kept, why = self.answerable(question, kind, cands)
+        if why:
             return Answer(question, out_lang, NO_ANSWER[out_lang], True, self.name, round(support, 4),
-                          [], notices, latency_ms=_ms(t0))
-        picked = self.select(cands)
+                          [], notices, kind=kind, why=why, latency_ms=_ms(t0))
+        spans = self.short_spans(question, kind, kept)
+        if spans:  # the sentence that holds the direct answer leads
+            kept = [spans[0][0]] + [c for c in kept if c is not spans[0][0]]
+        picked = self.select(kept)
+        picked += [c for c, _ in spans[1:] if c not in picked]
         sources = [_source(i, c) for i, c in enumerate(picked, start=1)]
-        answer = Answer(question, out_lang, self._compose(sources, out_lang), False, self.name, round(support, 4),
-                        sources, notices)
+        short = _short_answer(spans, picked, sources, out_lang)
+        answer = Answer(question, out_lang, "", False, self.name, round(support, 4), sources, notices,
+                        short=short, kind=kind)
+        answer.answer = self._compose(answer)
         if translate:
             self.translate(answer)
         answer.latency_ms = _ms(t0)
         return answer
+
+    @property
+    def lexicon(self) -> Lexicon:
+        return load_lexicon(str(self.settings.names_file) if self.settings.names_file else None)
+
+    def answerable(self, question: str, kind: str, cands: list[Candidate]) -> tuple[list[Candidate], str]:
+        """The candidates that can answer, or a reason to abstain.
+
+        Similarity alone cannot tell "about the US" from "about France"; so the evidence must
+        also name what the question names, contain its numbers, and (for when / how many)
+        hold a value of the asked type.
+        """
+        if not cands:
+            return [], "nothing in the articles matches the question"
+        best = cands[0].score
+        if best < self.threshold(question, cands[0].text):
+            return [], f"no passage is close enough to the question (support {best:.2f})"
+        kept = [c for c in cands if c.score >= self.threshold(question, c.text)]
+        names = self.lexicon.in_text(question)
+        if names:
+            kept = [c for c in kept if set(names) <= set(self.lexicon.in_text(_evidence(c)))]
+            if not kept:
+                return [], "the closest passages do not mention " + ", ".join(n.label for n in names)
+        wanted = numbers(question)
+        if wanted:
+            kept = [c for c in kept if wanted <= _numbers_of(c)]
+            if not kept:
+                return [], "the closest passages do not mention " + ", ".join(sorted(wanted))
+        kept = [c for c in kept if c.score >= kept[0].score - self.settings.answer_margin]
+        roles = asked_roles(question) if kind == "person" else []
+        if kind in ("date", "number") or roles:  # types that can be recognised reliably must be there
+            typed = [c for c in kept if self._spans(question, kind, c)]
+            if not typed:
+                what = {"date": "date", "number": "amount of money" if wants_money(question) else "number"}
+                return [], f"the closest passages give no {what.get(kind, 'such person')}"
+            kept = typed + [c for c in kept if c not in typed]
+        return kept, ""
+
+    def _spans(self, question: str, kind: str, c: Candidate) -> list[Span]:
+        if kind not in ("date", "number", "person", "place", "org"):
+            return []
+        ref = self._reference(c.hit.doc_id)
+        return rank_spans(typed_spans(kind, c.text, c.start, ref, self.lexicon), question, c.text, c.start,
+                          self.lexicon)
+
+    def _reference(self, doc_id: str) -> dt.date | None:
+        """The date an article's relative dates refer to (inferred for undated articles), once per article."""
+        if doc_id not in self._refs:
+            doc = self.searcher.index.docs[doc_id]
+            self._refs[doc_id] = reference_date(doc.date, doc.body())[0]
+        return self._refs[doc_id]
+
+    def short_spans(self, question: str, kind: str, kept: list[Candidate]) -> list[tuple[Candidate, Span]]:
+        """The best typed span, then one per other article whose value differs (sources that disagree)."""
+        found = [(c, sp[0]) for c in kept[:4] if (sp := self._spans(question, kind, c))]
+        if not found:
+            return []
+        top_c, top = found[0]
+        out = [(top_c, top)]
+        for c, sp in found[1:]:
+            if c.hit.doc_id in {x.hit.doc_id for x, _ in out} or top_c.score - c.score > self.settings.disagree_margin:
+                continue
+            if kind in ("date", "number") and self._same_claim(top_c, c) and \
+                    not any(values_agree(s, sp, x.text, c.text) for x, s in out):
+                out.append((c, sp))
+        return out
 
     def needs_translation(self, answer: Answer) -> bool:
         return answer.language == "en" and any(detect_language(s.quote) == "ar" and not s.translation
@@ -220,18 +304,25 @@ class ExtractiveEngine:
         """Add checked English renderings of Arabic quotes (or say why there are none)."""
         if self.needs_translation(answer):
             answer.notices.extend(self._translate(answer.sources, translator or self.translator))
-            answer.answer = self._compose(answer.sources, answer.language)
+            answer.answer = self._compose(answer)
         return answer
 
-    def _compose(self, sources: list[Source], lang: str) -> str:
-        lines = []
-        for s in sources:
+    def _same_claim(self, a: Candidate, b: Candidate) -> bool:
+        """Two sentences say the same thing (so different values in them are a real disagreement)."""
+        va, vb = (self._sentence_vecs[(c.hit.doc_id, c.start, c.end)] for c in (a, b))
+        return float(va @ vb) >= self.settings.disagree_similarity
+
+    def _compose(self, answer: Answer) -> str:
+        """The short answer first (in the question's language), then the cited quotes."""
+        lines = [answer.short.text] if answer.short else []
+        for s in answer.sources:
             where = ", ".join(x for x in (s.outlet, s.date) if x)
             prefix = f"{where}: " if where else ""
-            if lang == "en" and s.translation:
+            if answer.language == "en" and s.translation:
                 lines.append(f"{prefix}“{s.translation}” [{s.n}] (machine translation; original: «{s.quote}»)")
             else:
-                withheld = f" (English rendering {s.translation_note})" if lang == "en" and s.translation_note else ""
+                withheld = (f" (English rendering {s.translation_note})"
+                            if answer.language == "en" and s.translation_note else "")
                 lines.append(f"{prefix}«{s.quote}» [{s.n}]{withheld}")
         return "\n".join(lines)
 
@@ -250,6 +341,65 @@ class ExtractiveEngine:
                 notices.append(f"No translation: {e}")
                 break
         return notices
+
+
+def _evidence(c: Candidate) -> str:
+    return f"{c.hit.title or ''}\n{c.hit.text}"
+
+
+def _numbers_of(c: Candidate) -> set[str]:
+    """Numbers a passage states, in digits or as date words, plus its article's year."""
+    text = _evidence(c)
+    return numbers(text) | day_numbers(text) | ({c.hit.date[:4]} if c.hit.date else set())
+
+
+def _short_answer(spans: list[tuple[Candidate, Span]], picked: list[Candidate], sources: list[Source],
+                  lang: str) -> ShortAnswer | None:
+    """The direct answer line, in ``lang``; several values with their sources when the articles disagree."""
+    if not spans:
+        return None
+    number_of = {id(c): s.n for c, s in zip(picked, sources)}
+    c, sp = spans[0]
+    n = number_of[id(c)]
+    if len(spans) == 1:
+        return ShortAnswer(sp.kind, f"**{sp.render[lang]}** [{n}]", n, sp.text, sp.start, sp.end,
+                           value=sp.render[lang])
+    rows = [{"n": number_of[id(x)], "text": s.render[lang], "span": s.text, "start": s.start, "end": s.end,
+             "outlet": x.hit.outlet, "date": x.hit.date} for x, s in spans]
+    head = "**المصادر مختلفة:**" if lang == "ar" else "**The sources differ:**"
+    body = "; ".join(f"{r['text']} [{r['n']}] ({', '.join(x for x in (r['outlet'], r['date']) if x) or 'undated'})"
+                     for r in rows)
+    return ShortAnswer(sp.kind, f"{head} {body}", n, sp.text, sp.start, sp.end, disagreement=rows,
+                       value=sp.render[lang])
+
+
+_SHORT_LINE = re.compile(r"^\s*(?:short answer|الجواب المختصر|الإجابة المختصرة)\s*[:：]\s*(?P<a>.+?)\s*$", re.I | re.M)
+
+
+def split_short(raw: str) -> tuple[str | None, str]:
+    """The model's "Short answer: …" line (words it was asked to copy from a source) and the rest."""
+    m = _SHORT_LINE.search(raw)
+    if not m:
+        return None, raw
+    return m.group("a"), (raw[:m.start()] + raw[m.end():]).strip()
+
+
+def _copied_short(copied: str | None, picked: list[Candidate], sources: list[Source]) -> ShortAnswer | None:
+    """The model's short answer, accepted only if it is words of a cited sentence (after normalisation)."""
+    if not copied:
+        return None
+    phrase = CITATION_MARK.sub("", copied).strip(" «»\"“”.،,")
+    want = normalize_ar(phrase).lower()
+    if len(want) < 2:
+        return None
+    for c, s in zip(picked, sources):
+        folded = normalize_ar(c.text).lower()
+        i = folded.find(want)
+        if i >= 0 and len(folded) == len(c.text):  # same-length folding: the offset holds in the original
+            span = c.text[i:i + len(want)]
+            return ShortAnswer("copied", f"**{span}** [{s.n}]", s.n, span, c.start + i, c.start + i + len(want),
+                               method="generator", value=span)
+    return None
 
 
 def _source(n: int, c: Candidate) -> Source:
@@ -284,10 +434,13 @@ class GenerativeEngine:
         t0 = time.perf_counter()
         question = validate_question(question, self.settings)
         lang = "ar" if question_language(question) == "ar" else "en"
-        cands = self.extractive.candidates(question, retrieval_query, filters, mode, k)[: self.n_sources]
-        if not cands or cands[0].score < self.extractive.threshold(question, cands[0].text):
+        kind = question_type(question)
+        found = self.extractive.candidates(question, retrieval_query, filters, mode, k)
+        kept, why = self.extractive.answerable(question, kind, found)
+        if why:  # the same evidence checks as the extractive engine: abstain before asking the model
             yield self.extractive.answer(question, retrieval_query, filters, mode, k)
             return
+        cands = (kept + [c for c in found if c not in kept])[: self.n_sources]
         numbered = {i: c for i, c in enumerate(cands, start=1)}
         shown = {i: f"({c.hit.outlet or c.hit.title or 'article'}, {c.hit.date or 'date unknown'}) {c.text}"
                  for i, c in numbered.items()}  # the model may use the date it was shown: verify against it too
@@ -303,7 +456,8 @@ class GenerativeEngine:
             fallback.latency_ms = _ms(t0)
             yield fallback
             return
-        yield self._verified("".join(pieces), question, lang, numbered, shown, t0, retrieval_query, filters, mode, k)
+        yield self._verified("".join(pieces), question, lang, kind, numbered, shown, t0, retrieval_query, filters,
+                             mode, k)
 
     def answer(self, question: str, **kw) -> Answer:
         result = None
@@ -312,16 +466,19 @@ class GenerativeEngine:
         assert isinstance(result, Answer)
         return result
 
-    def _verified(self, raw: str, question: str, lang: str, numbered: dict[int, Candidate], shown: dict[int, str],
-                  t0: float, retrieval_query, filters, mode, k) -> Answer:
+    def _verified(self, raw: str, question: str, lang: str, kind: str, numbered: dict[int, Candidate],
+                  shown: dict[int, str], t0: float, retrieval_query, filters, mode, k) -> Answer:
+        copied, raw = split_short(raw)
         check = verify_citations(raw, shown, self.extractive.embedder, self.settings.verify_min_similarity)
         label = f"Machine-generated by {self.generator.label}; citations checked against the quoted sentences."
-        if check.abstained or not check.supported:
-            # The retrieval evidence cleared the abstention threshold, so the checkable quotes are shown.
+        if check.abstained:  # the model read the evidence and found no answer: say so, show no unrelated quotes
+            return Answer(question, lang, NO_ANSWER[lang], True, self.name, 0.0, [],
+                          [f"{self.generator.label} found no answer in the closest passages."], kind=kind,
+                          why="the generator found no answer in the closest passages", latency_ms=_ms(t0))
+        if not check.supported:
             fallback = self.extractive.answer(question, retrieval_query, filters, mode, k)
-            fallback.notices.insert(0, ("The generator found no answer in the sources" if check.abstained else
-                                        "The generated answer was not supported by its sources and was discarded")
-                                    + "; showing the extractive answer instead.")
+            fallback.notices.insert(0, "The generated answer was not supported by its sources and was discarded; "
+                                       "showing the extractive answer instead.")
             fallback.latency_ms = _ms(t0)
             return fallback
         used = sorted({n for c in check.checks for n in c.supported})
@@ -337,13 +494,46 @@ class GenerativeEngine:
         flagged = [c.text + f" ({c.reason})" for c in check.checks if c.flagged]
         if flagged:
             notices.append(f"{len(flagged)} sentence(s) marked ⚠ have no supporting source.")
+        chosen = [numbered[n] for n in used]
+        spans = self.extractive.short_spans(question, kind, chosen)
+        short = _copied_short(copied, chosen, sources) or _short_answer(spans, chosen, sources, lang)
+        if short is not None:
+            text = short.text + "\n" + text
         return Answer(question, lang, text, False, self.name, round(check.support, 4), sources, notices, flagged,
-                      latency_ms=_ms(t0))
+                      short=short, kind=kind, latency_ms=_ms(t0))
+
+
+_FOLLOW_START = re.compile(r"^\s*(?:and|also|so|then|what about|how about|and what|وماذا|ماذا عن|وما|ومتى|وكم|ومن|واين|"
+                           r"وهل|ولماذا|وكيف|وأين)\b", re.I)
+_ANAPHORA = re.compile(r"\b(?:he|she|they|him|her|them|it|its|his|their|this|that|these|those|there|then)\b|"
+                       r"(?<!\S)(?:هو|هي|هم|هما|ذلك|هذا|هذه|تلك|هؤلاء|هناك|حينها|عندها)(?!\S)", re.I)
+_QUESTION_WORDS = {"what", "when", "who", "whom", "where", "why", "how", "which", "is", "are", "was", "were", "did", "does",
+                   "do", "many", "much", "ما", "ماذا", "متى", "من", "اين", "أين", "لماذا", "كيف", "كم", "هل", "اي", "أي"}
+
+
+def is_followup(question: str, lexicon: Lexicon) -> bool:
+    """Elliptical questions lean on the previous one; a question with its own subject stands alone.
+
+    Follow-up: starts with "and" / «و» / "what about", or is very short, or leans on a pronoun
+    or demonstrative, unless it names something of its own (a known name, a number, a
+    capitalised name in English).
+    """
+    if _FOLLOW_START.search(question):
+        return True
+    words = [w for w in re.findall(r"\w+", question)]
+    own_name = bool(lexicon.in_text(question) or numbers(question)
+                    or any(w[0].isupper() for w in words[1:] if w.isascii() and w.lower() not in _QUESTION_WORDS))
+    if own_name:
+        return False
+    content = [w for w in words if w.lower() not in _QUESTION_WORDS]
+    return len(content) <= 2 or bool(_ANAPHORA.search(question))
 
 
 class Conversation:
     """Follow-up questions: rewritten with a generator, else joined with the previous question.
 
+    Only elliptical questions are follow-ups (:func:`is_followup`); any other question is
+    searched on its own, so an unrelated second question never inherits the first one's evidence.
     Holds only the questions asked, so a UI can keep them in per-session state.
     """
 
@@ -354,7 +544,8 @@ class Conversation:
         self.history: list[str] = list(history or [])
 
     def retrieval_query(self, question: str) -> str | None:
-        if not self.history:
+        extractive = self.engine if isinstance(self.engine, ExtractiveEngine) else self.engine.extractive
+        if not self.history or not is_followup(question, extractive.lexicon):
             return None
         previous = self.history[-1]
         if self.rewriter is not None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from rag.answer import Cited, load_prompt, translate_checked
 from rag.config import Settings
-from rag.dates import DateMention, find_dates
+from rag.dates import DateMention, find_dates, reference_date
 from rag.ingest import Document
 from rag.llm import Generator, GeneratorUnavailable
 from rag.models import Embedder
@@ -445,10 +445,7 @@ def _reduce(bullets: list[Line], embedder: Embedder) -> list[Line]:
 
 def _reference(doc: Document) -> tuple[dt.date | None, bool]:
     """The date relative expressions refer to: the article's, else its latest full date (inferred)."""
-    if doc.date:
-        return dt.date.fromisoformat(doc.date), False
-    full = [m.date for m in find_dates(doc.body()) if m.date and m.precision == "day" and not m.relative]
-    return (max(full), True) if full else (None, False)
+    return reference_date(doc.date, doc.body())
 
 
 def _dates(text: str, ref: dt.date | None, inferred: bool) -> list[DateMention]:

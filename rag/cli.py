@@ -94,7 +94,7 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     from rag.evaluation.retrieval import evaluate_retrieval, table, write_report
 
     modes = _csv(args.modes)
-    if bad := [m for m in modes if m not in MODES]:
+    if bad := [m for m in modes if m.partition(":")[0] not in MODES]:
         raise ValueError(f"unknown mode(s) {bad}; use {', '.join(MODES)}")
     ks = sorted(set(_csv(args.k, int)))
     if args.dataset == "seeds":
@@ -146,6 +146,8 @@ def cmd_eval_answers(args: argparse.Namespace) -> int:
     from rag.evaluation.datasets import load_seed_set
     from rag.pipeline import Isnad
 
+    if args.dataset != "seeds":
+        return _eval_answers_external(args)
     dataset = load_seed_set()
     app = Isnad.in_memory(dataset.documents, _settings(args), progress=sys.stderr.isatty())
     if args.calibrate:
@@ -163,6 +165,30 @@ def cmd_eval_answers(args: argparse.Namespace) -> int:
                 "unanswerable_accuracy", "latency_p50_ms", "latency_p95_ms", "engines", "per_language"):
         print(f"{key}: {getattr(report, key)}")
     print(f"json: {path}")
+    return 0
+
+
+def _eval_answers_external(args: argparse.Namespace) -> int:
+    """Short-answer EM/F1 and constructed abstention on a SQuAD-format file (Markdown and JSON reports)."""
+    import random
+
+    from rag.evaluation.answers import evaluate_external, external_markdown
+    from rag.evaluation.datasets import load_squad
+    from rag.pipeline import Isnad
+
+    dataset = load_squad(Path(args.dataset), Path(args.questions_from) if args.questions_from else None)
+    if args.limit and args.limit < len(dataset.questions):  # a fixed random sample: the same every run
+        dataset.questions = random.Random(args.seed).sample(dataset.questions, args.limit)
+    app = Isnad.in_memory(dataset.documents, _settings(args), progress=sys.stderr.isatty())
+    engine = app.engine(args.engine)
+    result = evaluate_external(engine, dataset, progress=sys.stderr.isatty())
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"answers-{args.engine}-{dataset.name.replace('/', '_').replace('>', '')}"
+    (out / f"{stem}.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    (out / f"{stem}.md").write_text(external_markdown(result) + "\n", encoding="utf-8")
+    print(external_markdown(result))
+    print(f"json: {out / (stem + '.json')}")
     return 0
 
 
@@ -257,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = ev.add_parser("answers", help="answer accuracy, citation precision, abstention, latency on the seed set")
     s.add_argument("--engine", choices=("extractive", "generative"), default="extractive")
     s.add_argument("--calibrate", action="store_true", help="fit the abstention thresholds (with 2-fold CV figures)")
+    s.add_argument("--dataset", default="seeds", help="'seeds' or a SQuAD v1.1 file: short-answer EM/F1 and abstention")
+    s.add_argument("--questions-from", help="parallel SQuAD file whose questions (matched by id) are asked instead")
+    s.add_argument("--limit", type=int, help="a fixed random sample of this many questions")
+    s.add_argument("--seed", type=int, default=13, help="seed of that sample")
     s.add_argument("--out", default="eval/reports")
     s.set_defaults(func=cmd_eval_answers)
     s = ev.add_parser("briefing", help="key-fact coverage, duplicate facts and timeline order on the seeds")
@@ -267,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = ev.add_parser("retrieval", help="Recall@k, MRR@10, nDCG@10 per language and mode")
     s.add_argument("--dataset", default="seeds", help="'seeds' or a SQuAD v1.1 JSON file")
     s.add_argument("--questions-from", help="parallel SQuAD file whose questions (matched by id) are asked instead")
-    s.add_argument("--modes", default="bm25,dense,hybrid")
+    s.add_argument("--modes", default="bm25,dense,hybrid", help="hybrid:W sets the BM25 weight, e.g. hybrid:0.25")
     s.add_argument("--k", default="1,5,10")
     s.add_argument("--limit", type=int, help="at most this many questions")
     s.add_argument("--out", default="eval/reports", help="folder for the JSON, Markdown and PNG report")

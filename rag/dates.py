@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, replace
 
-from rag.text_ar import normalize_ar
+from rag.text_ar import fold_same_length, normalize_ar
 
 _MONTHS_RAW = {
     1: "يناير كانون الثاني january jan",
@@ -174,7 +174,7 @@ def find_dates(text: str, ref: dt.date | None = None) -> list[DateMention]:
 
     Offsets refer to ``text`` itself: normalisation here never changes length.
     """
-    norm = _same_length_fold(text)
+    norm = fold_same_length(text)
     taken = [False] * len(text)
     found: list[DateMention] = []
     for kind, pattern in _PATTERNS:
@@ -191,14 +191,6 @@ def find_dates(text: str, ref: dt.date | None = None) -> list[DateMention]:
                 mention = replace(mention, edge="end" if edge.group("end") else "start")
             found.append(mention)
     return sorted(found, key=lambda d: d.start)
-
-
-def _same_length_fold(text: str) -> str:
-    """Letter folding that keeps every offset: only 1-to-1 character swaps."""
-    table = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي", "ة": "ه", "\u00a0": " ",
-                           "٠": "0", "١": "1", "٢": "2", "٣": "3", "٤": "4", "٥": "5",
-                           "٦": "6", "٧": "7", "٨": "8", "٩": "9"})
-    return text.translate(table).lower()
 
 
 def _interpret(kind: str, m: re.Match, text: str, ref: dt.date | None) -> DateMention | None:
@@ -278,4 +270,39 @@ _ARABIC_MONTH_WORD = re.compile(_alt(k for k in _MONTH_NAMES if not k.isascii())
 
 def arabic_months_in(text: str) -> set[int]:
     """Month numbers named in Arabic in ``text`` (for checking a translation kept them)."""
-    return {_MONTH_NAMES[m.group()] for m in _ARABIC_MONTH_WORD.finditer(_same_length_fold(text))}
+    return {_MONTH_NAMES[m.group()] for m in _ARABIC_MONTH_WORD.finditer(fold_same_length(text))}
+
+
+ARABIC_MONTHS = ["يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر", "أكتوبر",
+                 "نوفمبر", "ديسمبر"]
+_ENGLISH_WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+def render_date(m: DateMention, lang: str = "en") -> str:
+    """A date mention written out deterministically: "Saturday 5 June 2021", "end of 2021", «5 يونيو 2021».
+
+    Unresolved mentions keep their own words (there is nothing safe to render)."""
+    if m.date is None:
+        months = sorted(arabic_months_in(m.text)) or [i + 1 for i, name in enumerate(ENGLISH_MONTHS)
+                                                       if name.lower() in m.text.lower()]
+        if lang == "en" and months:
+            day = f"{m.day} " if m.day is not None else ""
+            return f"{day}{ENGLISH_MONTHS[months[0] - 1]} (year not stated)"
+        return m.text
+    months = ENGLISH_MONTHS if lang == "en" else ARABIC_MONTHS
+    d = m.date
+    body = {"day": f"{d.day} {months[d.month - 1]} {d.year}", "month": f"{months[d.month - 1]} {d.year}",
+            "year": str(d.year)}[m.precision]
+    if m.precision == "day" and m.weekday is not None and lang == "en":
+        body = f"{_ENGLISH_WEEKDAYS[m.weekday]} {body}"
+    edge = {"en": {"end": "end of ", "start": "start of "}, "ar": {"end": "نهاية ", "start": "بداية "}}[lang]
+    return edge.get(m.edge, "") + body
+
+
+def reference_date(article_date: str | None, body: str) -> tuple[dt.date | None, bool]:
+    """The date an article's relative expressions refer to: its own date, else its latest full
+    date (then ``inferred`` is True)."""
+    if article_date:
+        return dt.date.fromisoformat(article_date), False
+    full = [m.date for m in find_dates(body) if m.date and m.precision == "day" and not m.relative]
+    return (max(full), True) if full else (None, False)

@@ -194,13 +194,16 @@ class SearchIndex:
         order = np.argsort(-scores, kind="stable")[:k]
         return [(int(i), float(scores[i])) for i in order if scores[i] > 0]
 
-    def mask(self, outlet: str | None = None, date_from: str | None = None, date_to: str | None = None) -> np.ndarray | None:
+    def mask(self, outlet: str | None = None, date_from: str | None = None, date_to: str | None = None,
+             doc_ids: frozenset[str] | None = None) -> np.ndarray | None:
         """Boolean mask over chunks for the filters; None when there are none."""
-        if not (outlet or date_from or date_to):
+        if not (outlet or date_from or date_to or doc_ids is not None):
             return None
         want = normalize_ar(outlet).strip().lower() if outlet else None
         ok_docs = set()
         for d in self.docs.values():
+            if doc_ids is not None and d.doc_id not in doc_ids:
+                continue
             if want and normalize_ar(d.outlet or "").strip().lower() != want:
                 continue
             if (date_from or date_to) and not d.date:

@@ -60,7 +60,8 @@ class Isnad:
     @property
     def searcher(self) -> Searcher:
         if self._searcher is None:
-            self._searcher = Searcher(self.index, self.embedder, self.settings.rrf_k, self.settings.candidates)
+            self._searcher = Searcher(self.index, self.embedder, self.settings.rrf_k, self.settings.candidates,
+                                     self.settings.bm25_weight)
         return self._searcher
 
     def ingest(self, paths: list[str | Path], rebuild: bool = False) -> IngestSummary:

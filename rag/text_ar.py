@@ -55,6 +55,17 @@ def normalize_ar(text: str) -> str:
     return text.translate(_LETTER_FOLD).translate(_DIGITS)
 
 
+_SAME_LENGTH = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي", "ة": "ه", "\u00a0": " ",
+                              **{chr(0x660 + i): str(i) for i in range(10)},
+                              **{chr(0x6F0 + i): str(i) for i in range(10)}})
+
+
+def fold_same_length(text: str) -> str:
+    """Letter and digit folding that keeps every offset (1-to-1 swaps only), lower case: spans found
+    in the folded text are spans of the original."""
+    return text.translate(_SAME_LENGTH).lower()
+
+
 def detect_language(text: str) -> str:
     """'ar', 'en' or 'other' by script: enough for Arabic/English news and questions."""
     ar = len(ARABIC_LETTER.findall(text))

@@ -20,7 +20,12 @@ def assert_quotes_exact(isnad, answer):
         assert doc.text[s.start:s.end] == s.quote
         assert f"[{s.n}]" in answer.answer
         assert s.source.endswith(".txt") and s.score > 0
-    for line in answer.answer.splitlines():  # the answer is nothing but cited verbatim quotes
+    lines = answer.answer.splitlines()
+    if answer.short is not None:  # the direct answer leads, and is words of its cited quote
+        assert lines.pop(0) == answer.short.text
+        assert isnad.index.docs[answer.sources[answer.short.n - 1].doc_id].text[
+            answer.short.start:answer.short.end] == answer.short.span
+    for line in lines:  # the rest is nothing but cited verbatim quotes
         assert any(f"«{s.quote}» [{s.n}]" in line for s in answer.sources), line
 
 
@@ -97,3 +102,58 @@ def test_instructions_inside_an_article_are_quoted_as_data(settings, embedder):
     assert not a.abstained
     assert "2,500" in a.sources[0].quote
     assert_quotes_exact(app, a)  # the injected line can only ever appear as a quote, never obeyed
+
+
+def test_english_date_question_gets_an_english_date_first(isnad):
+    a = isnad.ask("When did Iraq and the US agree on a redeployment plan?")
+    assert not a.abstained and a.kind == "date" and a.short is not None
+    assert a.short.value == "Saturday 5 June 2021"  # rendered by rule from «السبت 5 يونيو/حزيران 2021»
+    assert a.answer.startswith("**Saturday 5 June 2021** [1]")
+    assert_quotes_exact(isnad, a)
+    assert a.short.span in a.sources[0].quote  # highlightable inside quote [1]
+
+
+def test_arabic_number_question_gets_the_words_of_the_article(isnad):
+    a = isnad.ask("كم دولة يضم التحالف الدولي الذي تقوده أمريكا؟")
+    assert not a.abstained and a.short is not None and a.short.value == "86 دولة"
+    assert_quotes_exact(isnad, a)
+
+
+def test_english_number_question_gets_the_number_it_asks_for(isnad):
+    a = isnad.ask("How many US troops are in Iraq?")
+    assert a.short is not None and a.short.value.startswith("2,500")
+
+
+@pytest.mark.parametrize("question,why", [
+    ("ما رأي الحكومة الفرنسية في انسحاب القوات الأمريكية من العراق؟", "do not mention"),  # names
+    ("How many US troops were in Iraq in 1995?", "1995"),  # the question's own numbers
+    ("How much did the United States spend on its military presence in Iraq in 2021?", "amount of money"),  # type
+    ("من هو السفير الأمريكي في بغداد؟", "such person"),  # the asked role
+    ("What is the best recipe for chocolate cake?", "close enough"),  # similarity
+])
+def test_each_abstention_rule(isnad, question, why):
+    a = isnad.ask(question)
+    assert a.abstained and not a.sources and why in a.why, a.why
+
+
+def test_sources_that_disagree_are_shown_as_disagreeing(settings, embedder):
+    docs = [parse_document(f"{title}\n\n{outlet}، {date}\n\n{body}", f"{name}.txt") for name, title, outlet, date, body in (
+        ("a", "القوات الأمريكية في العراق", "المصدر: وكالة الأولى", "1 مارس 2024",
+         "قال مسؤولون في البنتاغون إن نحو 2500 جندي أمريكي ما زالوا منتشرين في العراق حتى الآن."),
+        ("b", "الوجود الأمريكي في العراق", "المصدر: صحيفة الثانية", "2 مارس 2024",
+         "قال مسؤولون عراقيون إن نحو 3000 جندي أمريكي ما زالوا منتشرين في العراق حتى الآن."),
+    )]
+    app = Isnad.in_memory(docs, settings)
+    a = app.ask("How many American soldiers are deployed in Iraq?")
+    assert a.short is not None and len(a.short.disagreement) == 2
+    assert {r["text"] for r in a.short.disagreement} == {"about 2,500 soldiers", "about 3,000 soldiers"}
+    assert a.answer.startswith("**The sources differ:**")
+    assert {a.sources[r["n"] - 1].doc_id for r in a.short.disagreement} == {d.doc_id for d in docs}
+
+
+def test_an_unrelated_second_question_stands_alone(isnad):
+    chat = Conversation(isnad.engine("extractive"))
+    chat.ask("When did Iraq and the US agree on a redeployment plan?")
+    assert chat.retrieval_query("How many rockets hit Ain al-Asad base in the large attack?") is None
+    second = chat.ask("How many rockets hit Ain al-Asad base in the large attack?")
+    assert any("عين الأسد" in s.quote for s in second.sources[:1])

@@ -40,7 +40,11 @@ def test_local_generator_streams_then_verifies(local):
     items = list(local.engine("generative").stream("When did the US unit move to Kuwait?"))
     pieces, final = items[:-1], items[-1]
     assert len(pieces) >= 2 and all(isinstance(p, str) for p in pieces)  # tokens arrived one by one
-    assert isinstance(final, Answer) and final.sources
+    assert isinstance(final, Answer)
+    if final.abstained:  # the model read the evidence and said it has no answer: no unrelated quotes
+        assert not final.sources and "found no answer" in final.why
+        return
+    assert final.sources
     for s in final.sources:  # renumbered 1..n, every quote exact
         assert f"[{s.n}]" in final.answer
         assert local.index.docs[s.doc_id].text[s.start:s.end] == s.quote

@@ -142,3 +142,95 @@ def support_points(engine, dataset: Dataset) -> list[dict]:
         points.append({"id": q.qid, "answerable": q.answerable, "support": top.score if top else 0.0,
                        "same_language": bool(top) and detect_language(q.text) == detect_language(top.text)})
     return points
+
+
+# ---------------------------------------------------------------- external sets: short answers, abstention
+
+def predicted_answer(a: Answer) -> str:
+    """What a reader takes as the answer: the short answer, else the first quote (or its translation)."""
+    if a.abstained:
+        return ""
+    if a.short is not None:
+        return a.short.value
+    first = a.sources[0] if a.sources else None
+    return (first.translation or first.quote) if first else a.answer
+
+
+def _abstention(rows: list[dict]) -> dict:
+    """Precision and recall of abstaining, where rows with ``answerable`` False should be abstained on."""
+    tp = sum(r["abstained"] and not r["answerable"] for r in rows)
+    fp = sum(r["abstained"] and r["answerable"] for r in rows)
+    fn = sum(not r["abstained"] and not r["answerable"] for r in rows)
+    return {"precision": round(tp / (tp + fp), 3) if tp + fp else 0.0,
+            "recall": round(tp / (tp + fn), 3) if tp + fn else 0.0,
+            "answerable_answered": round(sum(not r["abstained"] for r in rows if r["answerable"])
+                                         / max(1, sum(r["answerable"] for r in rows)), 3)}
+
+
+def evaluate_external(engine, dataset: Dataset, unanswerable: bool = True, progress: bool = False) -> dict:
+    """Short-answer EM/F1 per question type, and abstention on questions made unanswerable by construction.
+
+    Each question is asked twice: over the whole corpus (answerable), and over every paragraph
+    except those of its own article (the gold paragraph and its neighbours removed), where the
+    only right response is to abstain.
+    """
+    from tqdm import tqdm
+
+    from rag.evaluation.metrics import ExactMatch, TokenF1
+    from rag.retrieve import Filters
+    from rag.shortanswer import question_type
+
+    em, f1 = ExactMatch(), TokenF1()
+    groups: dict[str, set[str]] = {}
+    source_to_id = {d.source: d.doc_id for d in dataset.documents}
+    for q in dataset.questions:
+        groups.setdefault(q.group, set()).update(source_to_id[s] for s in q.gold if s in source_to_id)
+    every = frozenset(source_to_id.values())
+    rows = []
+    for q in tqdm(dataset.questions, desc=f"answering {dataset.name}", unit="q", disable=not progress):
+        a = engine.answer(q.text)
+        pred = predicted_answer(a)
+        golds = q.answers or list(q.answer.values())
+        rows.append({"id": q.qid, "lang": q.lang, "type": question_type(q.text), "answerable": True,
+                     "abstained": a.abstained, "why": a.why, "support": a.support, "prediction": pred,
+                     "gold": golds, "EM": em(pred, golds), "F1": f1(pred, golds), "short": a.short is not None,
+                     "engine": a.engine, "latency_ms": a.latency_ms})
+        if unanswerable and q.group:
+            b = engine.answer(q.text, filters=Filters(doc_ids=every - groups[q.group]))
+            rows.append({"id": q.qid + "#other-article", "lang": q.lang, "type": question_type(q.text),
+                         "answerable": False, "abstained": b.abstained, "why": b.why, "support": b.support,
+                         "prediction": predicted_answer(b), "engine": b.engine, "latency_ms": b.latency_ms})
+    return {"dataset": dataset.name, "summary": summarise_external(rows), "rows": rows}
+
+
+def summarise_external(rows: list[dict]) -> dict:
+    answerable = [r for r in rows if r["answerable"]]
+
+    def scores(sub: list[dict]) -> dict:
+        n = len(sub)
+        return {"n": n, "EM": round(100 * sum(r["EM"] for r in sub) / n, 1) if n else None,
+                "F1": round(100 * sum(r["F1"] for r in sub) / n, 1) if n else None,
+                "short_answer_shown": round(sum(r["short"] for r in sub) / n, 3) if n else None,
+                "abstained": round(sum(r["abstained"] for r in sub) / n, 3) if n else None}
+
+    lat = [r["latency_ms"] for r in rows]
+    return {"all": scores(answerable),
+            "per_type": {t: scores([r for r in answerable if r["type"] == t])
+                         for t in sorted({r["type"] for r in answerable})},
+            "abstention": _abstention(rows) if any(not r["answerable"] for r in rows) else None,
+            "latency_p50_ms": round(statistics.median(lat), 1) if lat else 0.0,
+            "engines": dict(Counter(r["engine"] for r in rows))}
+
+
+def external_markdown(result: dict) -> str:
+    s = result["summary"]
+    lines = [f"### {result['dataset']}", "", "| question type | n | EM | F1 | short answer shown | abstained |",
+             "|---|---|---|---|---|---|"]
+    for name, row in [("all", s["all"])] + list(s["per_type"].items()):
+        lines.append(f"| {name} | {row['n']} | {row['EM']} | {row['F1']} | {row['short_answer_shown']} | "
+                     f"{row['abstained']} |")
+    if s["abstention"]:
+        ab = s["abstention"]
+        lines += ["", f"Abstention on questions made unanswerable (gold article removed): precision {ab['precision']}, "
+                      f"recall {ab['recall']}; answerable questions answered {ab['answerable_answered']}."]
+    return "\n".join(lines)

@@ -30,6 +30,8 @@ class Question:
     answer: dict[str, str] = field(default_factory=dict)
     key_terms: list[str] = field(default_factory=list)
     qtype: str = ""
+    answers: list[str] = field(default_factory=list)  # every gold short answer (SQuAD sets)
+    group: str = ""  # the article the gold paragraph belongs to (SQuAD title)
 
     @property
     def answerable(self) -> bool:
@@ -85,6 +87,7 @@ def load_squad(path: Path, questions_from: Path | None = None, question_lang: st
     docs: dict[str, Document] = {}
     source_of_context: dict[str, str] = {}
     gold_of_id: dict[str, str] = {}
+    title_of_id: dict[str, str] = {}
     for title, context, n, qa in rows:
         if context not in source_of_context:
             source = f"{path.name}#{n}"
@@ -98,6 +101,7 @@ def load_squad(path: Path, questions_from: Path | None = None, question_lang: st
             source_of_context[context] = docs[doc.doc_id].source
         if context in source_of_context:
             gold_of_id[qa["id"]] = source_of_context[context]
+            title_of_id[qa["id"]] = title
     qrows = _squad_rows(Path(questions_from)) if questions_from else rows
     questions = []
     for _, _, _, qa in qrows:
@@ -106,7 +110,8 @@ def load_squad(path: Path, questions_from: Path | None = None, question_lang: st
         answers = [a["text"].strip() for a in qa.get("answers", [])]
         text = qa["question"].strip(" -")
         questions.append(Question(qa["id"], question_lang or detect_language(text), text, {gold_of_id[qa["id"]]},
-                                  answer={"ref": answers[0]} if answers else {}))
+                                  answer={"ref": answers[0]} if answers else {}, answers=answers,
+                                  group=title_of_id.get(qa["id"], "")))
         if limit and len(questions) >= limit:
             break
     name = path.stem if not questions_from else f"{Path(questions_from).stem}->{path.stem}"

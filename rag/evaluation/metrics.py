@@ -9,10 +9,14 @@ three windows of it.
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+
+from rag.text_ar import normalize_ar
 
 
 @dataclass(frozen=True)
@@ -101,3 +105,47 @@ def bootstrap_ci(values: Sequence[float], n: int = 1000, seed: int = 0, alpha: f
     rng = np.random.default_rng(seed)
     means = arr[rng.integers(0, len(arr), (n, len(arr)))].mean(axis=1)
     return float(np.quantile(means, alpha / 2)), float(np.quantile(means, 1 - alpha / 2))
+
+
+# ---------------------------------------------------------------- short answers (SQuAD-style)
+
+_PUNCT = re.compile(r"[^\w\s]")
+_EN_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD normalisation (lower case, no punctuation or English articles) plus Arabic folding:
+    alef/ya/ta-marbuta variants, diacritics and the article «ال» at the start of a word."""
+    text = normalize_ar(text).lower()
+    text = _EN_ARTICLES.sub(" ", _PUNCT.sub(" ", text))
+    words = [re.sub(r"^(?:و?ال|لل)(?=\w{2})", "", w) for w in text.split()]
+    return " ".join(words)
+
+
+@dataclass(frozen=True)
+class ExactMatch:
+    """1 when the normalised prediction equals a normalised gold answer."""
+
+    name: str = "EM"
+
+    def __call__(self, prediction: str, golds: Sequence[str]) -> float:
+        p = normalize_answer(prediction)
+        return float(any(p == normalize_answer(g) for g in golds)) if golds else 0.0
+
+
+@dataclass(frozen=True)
+class TokenF1:
+    """Best token-overlap F1 of the prediction against the gold answers."""
+
+    name: str = "F1"
+
+    def __call__(self, prediction: str, golds: Sequence[str]) -> float:
+        p = normalize_answer(prediction).split()
+        best = 0.0
+        for g in golds:
+            gt = normalize_answer(g).split()
+            common = sum((Counter(p) & Counter(gt)).values())
+            if common:
+                prec, rec = common / len(p), common / len(gt)
+                best = max(best, 2 * prec * rec / (prec + rec))
+        return best

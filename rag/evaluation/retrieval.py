@@ -46,7 +46,7 @@ def evaluate_retrieval(dataset: Dataset, settings: Settings, modes: list[str], k
     for q in tqdm(questions, desc=f"evaluating {dataset.name}", unit="q", disable=not progress):
         row = {"id": q.qid, "lang": q.lang, "question": q.text, "gold": sorted(q.gold), "scores": {}}
         for mode in modes:
-            hits = searcher.search(q.text, k=depth, mode=mode)
+            hits = _search(searcher, q.text, depth, mode)
             ranked = [h.source for h in hits]
             scores = {m.name: m(ranked, q.gold) for m in metrics}
             if q.evidence:
@@ -58,6 +58,17 @@ def evaluate_retrieval(dataset: Dataset, settings: Settings, modes: list[str], k
     index = searcher.index
     return RetrievalRun(dataset.name, index.model_id, len(index.docs), len(index.chunks), ks,
                         summarise(rows, modes, names), rows)
+
+
+def _search(searcher, query: str, k: int, mode: str):
+    """``mode`` may carry a BM25 weight for hybrid fusion: 'hybrid:0.25' (to choose the weight)."""
+    name, _, weight = mode.partition(":")
+    default = searcher.bm25_weight
+    searcher.bm25_weight = float(weight) if weight else default
+    try:
+        return searcher.search(query, k=k, mode=name)
+    finally:
+        searcher.bm25_weight = default
 
 
 def summarise(rows: list[dict], modes: list[str], names: list[str]) -> dict:

@@ -1,0 +1,153 @@
+"""Bilingual names: which places, nationalities, organisations and people a text names, in either script.
+
+The lexicon is data (``rag/data/names.*.tsv``: CLDR country and language names, plus a
+hand-kept list of actors; users add a file with ``ISNAD_NAMES_FILE``). A name that is in
+no list can still be matched across scripts by its consonant skeleton: "Kadhimi" and
+«الكاظمي» both reduce to ``kdm``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from rag.text_ar import normalize_ar
+
+DATA = Path(__file__).resolve().parent / "data"
+_AR_WORD = re.compile(r"[\u0621-\u064a]+")
+_PROCLITICS = ("وب", "ول", "وال", "فال", "بال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
+_SUFFIXES = ("يون", "يين", "يات", "يه", "يا", "ين", "ي", "ه", "ا")  # nationality and feminine endings
+
+
+@dataclass(frozen=True)
+class Name:
+    kind: str  # place, nationality, org, person
+    english: tuple[str, ...]  # first is the display form
+    arabic: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return self.english[0]
+
+
+def stem_ar(word: str) -> str:
+    """A name word without article, clitic prepositions or nationality endings: «للعراقيين» → «عراق»."""
+    w = normalize_ar(word)
+    for p in _PROCLITICS:
+        if w.startswith(p) and len(w) - len(p) >= 3:
+            w = w[len(p):]
+            break
+    for s in _SUFFIXES:
+        if w.endswith(s) and len(w) - len(s) >= 3:
+            return w[: -len(s)]
+    return w
+
+
+def _stems(text: str) -> list[str]:
+    return [stem_ar(w) for w in _AR_WORD.findall(normalize_ar(text))]
+
+
+def _phrase_in(form: list[str], stems: list[str]) -> bool:
+    n = len(form)
+    return any(stems[i:i + n] == form for i in range(len(stems) - n + 1))
+
+
+class Lexicon:
+    """Name lookup in both directions; built once from the data files."""
+
+    def __init__(self, names: list[Name]):
+        self.names = names
+        self._ar = [(nm, [_stems(a) for a in nm.arabic]) for nm in names]
+        self._en = [(nm, [_english_pattern(e) for e in nm.english]) for nm in names]
+
+    @classmethod
+    def from_files(cls, paths: list[Path]) -> "Lexicon":
+        names = []
+        for path in paths:
+            for line in Path(path).read_text(encoding="utf-8").splitlines():
+                if not line.strip() or line.startswith("#"):
+                    continue
+                kind, en, ar = (line.split("\t") + ["", ""])[:3]
+                if en and ar:
+                    names.append(Name(kind.strip(), tuple(x.strip() for x in en.split("|")),
+                                      tuple(x.strip() for x in ar.split("|"))))
+        return cls(names)
+
+    def in_arabic(self, text: str) -> list[Name]:
+        """Names whose Arabic form occurs in ``text`` (whole words, clitics allowed)."""
+        stems = _stems(text)
+        return [nm for nm, forms in self._ar if any(f and _phrase_in(f, stems) for f in forms)]
+
+    def in_english(self, text: str) -> list[Name]:
+        """Names written in ``text`` as in the lexicon: "Iraq" also matches "Iraqi" and "Iraqis"."""
+        return [nm for nm, patterns in self._en if any(p.search(text) for p in patterns)]
+
+    def in_text(self, text: str) -> list[Name]:
+        found = self.in_arabic(text) + self.in_english(text)
+        return list(dict.fromkeys(found))
+
+    def english_for(self, arabic_phrase: str) -> str | None:
+        """The English label of the name an Arabic phrase is (None when it is none known)."""
+        stems = _stems(arabic_phrase)
+        for nm, forms in self._ar:
+            if any(f == stems for f in forms):
+                return nm.label
+        return None
+
+
+def _english_pattern(form: str) -> re.Pattern:
+    """Case-sensitive: acronyms ("US") whole, other names ("Iraq") with up to 3 more letters ("Iraqis")."""
+    if form.upper() == form:
+        return re.compile(rf"(?<![\w.]){re.escape(form)}(?![\w])")
+    return re.compile(rf"\b{re.escape(form)}\w{{0,3}}\b")
+
+
+@lru_cache(maxsize=4)
+def load_lexicon(extra: str | None = None) -> Lexicon:
+    files = sorted(DATA.glob("names.*.tsv"))
+    if extra:
+        files.append(Path(extra))
+    return Lexicon.from_files(files)
+
+
+# ------------------------------------------------------------ consonant skeletons
+
+_AR_CLASS = str.maketrans({
+    "ب": "b", "ت": "t", "ث": "t", "ط": "t", "ج": "g", "غ": "g", "ح": "h", "ه": "h", "خ": "k", "ك": "k", "ق": "k",
+    "د": "d", "ذ": "d", "ض": "d", "ظ": "d", "ز": "d", "ر": "r", "س": "s", "ش": "s", "ص": "s", "ف": "f",
+    "ل": "l", "م": "m", "ن": "n",
+    "ا": None, "و": None, "ي": None, "ء": None, "ئ": None, "ؤ": None, "ع": None,
+})
+_LATIN_DIGRAPHS = (("sh", "s"), ("th", "t"), ("kh", "k"), ("dh", "d"), ("gh", "g"), ("ph", "f"), ("ck", "k"),
+                   ("ch", "s"), ("ou", "w"))
+_LATIN_CLASS = str.maketrans({"b": "b", "p": "b", "t": "t", "j": "g", "g": "g", "h": "h", "k": "k", "q": "k",
+                              "c": "k", "d": "d", "z": "d", "r": "r", "s": "s", "f": "f", "v": "f", "l": "l",
+                              "m": "m", "n": "n", "x": "ks"})
+
+
+def skeleton_ar(word: str) -> str:
+    """Consonant classes of an Arabic name without its article: «الكاظمي» → 'kdm'."""
+    w = normalize_ar(word)
+    w = re.sub(r"^(?:و|ف|ب|ل|ك)?(?:ال|لل)", "", w) if len(w) > 4 else w
+    w = re.sub(r"ه$", "", w)  # ta marbuta
+    return re.sub(r"(.)\1+", r"\1", w.translate(_AR_CLASS))
+
+
+def skeleton_latin(word: str) -> str:
+    """Consonant classes of a transliterated name: "al-Kadhimi" → 'kdm'."""
+    w = re.sub(r"^(?:al|el|ad|an|ar|as|ash|at|az)[-‐ ]", "", word.lower())
+    for a, b in _LATIN_DIGRAPHS:
+        w = w.replace(a, b)
+    w = re.sub(r"h$", "", w)
+    w = "".join(ch for ch in w if ch in "bptjghkqcdzrsfvlmnx").translate(_LATIN_CLASS)
+    return re.sub(r"(.)\1+", r"\1", w)
+
+
+def latin_name_in_arabic(name: str, arabic_text: str) -> bool:
+    """Does an Arabic text write this Latin-script name (every word, by consonant skeleton)?"""
+    words = [skeleton_ar(w) for w in _AR_WORD.findall(normalize_ar(arabic_text))]
+    wanted = [skeleton_latin(p) for p in re.split(r"\s+", name.strip()) if p]
+    wanted = [w for w in wanted if len(w) >= 2]
+    return bool(wanted) and all(w in words for w in wanted)

@@ -1,0 +1,276 @@
+"""The direct answer on top: what a question asks for, and the exact span of a sentence that gives it.
+
+A "when" question is answered by a date, "how many" by a quantity with its unit, "who" by a
+person or organisation, "where" by a place. Candidates come from the sentence itself (the date
+finder, the quantity finder, title and role patterns, the name lexicon) and keep their offsets,
+so the short answer can be highlighted inside its quote. Dates and numbers are rendered in the
+question's language by rule ("Saturday 5 June 2021", "about 3,000 soldiers"), never by a model.
+Questions that ask why, how or what someone said get no short answer: the quotes are the answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from rag.dates import find_dates, render_date
+from rag.lexicon import Lexicon
+from rag.numbers import find_quantities, render_quantity, unit_english
+from rag.text_ar import bm25_tokens, detect_language, fold_same_length, normalize_ar
+
+DATA = Path(__file__).resolve().parent / "data"
+_MONEY = re.compile(r"\b(?:cost|costs|spend|spent|budget|worth|paid|pay|price|fund|funding)\b|"
+                    r"(?:تكلف|كلف|ميزاني|انفق|دفع|قيمه|تمويل|دولار)", re.I)
+_CURRENCIES = {"dollar", "dollars", "dinar", "dinars", "euro", "euros"}
+
+_TYPE_RULES_RAW: list[tuple[str, re.Pattern]] = [
+    ("explain", re.compile(r"^\s*(?:why|how (?!many|much|long|old)|in what way|what (?:did|does|do|has|have|was|were) "
+                           r"\S+(?: \S+){0,4} (?:say|said|describe|call|announce)|لماذا|لم |كيف|ماذا قال|بماذا وصف|"
+                           r"بماذا هدد|ما موقف|ما رأي|ما رد|ماذا كان رد)", re.I)),
+    ("date", re.compile(r"\b(?:when|what (?:date|day|year|month)|which (?:date|day|year|month)|in what year|"
+                        r"since when|by when)\b|(?:^|\s)(?:متى|منذ متى|في اي (?:عام|سنه|شهر|يوم|تاريخ)|ما تاريخ|"
+                        r"في اي وقت|بحلول متى)(?:\s|$|؟)", re.I)),
+    ("number", re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share|amount)\b|"
+                          r"(?:^|\s)(?:كم|ما عدد|كم عدد|ما حجم|ما نسبه|ما قيمه)(?:\s|$)", re.I)),
+    ("place", re.compile(r"\bwhere\b|\bin which (?:city|country|province|town|base|region)\b|"
+                         r"(?:^|\s)(?:اين|الى اين|في اي (?:مدينه|دوله|بلد|محافظه|منطقه|قاعده)|من اين)(?:\s|$|؟)", re.I)),
+    ("org", re.compile(r"\b(?:which|what) (?:group|organi[sz]ation|ministry|agency|body|militia|faction|party|"
+                       r"command|company|outlet)\b|(?:^|\s)(?:ما الجهه|اي جهه|ما اسم (?:التنظيم|الجماعه|الفصيل|"
+                       r"تجمع|الحزب|الهيئه)|اي (?:فصيل|جماعه|وزاره))(?:\s|$)", re.I)),
+    ("person", re.compile(r"^\s*(?:who|whom)\b|\b(?:which|what) (?:\S+ ){0,3}(?:spokesman|spokeswoman|spokesperson|"
+                          r"minister|official|adviser|general|commander|president|leader|secretary|envoy|"
+                          r"ambassador|person|officer)\b|^\s*(?:من هو|من هي|من هم|من الذي|من |ما اسم)", re.I)),
+]
+
+
+_TYPE_RULES = [(k, re.compile(normalize_ar(p.pattern), p.flags)) for k, p in _TYPE_RULES_RAW]
+
+
+def question_type(question: str) -> str:
+    """'date', 'number', 'person', 'place', 'org', 'explain' or 'other' (no typed answer)."""
+    q = normalize_ar(question).strip()
+    for kind, pattern in _TYPE_RULES:  # the patterns are compiled from normalised text too
+        if pattern.search(q):
+            return kind
+    return "other"
+
+
+@dataclass
+class Span:
+    """A typed candidate: the exact words of the article at [start, end) and a comparable value."""
+
+    kind: str
+    start: int  # offsets into the article text
+    end: int
+    text: str
+    value: str  # equal values say the same thing ("2021-06-05", "3000 soldiers")
+    render: dict[str, str]  # the span as shown to a reader of each language
+    score: float = 0.0
+
+
+@dataclass
+class ShortAnswer:
+    """The direct answer: one span of source ``n``, or several when the sources disagree."""
+
+    kind: str
+    text: str  # the line shown: in the question's language, marked up, with its citation
+    n: int
+    span: str  # verbatim words of the article
+    start: int
+    end: int
+    method: str = "typed"  # or "generator"
+    value: str = ""  # the answer alone, plain text, in the question's language
+    disagreement: list[dict] = field(default_factory=list)  # [{n, text, span, outlet, date}] per differing source
+
+
+# ---------------------------------------------------------------- candidates
+
+_TITLES_AR = (r"(?:اللواء|العميد|العقيد|الفريق(?: اول| الركن)?|الجنرال|المشير|الرائد|النقيب|الرئيس(?: ال\S+)?|"
+              r"رئيس (?:الوزراء|الحكومه|الجمهوريه|البرلمان|مجلس ال\S+|اركان ال\S+)|وزير(?:ه)? ال\S+(?: ال\S+)?|"
+              r"(?:المتحدث|الناطق)(?:ه)? (?:باسم|الرسمي باسم) ال\S+(?: ال\S+){0,3}|مستشار الامن (?:القومي|الوطني)(?: ال\S+)?|"
+              r"السفير(?: ال\S+)?|السفيره|النائب|الشيخ|زعيم \S+(?: ال\S+)?|قائد \S+(?: ال\S+){0,2}|الامين العام ل\S+)")
+_ROLES_AR = r"(?:نائب|نائبه|المتحدث|المتحدثه|الناطق|وزير|رئيس|مستشار|قائد|مدير|السكرتير|سفير)"
+_STOP_AR = set(normalize_ar(
+    "في من على الى إلى عن أن إن ان انه أنه الذي التي الذين قال قالت وقال وقالت أكد أعلن اعلن يوم خلال بعد قبل مع "
+    "حول بين ضد لدى عند كما حيث هذا هذه ذلك تلك إن لا لم لن قد وقد كان كانت يكون عبر بشأن إثر بينهم منهم نحو "
+    "حوالي و أو ثم").split())
+_ORGS_AR = (r"(?:وزاره|وكاله|هيئه|الهيئه|القياده|قياده|كتائب|حركه|حزب|مجلس|منظمه|الحشد|فصائل|عصائب|جماعه|"
+            r"التحالف|الحكومه|البرلمان|الجيش|البنتاغون|البيت الابيض|رئاسه|مكتب|قوات|فيلق)(?: \S+){0,3}")
+_PLACES_AR = r"(?:مدينه|محافظه|قاعده|مخيم|معسكر|مطار|اقليم|منطقه|ولايه) \S+(?: \S+)?"
+_EN_NAME = re.compile(r"\b[A-Z][a-z'’-]+(?:\s+(?:al-|el-|bin |ibn |de |van )?[A-Z][a-z'’-]+)+|\b[A-Z][a-z'’-]{2,}\b")
+
+
+def _name_words(folded: str, start: int, max_words: int = 3) -> tuple[int, int] | None:
+    """Span of up to ``max_words`` name words from ``start`` (stops at punctuation and function words)."""
+    end, n = start, 0
+    for w in re.finditer(r"\S+", folded[start:]):
+        token = w.group()
+        bare = token.rstrip("،,.:;؛»\")")
+        if n >= max_words or bare in _STOP_AR or not re.fullmatch(r"[\u0621-\u064a]+", bare):
+            break
+        if n == 0 and re.match(r"(?:ال|لل)", bare):  # after a title, a name; «الناطق باسم القائد» is still the title
+            break
+        end, n = start + w.start() + len(bare), n + 1
+        if bare != token or (bare.startswith("ال") and n >= 2):  # punctuation, or a family name with the article
+            break
+    return (start, end) if n else None
+
+
+def _name_spans(text: str, folded: str, lexicon: Lexicon) -> list[tuple[str, int, int]]:
+    """(kind, start, end) for people, organisations and places a sentence names."""
+    out = []
+    if detect_language(text) == "ar":
+        for m in re.finditer(_TITLES_AR + r"\s+", folded):
+            span = _name_words(folded, m.end())
+            if span:
+                out.append(("person", m.start(), span[1]))
+        for m in re.finditer(r"،\s*" + _ROLES_AR, folded):  # «سابرينا سينغ، نائبة السكرتير»: the name before
+            words = [w for w in re.finditer(r"[^\s،,.:«»]+", folded[:m.start()])][-3:]
+            while words and (words[0].group() in _STOP_AR or words[0].group().startswith("و")):
+                words = words[1:]
+            if len(words) >= 2 and folded[words[-1].end():m.start()].strip() == "" and \
+                    all(re.fullmatch(r"[\u0621-\u064a]+", w.group()) and w.group() not in _STOP_AR for w in words):
+                out.append(("person", words[0].start(), words[-1].end()))
+        for kind, pattern in (("org", _ORGS_AR), ("place", _PLACES_AR)):
+            for m in re.finditer(rf"(?<!\S){pattern}", folded):
+                end = m.start()
+                for w in re.finditer(r"\S+", folded[m.start():m.end()]):
+                    token = w.group().rstrip("،,.:؛")
+                    if token in _STOP_AR or not re.fullmatch(r"[\u0621-\u064a]+", token):
+                        break
+                    end = m.start() + w.start() + len(token)
+                    if w.group() != token:
+                        break
+                out.append((kind, m.start(), end))
+    else:
+        out += [("person", m.start(), m.end()) for m in _EN_NAME.finditer(text)]
+    for name in lexicon.in_text(text):  # known names, wherever they stand
+        kind = name.kind
+        for form in name.arabic + name.english:
+            i = folded.find(normalize_ar(form).lower()) if form else -1
+            if i >= 0:
+                out.append((kind, i, i + len(form)))
+                break
+    return out
+
+
+def typed_spans(kind: str, sentence: str, offset: int, ref: dt.date | None, lexicon: Lexicon) -> list[Span]:
+    """Candidates of ``kind`` in one sentence (offsets into the article: ``offset`` is the sentence's start)."""
+    spans: list[Span] = []
+    dates = find_dates(sentence, ref)
+    if kind == "date":
+        for m in dates:
+            if m.note == "from weekday" and m.precision == "day" and len(m.text.split()) <= 2:
+                continue  # a bare weekday is a weak answer; its resolved date is still in the quote
+            value = m.label if m.date else normalize_ar(m.text)
+            spans.append(Span("date", offset + m.start, offset + m.end, m.text, value,
+                              {"en": render_date(m, "en"), "ar": m.text}))
+        for y in re.finditer(r"(?<![\d/.\-])(1[0-9]{3}|20[0-9]{2})(?![\d/.\-])", fold_same_length(sentence)):
+            if not any(m.start <= y.start() < m.end for m in dates):  # a bare year: «في 1974»
+                spans.append(Span("date", offset + y.start(), offset + y.end(), y.group(), y.group(),
+                                  {"en": y.group(), "ar": sentence[y.start():y.end()]}))
+    elif kind == "number":
+        taken = [(m.start, m.end) for m in dates]
+        for q in find_quantities(sentence):
+            if any(a < q.num_end and q.num_start < b for a, b in taken):
+                continue
+            if 1900 <= q.value <= 2100 and not unit_english(q.unit):
+                continue  # a year, not a count
+            value = f"{q.value:g} {unit_english(q.unit) or ''}".strip()
+            spans.append(Span("number", offset + q.start, offset + q.end, q.text, value,
+                              {"en": render_quantity(q, "en"), "ar": q.text}))
+    elif kind in ("person", "place", "org"):
+        folded = fold_same_length(sentence)
+        for k, a, b in _name_spans(sentence, folded, lexicon):
+            if k != kind and not (kind == "person" and k == "org"):  # "who decides" may be answered by a body
+                continue
+            words = sentence[a:b]
+            known = lexicon.english_for(words) or next((n.label for n in lexicon.in_text(words) if n.kind == "person"), None)
+            arabic = detect_language(words) == "ar"
+            english = (f"«{words}» ({known})" if known else f"«{words}»") if arabic else words
+            spans.append(Span(k, offset + a, offset + b, words, normalize_ar(words), {"en": english, "ar": words},
+                              score=0.0 if k == kind else -0.02))
+    return _dedupe(spans)
+
+
+def _dedupe(spans: list[Span]) -> list[Span]:
+    """Drop spans inside a longer span of the same kind."""
+    keep = []
+    for s in sorted(spans, key=lambda s: (s.start, -(s.end - s.start))):
+        if not any(k.kind == s.kind and k.start <= s.start and s.end <= k.end for k in keep):
+            keep.append(s)
+    return keep
+
+
+@lru_cache(maxsize=1)
+def _titles() -> list[tuple[re.Pattern, list[str]]]:
+    out = []
+    for line in (DATA / "titles.tsv").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            en, ar = line.split("\t")
+            out.append((re.compile(rf"\b(?:{en})\b", re.I), [normalize_ar(a) for a in ar.split("|")]))
+    return out
+
+
+_IDENTITY = re.compile(r"^\s*(?:who (?:is|was|are|were)|which|من (?:هو|هي|هم)|ما اسم)\b", re.I)
+
+
+def asked_roles(question: str) -> list[list[str]]:
+    """Roles an identity question asks for ("who is the US ambassador", «من هو السفير»), as Arabic stems."""
+    folded = normalize_ar(question)
+    if not _IDENTITY.search(folded):
+        return []
+    return [ar for en, ar in _titles() if en.search(question) or any(a in folded for a in ar)]
+
+
+def wants_money(question: str) -> bool:
+    return bool(_MONEY.search(normalize_ar(question)))
+
+
+# ---------------------------------------------------------------- ranking
+
+def rank_spans(spans: list[Span], question: str, sentence: str, offset: int, lexicon: Lexicon) -> list[Span]:
+    """Best first: a span near the question's words in the sentence; never the question's own value.
+
+    Anchors are the question's words found in the sentence, and its names in either script, so an
+    English question still finds its place in an Arabic sentence ("US" → «أمريكي»).
+    """
+    q_tokens = set(bm25_tokens(question))
+    q_norm = normalize_ar(question).lower()
+    q_names = set(lexicon.in_text(question))
+    anchors = [offset + m.start() for m in re.finditer(r"\S+", sentence)
+               if set(bm25_tokens(m.group())) & q_tokens or set(lexicon.in_text(m.group())) & q_names]
+    roles = asked_roles(question)
+    money = wants_money(question)
+    out = []
+    for s in spans:
+        if normalize_ar(s.text).lower() in q_norm or s.render["en"].lower() in q_norm:
+            continue  # the question already says it: "what happened on 5 June" is not answered by "5 June"
+        if s.kind in ("person", "place", "org") and set(lexicon.in_text(s.text)) and \
+                set(lexicon.in_text(s.text)) <= q_names:
+            continue  # "who was killed alongside Soleimani" is not answered by «سليماني»
+        if s.kind == "number" and money and not (set(s.render["en"].split()) & _CURRENCIES):
+            continue  # a cost is an amount of money, not a head count
+        if s.kind == "person" and roles:
+            near = normalize_ar(sentence[max(0, s.start - offset - 60):s.end - offset + 60])
+            if not all(any(a in near for a in role) for role in roles):
+                continue  # "who is the ambassador" needs the ambassador, not any name
+        if s.kind == "number" and any(a in range(s.start, s.end) for a in anchors):
+            s.score += 0.05  # «2500 أمريكي» for "how many US troops": the unit is the question's own word
+        inside = [x for x in range(s.start, s.end) if x in anchors]
+        if len(inside) > 0 and s.kind in ("person", "place", "org") and len(inside) >= len(s.text.split()):
+            continue  # a name the question itself uses is not the answer
+        distance = min((abs(a - s.start) for a in anchors), default=len(sentence))
+        s.score += 0.05 / (1.0 + distance / 40.0) - 0.0001 * (s.start - offset) / max(len(sentence), 1)
+        out.append(s)
+    return sorted(out, key=lambda s: -s.score)
+
+
+def values_agree(a: Span, b: Span, sentence_a: str, sentence_b: str) -> bool:
+    """Two answers agree if their values are equal, or if either sentence also states the other's value."""
+    if a.value == b.value:
+        return True
+    return normalize_ar(b.text) in normalize_ar(sentence_a) or normalize_ar(a.text) in normalize_ar(sentence_b)

@@ -1,0 +1,138 @@
+"""The direct answer: question types, typed spans in real seed sentences, rendering, ranking, follow-ups."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from rag.answer import is_followup
+from rag.dates import find_dates, render_date
+from rag.ingest import ingest_paths
+from rag.lexicon import latin_name_in_arabic, load_lexicon, skeleton_ar, skeleton_latin
+from rag.numbers import find_quantities, render_quantity
+from rag.retrieve import rrf
+from rag.shortanswer import question_type, rank_spans, typed_spans
+from rag.verify import _problem, is_value_claim
+
+LEX = load_lexicon()
+
+
+@pytest.fixture(scope="module")
+def seed_text(seeds_dir):
+    return "\n".join(d.text for d in ingest_paths([seeds_dir]).documents)
+
+
+def sentence_with(text: str, *needles: str) -> tuple[str, int]:
+    """The real seed sentence (line) holding every needle, and its offset."""
+    start = 0
+    for line in text.splitlines(keepends=True):
+        if all(n in line for n in needles):
+            return line.rstrip("\n"), start
+        start += len(line)
+    raise AssertionError(f"no seed line holds {needles}")
+
+
+@pytest.mark.parametrize("question,kind", [
+    ("When did Iraq and the US agree on a redeployment plan?", "date"),
+    ("متى صوت البرلمان العراقي على قرار إخراج القوات الأجنبية؟", "date"),
+    ("في أي عام بدأ التحالف عملياته؟", "date"),
+    ("How many US troops are in Iraq?", "number"),
+    ("كم دولة يضم التحالف الدولي؟", "number"),
+    ("Who announced that US combat forces had begun withdrawing from Iraq?", "person"),
+    ("من هو السفير الأمريكي في بغداد؟", "person"),
+    ("Where did the coalition unit that left Iraq go?", "place"),
+    ("ما الجهة التي أعلنت الاتفاق؟", "org"),
+    ("Why did the Pentagon deny the leaks?", "explain"),
+    ("بماذا وصف وزير الخارجية العراقي مطلقي الصواريخ؟", "explain"),
+])
+def test_question_types(question, kind):
+    assert question_type(question) == kind
+
+
+def test_date_span_in_a_real_seed_sentence_is_rendered_for_each_language(seed_text):
+    sentence, offset = sentence_with(seed_text, "5 يونيو/حزيران 2021")
+    spans = rank_spans(typed_spans("date", sentence, offset, dt.date(2021, 6, 5), LEX),
+                       "When did Iraq and the US agree on a plan to redeploy coalition forces?", sentence, offset, LEX)
+    top = spans[0]
+    assert seed_text[top.start:top.end] == top.text  # verbatim, with offsets into the article
+    assert top.render["en"] == "Saturday 5 June 2021"
+    assert top.render["ar"] == top.text and "يونيو" in top.text
+
+
+def test_quantity_with_its_unit_prefers_the_number_the_question_names(seed_text):
+    sentence, offset = sentence_with(seed_text, "3000", "2500")
+    spans = rank_spans(typed_spans("number", sentence, offset, None, LEX), "How many American troops are in Iraq?",
+                       sentence, offset, LEX)
+    assert spans[0].render["en"].startswith("2,500")
+    assert {s.render["en"] for s in spans} >= {"about 3,000 soldiers"}
+    assert all(seed_text[s.start:s.end] == s.text for s in spans)
+
+
+def test_person_after_a_title_gets_its_known_transliteration(seed_text):
+    sentence, offset = sentence_with(seed_text, "يحيى رسول", "انسحاب")
+    spans = typed_spans("person", sentence, offset, None, LEX)
+    person = next(s for s in spans if "يحيى رسول" in s.text)
+    assert "Yahya Rasool" in person.render["en"] and person.render["en"].startswith("«")
+
+
+def test_a_name_the_question_uses_is_not_its_answer(seed_text):
+    sentence, offset = sentence_with(seed_text, "سليماني", "المهندس")
+    spans = rank_spans(typed_spans("person", sentence, offset, None, LEX),
+                       "Who was killed alongside Qasem Soleimani?", sentence, offset, LEX)
+    assert spans and all("سليماني" not in s.text for s in spans[:1])
+
+
+@pytest.mark.parametrize("text,english", [
+    ("أصيب نحو 110 جنود", "about 110 soldiers"),
+    ("استهدف حوالي خمسين هجوما المصالح", "about 50 attacks"),
+    ("أطلق خمسة وعشرين صاروخا", "25 rockets"),
+    ("بلغت الكلفة 3 مليارات دولار", "3 billion dollars"),
+])
+def test_quantities_render_in_english(text, english):
+    assert render_quantity(find_quantities(text)[0], "en") == english
+
+
+def test_unresolved_dates_say_so_rather_than_guess():
+    m = find_dates("في يوليو/ تموز الماضي")[0]
+    assert render_date(m, "en") == "July (year not stated)"
+    assert render_date(find_dates("بحلول نهاية العام الجاري", dt.date(2021, 7, 27))[0], "en") == "end of 2021"
+
+
+def test_names_match_across_scripts_by_consonant_skeleton():
+    assert skeleton_latin("al-Kadhimi") == skeleton_ar("الكاظمي")
+    assert latin_name_in_arabic("Fuad Hussein", "وزير الخارجية العراقي فؤاد حسين")
+    assert not latin_name_in_arabic("Ali al-Rawi", "وزير الخارجية العراقي فؤاد حسين")
+    assert {n.label for n in LEX.in_text("ما رأي الحكومة الفرنسية؟")} >= {"French"}
+    assert "Mali" not in {n.label for n in LEX.in_text("الدعم المالي")}  # a word, not the country
+
+
+def test_short_claims_are_verified_by_value_not_similarity():
+    source = "اتفق العراق والولايات المتحدة الأمريكية، السبت 5 يونيو/حزيران 2021، على خطة لإعادة انتشار قوات التحالف"
+    assert is_value_claim("5 June 2021") and _problem("5 June 2021", source, 0.43, 0.5) is None
+    assert "month" in _problem("5 July 2021", source, 0.43, 0.5)
+    assert _problem("63 attacks", "وقع 63 هجوما منها 41 هجوما صاروخيا", 0.25, 0.5) is None
+    assert "lacks" in _problem("64 attacks", "وقع 63 هجوما منها 41 هجوما صاروخيا", 0.25, 0.5)
+    named = "ووصف وزير الخارجية العراقي فؤاد حسين مطلقي الصواريخ بالإرهابيين"
+    assert _problem("Foreign Minister Fuad Hussein called them terrorists", named, 0.6, 0.5) is None
+    assert "cannot confirm" in _problem("General Ali al-Rawi called them terrorists", named, 0.6, 0.5)
+
+
+@pytest.mark.parametrize("question,followup", [
+    ("How many US troops are in Iraq?", False),
+    ("When did Iraq and the US agree on a redeployment plan?", False),
+    ("ما موقف الصين من الانسحاب؟", False),
+    ("And how many of them are American?", True),
+    ("What about Kuwait?", True),
+    ("When did he say that?", True),
+    ("وماذا عن الكويت؟", True),
+    ("متى غادروا؟", True),
+])
+def test_follow_up_only_when_the_question_is_elliptical(question, followup):
+    assert is_followup(question, LEX) is followup
+
+
+def test_weighted_fusion_lets_dense_lead_and_bm25_break_ties():
+    dense, bm25 = [1, 2], [3, 1]
+    assert [i for i, _ in rrf([dense, bm25], 60, [1.0, 1.0])] == [1, 3, 2]  # equal: BM25's own hit jumps dense's 2nd
+    assert [i for i, _ in rrf([dense, bm25], 60, [1.0, 0.5])] == [1, 2, 3]  # half weight: dense order, BM25 adds 3
