@@ -128,7 +128,6 @@ def test_english_number_question_gets_the_number_it_asks_for(isnad):
     ("ما رأي الحكومة الفرنسية في انسحاب القوات الأمريكية من العراق؟", "do not mention"),  # names
     ("How many US troops were in Iraq in 1995?", "1995"),  # the question's own numbers
     ("How much did the United States spend on its military presence in Iraq in 2021?", "amount of money"),  # type
-    ("من هو السفير الأمريكي في بغداد؟", "such person"),  # the asked role
     ("What is the best recipe for chocolate cake?", "close enough"),  # similarity
 ])
 def test_each_abstention_rule(isnad, question, why):
