@@ -24,10 +24,9 @@ from rag.retrieve import Filters, Hit, Searcher
 from rag.shortanswer import (ShortAnswer, Span, asked_roles, question_type, rank_spans, typed_spans, values_agree,
                              wants_money)
 from rag.text_ar import bm25_tokens, detect_language, normalize_ar
-from rag.verify import NO_ANSWER, check_translation, numbers, verify_citations
+from rag.verify import CITATION, NO_ANSWER, check_translation, numbers, verify_citations
 
 PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
-CITATION_MARK = re.compile(r"\s*\[\d{1,3}\]")
 MIN_WORDS = 5  # shorter "sentences" are sub-headings, not answers
 
 
@@ -249,7 +248,8 @@ class ExtractiveEngine:
         kept = [c for c in cands if c.score >= self.threshold(question, c.text)]
         names = self.lexicon.in_text(question)
         if names:
-            kept = [c for c in kept if set(names) <= set(self.lexicon.in_text(_evidence(c)))]
+            asked = Lexicon(names)  # only the question's names need looking for in each passage
+            kept = [c for c in kept if set(names) <= set(asked.in_text(_evidence(c)))]
             if not kept:
                 return [], "the closest passages do not mention " + ", ".join(n.label for n in names)
         wanted = numbers(question)
@@ -388,7 +388,7 @@ def _copied_short(copied: str | None, picked: list[Candidate], sources: list[Sou
     """The model's short answer, accepted only if it is words of a cited sentence (after normalisation)."""
     if not copied:
         return None
-    phrase = CITATION_MARK.sub("", copied).strip(" «»\"“”.،,")
+    phrase = CITATION.sub("", copied).strip(" «»\"“”.،,")
     want = normalize_ar(phrase).lower()
     if len(want) < 2:
         return None
@@ -520,7 +520,7 @@ def is_followup(question: str, lexicon: Lexicon) -> bool:
     """
     if _FOLLOW_START.search(question):
         return True
-    words = [w for w in re.findall(r"\w+", question)]
+    words = re.findall(r"\w+", question)
     own_name = bool(lexicon.in_text(question) or numbers(question)
                     or any(w[0].isupper() for w in words[1:] if w.isascii() and w.lower() not in _QUESTION_WORDS))
     if own_name:

@@ -60,10 +60,6 @@ class Quantity:
     num_start: int  # span of the number alone
     num_end: int
 
-    @property
-    def number_text(self) -> str:
-        return format_number(self.value)
-
 
 def _value(num: str) -> float | None:
     num = num.strip()

@@ -26,33 +26,34 @@ _MONEY = re.compile(r"\b(?:cost|costs|spend|spent|budget|worth|paid|pay|price|fu
                     r"(?:تكلف|كلف|ميزاني|انفق|دفع|قيمه|تمويل|دولار)", re.I)
 _CURRENCIES = {"dollar", "dollars", "dinar", "dinars", "euro", "euros"}
 
-_TYPE_RULES_RAW: list[tuple[str, re.Pattern]] = [
-    ("explain", re.compile(r"^\s*(?:why|how (?!many|much|long|old)|in what way|what (?:did|does|do|has|have|was|were) "
-                           r"\S+(?: \S+){0,4} (?:say|said|describe|call|announce)|لماذا|لم |كيف|ماذا قال|بماذا وصف|"
-                           r"بماذا هدد|ما موقف|ما رأي|ما رد|ماذا كان رد)", re.I)),
-    ("date", re.compile(r"\b(?:when|what (?:date|day|year|month)|which (?:date|day|year|month)|in what year|"
-                        r"since when|by when)\b|(?:^|\s)(?:متى|منذ متى|في اي (?:عام|سنه|شهر|يوم|تاريخ)|ما تاريخ|"
-                        r"في اي وقت|بحلول متى)(?:\s|$|؟)", re.I)),
-    ("number", re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share|amount)\b|"
-                          r"(?:^|\s)(?:كم|ما عدد|كم عدد|ما حجم|ما نسبه|ما قيمه)(?:\s|$)", re.I)),
-    ("place", re.compile(r"\bwhere\b|\bin which (?:city|country|province|town|base|region)\b|"
-                         r"(?:^|\s)(?:اين|الى اين|في اي (?:مدينه|دوله|بلد|محافظه|منطقه|قاعده)|من اين)(?:\s|$|؟)", re.I)),
-    ("org", re.compile(r"\b(?:which|what) (?:group|organi[sz]ation|ministry|agency|body|militia|faction|party|"
-                       r"command|company|outlet)\b|(?:^|\s)(?:ما الجهه|اي جهه|ما اسم (?:التنظيم|الجماعه|الفصيل|"
-                       r"تجمع|الحزب|الهيئه)|اي (?:فصيل|جماعه|وزاره))(?:\s|$)", re.I)),
-    ("person", re.compile(r"^\s*(?:who|whom)\b|\b(?:which|what) (?:\S+ ){0,3}(?:spokesman|spokeswoman|spokesperson|"
-                          r"minister|official|adviser|general|commander|president|leader|secretary|envoy|"
-                          r"ambassador|person|officer)\b|^\s*(?:من هو|من هي|من هم|من الذي|من |ما اسم)", re.I)),
+# Written as read; compiled from normalised text (ى→ي, ة→ه, أ→ا), as questions are matched normalised.
+_TYPE_RULES_RAW: list[tuple[str, str]] = [
+    ("explain", r"^\s*(?:why|how (?!many|much|long|old)|in what way|what (?:did|does|do|has|have|was|were) "
+         r"\S+(?: \S+){0,4} (?:say|said|describe|call|announce)|لماذا|لم |كيف|ماذا قال|بماذا وصف|"
+         r"بماذا هدد|ما موقف|ما رأي|ما رد|ماذا كان رد)"),
+    ("date", r"\b(?:when|what (?:date|day|year|month)|which (?:date|day|year|month)|in what year|"
+         r"since when|by when)\b|(?:^|\s)(?:متى|منذ متى|في اي (?:عام|سنه|شهر|يوم|تاريخ)|ما تاريخ|"
+         r"في اي وقت|بحلول متى)(?:\s|$|؟)"),
+    ("number", r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share|amount)\b|"
+         r"(?:^|\s)(?:كم|ما عدد|كم عدد|ما حجم|ما نسبه|ما قيمه)(?:\s|$)"),
+    ("place", r"\bwhere\b|\bin which (?:city|country|province|town|base|region)\b|"
+         r"(?:^|\s)(?:اين|الى اين|في اي (?:مدينه|دوله|بلد|محافظه|منطقه|قاعده)|من اين)(?:\s|$|؟)"),
+    ("org", r"\b(?:which|what) (?:group|organi[sz]ation|ministry|agency|body|militia|faction|party|"
+         r"command|company|outlet)\b|(?:^|\s)(?:ما الجهه|اي جهه|ما اسم (?:التنظيم|الجماعه|الفصيل|"
+         r"تجمع|الحزب|الهيئه)|اي (?:فصيل|جماعه|وزاره))(?:\s|$)"),
+    ("person", r"^\s*(?:who|whom)\b|\b(?:which|what) (?:\S+ ){0,3}(?:spokesman|spokeswoman|spokesperson|"
+         r"minister|official|adviser|general|commander|president|leader|secretary|envoy|"
+         r"ambassador|person|officer)\b|^\s*(?:من هو|من هي|من هم|من الذي|من |ما اسم)"),
 ]
 
 
-_TYPE_RULES = [(k, re.compile(normalize_ar(p.pattern), p.flags)) for k, p in _TYPE_RULES_RAW]
+_TYPE_RULES = [(k, re.compile(normalize_ar(p), re.I)) for k, p in _TYPE_RULES_RAW]
 
 
 def question_type(question: str) -> str:
     """'date', 'number', 'person', 'place', 'org', 'explain' or 'other' (no typed answer)."""
     q = normalize_ar(question).strip()
-    for kind, pattern in _TYPE_RULES:  # the patterns are compiled from normalised text too
+    for kind, pattern in _TYPE_RULES:
         if pattern.search(q):
             return kind
     return "other"
@@ -241,8 +242,9 @@ def rank_spans(spans: list[Span], question: str, sentence: str, offset: int, lex
     q_tokens = set(bm25_tokens(question))
     q_norm = normalize_ar(question).lower()
     q_names = set(lexicon.in_text(question))
-    anchors = [offset + m.start() for m in re.finditer(r"\S+", sentence)
-               if set(bm25_tokens(m.group())) & q_tokens or set(lexicon.in_text(m.group())) & q_names]
+    asked = Lexicon(list(q_names))  # a word is an anchor only through the question's own names: look up just those
+    anchors = {offset + m.start() for m in re.finditer(r"\S+", sentence)
+               if set(bm25_tokens(m.group())) & q_tokens or asked.in_text(m.group())}
     roles = asked_roles(question)
     money = wants_money(question)
     out = []
@@ -258,10 +260,10 @@ def rank_spans(spans: list[Span], question: str, sentence: str, offset: int, lex
             near = normalize_ar(sentence[max(0, s.start - offset - 60):s.end - offset + 60])
             if not all(any(a in near for a in role) for role in roles):
                 continue  # "who is the ambassador" needs the ambassador, not any name
-        if s.kind == "number" and any(a in range(s.start, s.end) for a in anchors):
+        inside = sum(s.start <= a < s.end for a in anchors)  # question words within the span itself
+        if s.kind == "number" and inside:
             s.score += 0.05  # «2500 أمريكي» for "how many US troops": the unit is the question's own word
-        inside = [x for x in range(s.start, s.end) if x in anchors]
-        if len(inside) > 0 and s.kind in ("person", "place", "org") and len(inside) >= len(s.text.split()):
+        if inside and s.kind in ("person", "place", "org") and inside >= len(s.text.split()):
             continue  # a name the question itself uses is not the answer
         distance = min((abs(a - s.start) for a in anchors), default=len(sentence))
         s.score += 0.05 / (1.0 + distance / 40.0) - 0.0001 * (s.start - offset) / max(len(sentence), 1)

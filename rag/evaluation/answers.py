@@ -116,19 +116,14 @@ def calibrate(points: list[dict]) -> Calibration:
                 _best_threshold([(p["support"], p["answerable"]) for p in subset if not p["same_language"]]))
 
     folds = [[p for i, p in enumerate(points) if i % 2 == f] for f in (0, 1)]
-    tp = fp = fn = kept = n_ans = 0
+    rows = []
     for train, test in ((folds[0], folds[1]), (folds[1], folds[0])):
         same, cross = fit(train)
-        for p in test:
-            abstain = p["support"] < (same if p["same_language"] else cross)
-            tp += abstain and not p["answerable"]
-            fp += abstain and p["answerable"]
-            fn += (not abstain) and not p["answerable"]
-            kept += (not abstain) and p["answerable"]
-            n_ans += p["answerable"]
-    cv = {"abstention_precision": round(tp / (tp + fp), 3) if tp + fp else 0.0,
-          "abstention_recall": round(tp / (tp + fn), 3) if tp + fn else 0.0,
-          "answerable_answered": round(kept / n_ans, 3) if n_ans else 0.0}
+        rows += [{"abstained": p["support"] < (same if p["same_language"] else cross),
+                  "answerable": p["answerable"]} for p in test]
+    scores = _abstention(rows)
+    cv = {"abstention_precision": scores["precision"], "abstention_recall": scores["recall"],
+          "answerable_answered": scores["answerable_answered"]}
     same, cross = fit(points)
     return Calibration(same, cross, cv)
 
