@@ -28,6 +28,7 @@ from rag.verify import CITATION, NO_ANSWER, check_translation, numbers, verify_c
 
 PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
 MIN_WORDS = 5  # shorter "sentences" are sub-headings, not answers
+RUNNER_UP = 0.05  # a sentence this close to the best one is quoted beside it, and may hold the short answer
 
 
 class QuestionError(ValueError):
@@ -189,7 +190,7 @@ class ExtractiveEngine:
         best = cands[0].score
         picked = [cands[0]]
         for c in cands[1:]:
-            if len(picked) >= self.settings.answer_max_sentences or c.score < best - 0.05:
+            if len(picked) >= self.settings.answer_max_sentences or c.score < best - RUNNER_UP:
                 break
             vec = self._sentence_vecs[(c.hit.doc_id, c.start, c.end)]
             if all(float(vec @ self._sentence_vecs[(p.hit.doc_id, p.start, p.end)]) < 0.9 for p in picked):
@@ -260,11 +261,9 @@ class ExtractiveEngine:
         kept = [c for c in kept if c.score >= kept[0].score - self.settings.answer_margin]
         roles = asked_roles(question) if kind == "person" else []
         if kind in ("date", "number") or roles:  # types that can be recognised reliably must be there
-            typed = [c for c in kept if self._spans(question, kind, c)]
-            if not typed:
+            if not any(self._spans(question, kind, c) for c in kept):
                 what = {"date": "date", "number": "amount of money" if wants_money(question) else "number"}
                 return [], f"the closest passages give no {what.get(kind, 'such person')}"
-            kept = typed + [c for c in kept if c not in typed]
         return kept, ""
 
     def _spans(self, question: str, kind: str, c: Candidate) -> list[Span]:
@@ -282,8 +281,13 @@ class ExtractiveEngine:
         return self._refs[doc_id]
 
     def short_spans(self, question: str, kind: str, kept: list[Candidate]) -> list[tuple[Candidate, Span]]:
-        """The best typed span, then one per other article whose value differs (sources that disagree)."""
-        found = [(c, sp[0]) for c in kept[:4] if (sp := self._spans(question, kind, c))]
+        """The best typed span, then one per other article whose value differs (sources that disagree).
+
+        Only sentences quoted anyway (as close as a runner-up to the best) may give it: a dated
+        sentence far below a date-less best one answers some other "when".
+        """
+        near = [c for c in kept[:4] if kept and c.score >= kept[0].score - RUNNER_UP]
+        found = [(c, sp[0]) for c in near if (sp := self._spans(question, kind, c))]
         if not found:
             return []
         top_c, top = found[0]
