@@ -10,7 +10,6 @@ import datetime as dt
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -18,15 +17,16 @@ import numpy as np
 from rag.config import Settings
 from rag.dates import day_numbers, reference_date
 from rag.lexicon import Lexicon, load_lexicon
-from rag.llm import Generator, GeneratorUnavailable, Message
+from rag.llm import Generator, GeneratorUnavailable
 from rag.models import Embedder
 from rag.retrieve import Filters, Hit, Searcher
 from rag.shortanswer import (ShortAnswer, Span, asked_roles, question_type, rank_spans, typed_spans, values_agree,
                              wants_money)
 from rag.text_ar import bm25_tokens, detect_language, normalize_ar
-from rag.verify import CITATION, NO_ANSWER, check_translation, numbers, verify_citations
+from rag.prompts import load_prompt
+from rag.translate import KEY_FACTS_LABEL, translator_for
+from rag.verify import CITATION, NO_ANSWER, numbers, verify_citations
 
-PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
 MIN_WORDS = 5  # shorter "sentences" are sub-headings, not answers
 RUNNER_UP = 0.05  # a sentence this close to the best one is quoted beside it, and may hold the short answer
 
@@ -57,6 +57,7 @@ class Source(Cited):
     score: float  # retrieval score of the chunk the quote came from
     translation: str | None = None  # machine translation, labelled as such wherever shown
     translation_note: str | None = None
+    facts: str = ""  # the quote's dates, quantities and names in English, when there is no translation
 
 
 @dataclass
@@ -87,28 +88,6 @@ class Candidate:
     text: str
     score: float = 0.0
     dense: float = 0.0
-
-
-def load_prompt(name: str, lang: str, **values: str) -> list[Message]:
-    """Prompt files hold a [system] and a [user] part; values fill {placeholders}."""
-    path = PROMPTS / f"{name}.{lang}.txt"
-    if not path.exists():
-        path = PROMPTS / f"{name}.en.txt"
-    text = path.read_text(encoding="utf-8")
-    system, user = text.split("[user]", 1)
-    system = system.replace("[system]", "", 1).strip()
-    return [Message("system", system), Message("user", user.strip().format(**values))]
-
-
-def translate_checked(translator: Generator, text: str, target: str, embedder: Embedder, settings: Settings,
-                      max_tokens: int) -> tuple[str | None, str | None]:
-    """(translation, None) when the machine translation passes check_translation, else (None, why).
-
-    Raises GeneratorUnavailable: callers decide how to say there is no translation.
-    """
-    out = translator.complete(load_prompt("translate", target, text=text), max_tokens=max_tokens).strip()
-    problems = check_translation(text, out, embedder, settings.translation_min_similarity)
-    return (None, "translation withheld: " + "; ".join(problems)) if problems else (out, None)
 
 
 def question_language(question: str) -> str:
@@ -232,7 +211,7 @@ class ExtractiveEngine:
 
     @property
     def lexicon(self) -> Lexicon:
-        return load_lexicon(str(self.settings.names_file) if self.settings.names_file else None)
+        return load_lexicon(self.settings.names_file)
 
     def answerable(self, question: str, kind: str, cands: list[Candidate]) -> tuple[list[Candidate], str]:
         """The candidates that can answer, or a reason to abstain.
@@ -301,7 +280,7 @@ class ExtractiveEngine:
         return out
 
     def needs_translation(self, answer: Answer) -> bool:
-        return answer.language == "en" and any(detect_language(s.quote) == "ar" and not s.translation
+        return answer.language == "en" and any(detect_language(s.quote) == "ar" and not (s.translation or s.facts)
                                                for s in answer.sources)
 
     def translate(self, answer: Answer, translator: Generator | None = None) -> Answer:
@@ -325,25 +304,30 @@ class ExtractiveEngine:
             if answer.language == "en" and s.translation:
                 lines.append(f"{prefix}“{s.translation}” [{s.n}] (machine translation; original: «{s.quote}»)")
             else:
-                withheld = (f" (English rendering {s.translation_note})"
-                            if answer.language == "en" and s.translation_note else "")
-                lines.append(f"{prefix}«{s.quote}» [{s.n}]{withheld}")
+                lines.append(f"{prefix}«{s.quote}» [{s.n}]")
+                if answer.language == "en" and s.facts:  # its own line: English never inside the Arabic run
+                    lines.append(f"{KEY_FACTS_LABEL['en']}: {s.facts}")
+                if answer.language == "en" and s.translation_note:
+                    lines.append(f"(English rendering {s.translation_note})")
         return "\n".join(lines)
 
-    def _translate(self, sources: list[Source], translator: Generator | None) -> list[str]:
-        """English renderings of Arabic quotes, only when a generator exists and the check passes."""
-        if translator is None:
-            return ["The evidence is in Arabic and no translation is available (no generator is configured; "
-                    "set ISNAD_GENERATOR=local or ISNAD_LLM_BASE_URL). The quotes are shown in Arabic."]
-        notices = [f"English renderings are machine translations by {translator.label}, checked for "
-                   "numbers, months and names against the Arabic quote."]
+    def _translate(self, sources: list[Source], generator: Generator | None) -> list[str]:
+        """English renderings of Arabic quotes (facts locked, checked), or each quote's key facts in English."""
+        translator = translator_for(generator, self.embedder, self.settings, self.lexicon)
+        notices = ([f"English renderings are machine translations by {generator.label}: dates, numbers and names "
+                    "are rendered by rule, not by the model, and each rendering is checked against the quote."]
+                   if generator else ["No generator is configured (set ISNAD_GENERATOR=local or ISNAD_LLM_BASE_URL): "
+                                      "each Arabic quote is followed by its key facts in English, not a translation."])
         for s in sources:
+            if detect_language(s.quote) != "ar":
+                continue
             try:
-                s.translation, s.translation_note = translate_checked(translator, s.quote, "en", self.embedder,
-                                                                      self.settings, max_tokens=200)
+                t = translator.translate(s.quote, "en", dt.date.fromisoformat(s.date) if s.date else None)
             except GeneratorUnavailable as e:
                 notices.append(f"No translation: {e}")
-                break
+                generator = translator.generator = None
+                t = translator.translate(s.quote, "en", dt.date.fromisoformat(s.date) if s.date else None)
+            s.translation, s.translation_note, s.facts = t.text, (t.note or None) if generator else None, t.facts
         return notices
 
 

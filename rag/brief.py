@@ -17,7 +17,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from rag.answer import Cited, load_prompt, translate_checked
+from rag.answer import Cited
+from rag.lexicon import load_lexicon
+from rag.prompts import load_prompt
+from rag.translate import KEY_FACTS_LABEL, translator_for
 from rag.config import Settings
 from rag.dates import DateMention, find_dates, reference_date
 from rag.ingest import Document
@@ -25,7 +28,7 @@ from rag.llm import Generator, GeneratorUnavailable
 from rag.models import Embedder
 from rag.retrieve import Searcher
 from rag.text_ar import detect_language, normalize_ar, sentence_spans
-from rag.verify import names_in, numbers, verify_citations
+from rag.verify import numbers, verify_citations
 
 LENGTHS = {"short": (3, 6, 3), "medium": (6, 10, 5), "long": (10, 16, 8)}  # key points, timeline, statements
 LANGS = ("ar", "en", "both")
@@ -35,6 +38,7 @@ MMR_PENALTY = 0.3  # key points: score minus this times the similarity to points
 SAME_FACT = 0.86  # cosine above which two sentences state the same fact
 SAME_FACT_WITH_NUMBERS = 0.6  # ... or lower, when they share at least two numbers
 _NO_MT = "No machine translation is available"
+_MT = "Translations are machine translations"
 SECTION_TITLES = {
     "key_points": {"en": "Key points", "ar": "النقاط الرئيسية"},
     "timeline": {"en": "Timeline", "ar": "التسلسل الزمني"},
@@ -60,7 +64,7 @@ class Line:
     translated: bool = False  # True when ``text`` itself is machine-generated
     translation: str | None = None  # into the other language; machine translation, labelled
     translation_note: str | None = None
-    facts: list[str] = field(default_factory=list)  # numbers, dates, names usable in either language
+    facts: str = ""  # the line's dates, quantities and names in English ("key facts"), for when there is no translation
     when: str | None = None  # timeline: normalised date label
     speaker: str | None = None  # who said what
 
@@ -186,7 +190,7 @@ class ExtractiveBriefer:
             rel = m @ self.embedder.embed_queries([topic])[0]
             rel = (rel - rel.min()) / (np.ptp(rel) or 1)
         for i, s in enumerate(pool):
-            info = (bool(s.dates) + bool(numbers(s.text)) + bool(names_in(s.text)) + bool(s.speaker)) / 4
+            info = (bool(s.dates) + bool(numbers(s.text)) + bool(load_lexicon(self.settings.names_file).in_text(s.text)) + bool(s.speaker)) / 4
             parts = (0.4 * central[i] + 0.3 * info + 0.3 * s.position) if not topic else \
                 (0.45 * rel[i] + 0.2 * central[i] + 0.2 * info + 0.15 * s.position)
             s.score = float(parts)
@@ -266,33 +270,37 @@ class ExtractiveBriefer:
         return [_line(g, numbering, when=m.label + (" (year inferred)" if m.relative and g[0].ref_inferred else ""))
                 for _, m, g in picked]
 
-    def translate(self, briefing: Briefing, translator: Generator | None) -> Briefing:
-        """Fill the other language's column: checked machine translations, or the facts and a notice."""
+    def translate(self, briefing: Briefing, generator: Generator | None) -> Briefing:
+        """Fill the other language's column: fact-locked, checked machine translations, else each line's key facts."""
         lines = [line for line in briefing.lines() if briefing.lang != line.language and not line.translated]
         if not lines:
             return briefing
+        translator = translator_for(generator, self.embedder, self.settings, load_lexicon(self.settings.names_file))
+        briefing.notices = [n for n in briefing.notices if not n.startswith((_NO_MT, _MT))]
+        failed = None
         for line in lines:
-            line.facts = facts_of(line)
-        briefing.notices = [n for n in briefing.notices if not n.startswith(_NO_MT)]
-        if translator is None:
-            briefing.notices.append(_NO_MT + " (no generator is configured; set ISNAD_GENERATOR=local or "
-                                    "ISNAD_LLM_BASE_URL). The other column lists each line's numbers, dates and names.")
-            return briefing
-        done: dict[str, tuple[str | None, str | None]] = {}
-        for line in lines:
-            if line.text not in done:
-                target = "en" if line.language == "ar" else "ar"
-                try:
-                    done[line.text] = translate_checked(translator, line.text, target, self.embedder, self.settings,
-                                                        max_tokens=220)
-                except GeneratorUnavailable as e:
-                    briefing.notices.append(f"{_NO_MT}: {e}")
-                    return briefing
-            line.translation, line.translation_note = done[line.text]
-        briefing.notices.append(f"Translations are machine translations by {translator.label}, checked for numbers, "
-                                "months and names against the original line; a line that fails is shown untranslated "
-                                "with a note.")
+            target = "en" if line.language == "ar" else "ar"
+            try:
+                t = translator.translate(line.text, target, self._ref(line))
+            except GeneratorUnavailable as e:
+                failed, translator.generator = str(e), None
+                t = translator.translate(line.text, target, self._ref(line))
+            line.translation, line.facts = t.text, t.facts
+            line.translation_note = (t.note or None) if translator.generator else None
+        if translator.generator:
+            briefing.notices.append(f"{_MT} by {translator.label}: dates, numbers and names are rendered by rule, "
+                                    "never by the model, and each line is checked against the original; a line "
+                                    "that fails shows its key facts instead.")
+        else:
+            why = f": {failed}" if failed else " (no generator is configured; set ISNAD_GENERATOR=local or ISNAD_LLM_BASE_URL)"
+            briefing.notices.append(f"{_NO_MT}{why}. The other column gives each line's key facts (dates, numbers, "
+                                    "names) in English, not a translation.")
         return briefing
+
+    def _ref(self, line: Line) -> dt.date | None:
+        """The date the line's relative dates refer to: its first source article's."""
+        doc = self.searcher.index.docs.get(line.sources[0].doc_id) if line.sources else None
+        return _reference(doc)[0] if doc else None
 
 
 class GenerativeBriefer:
@@ -488,17 +496,6 @@ def speaker_of(text: str) -> str | None:
     return (m.group("who") or m.group("who2")).strip() if m else None
 
 
-def facts_of(line: Line) -> list[str]:
-    """Numbers, ISO dates and names a reader of either language can use without a translation."""
-    refs = {c.doc_id: c for c in line.sources}
-    head = next(iter(refs.values()), None)
-    ref = dt.date.fromisoformat(head.date) if head and head.date else None
-    dates = [m.label for m in find_dates(line.text, ref) if m.date]
-    nums = sorted(numbers(line.text) - {p for d in dates for p in re.findall(r"\d+", d)}, key=lambda x: (len(x), x))
-    latin = re.findall(r"\b[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*", line.text) if line.language != "en" else []
-    return list(dict.fromkeys(dates + nums + names_in(line.text) + latin))
-
-
 # ---------------------------------------------------------------- markdown
 
 
@@ -536,6 +533,8 @@ def text_in(line: Line, lang: str, markdown: bool = True) -> str:
         return (f"«{line.text}»" if not line.translated else line.text) + label
     if line.translation:
         return f"{line.translation} {em('(machine translation)')}"
-    note = line.translation_note or ("لا تتوفر ترجمة" if lang == "ar" else "no translation available")
-    facts = f" — {'; '.join(line.facts)}" if line.facts else ""
-    return f"{em('(' + note + ')')}{facts}"
+    if line.facts and lang == "en":
+        body = f"{em(KEY_FACTS_LABEL[lang] + ':')} {line.facts}"
+    else:
+        body = em("(" + ("لا تتوفر ترجمة" if lang == "ar" else "no translation available") + ")")
+    return body + (f" {em('(' + line.translation_note + ')')}" if line.translation_note else "")

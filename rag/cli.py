@@ -124,6 +124,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
         return 0
+    from rag.translate import KEY_FACTS_LABEL
+
     print(answer.answer)
     for notice in answer.notices:
         print(f"\nnote: {notice}")
@@ -135,7 +137,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(f"    «{s.quote}»")
         if s.translation:
             print(f"    machine translation: {s.translation}")
-        elif s.translation_note:
+        elif s.facts:
+            print(f"    {KEY_FACTS_LABEL['en']}: {s.facts}")
+        if s.translation_note and not s.translation:
             print(f"    ({s.translation_note})")
     print(f"\nengine: {answer.engine}; support {answer.support:.3f}; {answer.latency_ms:.0f} ms")
     return 0
@@ -189,6 +193,42 @@ def _eval_answers_external(args: argparse.Namespace) -> int:
     (out / f"{stem}.md").write_text(external_markdown(result) + "\n", encoding="utf-8")
     print(external_markdown(result))
     print(f"json: {out / (stem + '.json')}")
+    return 0
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    """Pre-translate the corpus's Arabic sentences into the index folder's cache."""
+    app = _app(args, progress=False)
+    shown = withheld = 0
+    for done, total, t in app.translate_corpus(args.article):
+        shown += t.text is not None
+        withheld += t.text is None
+        print(f"\r{done}/{total} sentences: {shown} shown, {withheld} withheld", end="", file=sys.stderr, flush=True)
+    print(f"\ntranslated: {shown} shown, {withheld} withheld; cache: {app.settings.index_dir / 'translations.jsonl'}")
+    return 0
+
+
+def cmd_eval_translation(args: argparse.Namespace) -> int:
+    """The meaning check's catch rate on wrong pairs, and chrF++ of the old and the fact-locked pipeline."""
+    import random
+
+    from rag.evaluation.translation import check_catch, load_parallel, translation_quality, unlocked
+
+    settings = _settings(args)
+    paragraphs = load_parallel(Path(args.ar), Path(args.en))
+    app = _app(args, progress=False)
+    report = {"check": check_catch(paragraphs, app.embedder, settings.translation_min_similarity)}
+    if args.paragraphs:
+        sample = random.Random(args.seed).sample([p for p in paragraphs if p.aligned], args.paragraphs)
+        translator = app.translator()
+        if translator.generator is None:
+            raise ValueError("chrF++ needs a generator: set ISNAD_GENERATOR=local, or ISNAD_LLM_BASE_URL")
+        report["previous pipeline"] = translation_quality(sample, unlocked(translator))
+        report["fact-locked"] = translation_quality(sample, lambda s: translator.translate(s, "en").text)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "translation.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    print(json.dumps(report, ensure_ascii=False, indent=1))
     return 0
 
 
@@ -302,6 +342,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, help="at most this many questions")
     s.add_argument("--out", default="eval/reports", help="folder for the JSON, Markdown and PNG report")
     s.set_defaults(func=cmd_eval_retrieval)
+
+    s = ev.add_parser("translation", help="chrF++ on XQuAD ar→en, facts kept, and the check's catch rate")
+    s.add_argument("--ar", default="../shared/evaldata/xquad-r/ar.json")
+    s.add_argument("--en", default="../shared/evaldata/xquad-r/en.json")
+    s.add_argument("--paragraphs", type=int, default=0, help="translate this many sampled paragraphs (needs a generator)")
+    s.add_argument("--seed", type=int, default=13)
+    s.add_argument("--out", default="eval/reports")
+    s.set_defaults(func=cmd_eval_translation)
+
+    s = sub.add_parser("translate", help="translate the corpus's Arabic sentences once, into the index's cache")
+    s.add_argument("--article", action="append", help="document id (repeatable); default: all")
+    s.set_defaults(func=cmd_translate)
 
     s = sub.add_parser("info", help="index statistics")
     s.add_argument("--json", action="store_true")

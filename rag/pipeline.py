@@ -7,15 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from rag.answer import Answer, ExtractiveEngine, GenerativeEngine
 from rag.brief import Briefing, ExtractiveBriefer, GenerativeBriefer
 from rag.config import Settings
+from rag.dates import reference_date
 from rag.index import AddReport, IndexMissingError, IndexProblem, IndexStaleError, SearchIndex
 from rag.ingest import IngestError, ingest_paths
+from rag.lexicon import load_lexicon
 from rag.llm import Generator, make_generator
 from rag.models import load_embedder
 from rag.retrieve import Filters, Hit, Searcher
+from rag.text_ar import detect_language, sentence_spans
+from rag.translate import Translation, Translator, translator_for
 
 
 @dataclass
@@ -104,6 +109,22 @@ class Isnad:
         if not self._generator_made:
             self._generator, self._generator_made = make_generator(self.settings), True
         return self._generator
+
+    def translator(self) -> Translator:
+        """Fact-locked translation with the configured generator, cached in the index folder."""
+        return translator_for(self.generator, self.embedder, self.settings, load_lexicon(self.settings.names_file))
+
+    def translate_corpus(self, doc_ids: list[str] | None = None) -> Iterator[tuple[int, int, Translation]]:
+        """Translate every Arabic sentence of the corpus once (cached), yielding (done, total, result):
+        briefings and answers then show English at once."""
+        translator = self.translator()
+        if translator.generator is None:
+            raise ValueError("no generator is configured: set ISNAD_GENERATOR=local, or ISNAD_LLM_BASE_URL")
+        docs = [d for d in self.index.docs.values() if not doc_ids or d.doc_id in doc_ids]
+        todo = [(d.text[a:b], reference_date(d.date, d.body())[0]) for d in docs for p0, p1 in d.paragraphs
+                for a, b in sentence_spans(d.text, p0, p1) if detect_language(d.text[a:b]) == "ar"]
+        for i, (sentence, ref) in enumerate(todo, start=1):
+            yield i, len(todo), translator.translate(sentence, "en", ref)
 
     def extractive(self) -> ExtractiveEngine:
         """The extractive engine over the current index (rebuilt after an ingest)."""

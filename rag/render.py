@@ -14,6 +14,7 @@ from html import escape
 from rag.answer import Answer, Source
 from rag.brief import Briefing, Line, text_in
 from rag.ingest import Document
+from rag.translate import KEY_FACTS_LABEL
 
 CSS = """
 .isnad-bidi, .isnad-bidi *, #isnad-chat .message-content, #isnad-chat .message-content * ,
@@ -38,7 +39,10 @@ def _p(text: str, cls: str = "isnad-bidi", tag: str = "div", extra: str = "") ->
 
 def answer_markdown(answer: Answer) -> str:
     """The chat message: answer text, then notices (machine text is always labelled)."""
-    parts = [answer.answer]
+    # One paragraph per line, each starting with a direction mark so that a line of digits ("2021")
+    # or one opening with a name in the other script still reads in the answer's direction.
+    mark = {"ar": "\u200f", "en": "\u200e"}.get(answer.language, "")
+    parts = [(line if "«" in line else mark + line) for line in answer.answer.split("\n") if line.strip()]
     parts += [f"_{n}_" for n in answer.notices]
     return "\n\n".join(parts)
 
@@ -56,8 +60,10 @@ def _source_html(s: Source, doc: Document | None) -> str:
     mt = ""
     if s.translation:
         mt = _p(f"Machine translation: {s.translation}", "isnad-mt isnad-bidi")
-    elif s.translation_note:
-        mt = _p(s.translation_note, "isnad-note isnad-bidi")
+    elif s.facts:
+        mt = _p(f"{KEY_FACTS_LABEL['en'].capitalize()}: {s.facts}", "isnad-mt isnad-bidi")
+    if s.translation_note and not s.translation:
+        mt += _p(s.translation_note, "isnad-note isnad-bidi")
     return (f'<details class="isnad-source" id="isnad-src-{s.n}" data-n="{s.n}">'
             f'<summary dir="auto" class="isnad-bidi">[{s.n}] {escape(s.title or "(untitled)")}</summary>'
             f'{_p(meta, "isnad-meta isnad-bidi")}<div dir="auto" class="isnad-bidi isnad-para">{para}</div>{mt}'

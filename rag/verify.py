@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 
 from rag.dates import ENGLISH_MONTHS, arabic_months_in, day_numbers
-from rag.lexicon import latin_name_in_arabic
+from rag.lexicon import Lexicon, latin_name_in_arabic, load_lexicon
 from rag.models import Embedder
 from rag.text_ar import normalize_ar, sentence_spans
 
@@ -70,8 +70,8 @@ _COMMON_CAPS = {"US", "U.S.", "USA", "UN", "American", "Americans", "Arab", "Ara
                 "Security", "Adviser", "Advisor", "Chief", "Staff", "Press", "Mr", "Ms", "Dr", "Sheikh"}
 
 
-def latin_names(claim: str) -> list[str]:
-    """Capitalised names inside an English sentence that NAMES and dates do not cover.
+def latin_names(claim: str, lexicon: Lexicon | None = None) -> list[str]:
+    """Capitalised names inside an English sentence that the lexicon and dates do not cover.
 
     Such a name must appear as written in the cited sentence, or it is unconfirmed:
     across languages that is conservative, and it is how invented people are caught.
@@ -79,19 +79,21 @@ def latin_names(claim: str) -> list[str]:
     out = []
     for m in _LATIN_NAME.finditer(claim.strip()):
         words = [w for w in m.group().split() if w not in _COMMON_CAPS and w not in ENGLISH_MONTHS
-                 and not any(w.startswith(k) for k in NAMES)]
+                 and not (lexicon or load_lexicon()).in_english(w)]
         if words:
             out.append(" ".join(words))
     return out
 
 
-def _problem(claim: str, source: str, similarity: float, min_similarity: float) -> str | None:
+def _problem(claim: str, source: str, similarity: float, min_similarity: float,
+             lexicon: Lexicon | None = None) -> str | None:
     """Why ``source`` does not support ``claim`` (None: it does)."""
+    lexicon = lexicon or load_lexicon()
     if not numbers(claim) <= numbers(source):
         return f"lacks {', '.join(sorted(numbers(claim) - numbers(source)))}"
-    if not _names(claim) <= _names(source):
-        return f"does not name {', '.join(sorted(_names(claim) - _names(source)))}"
-    unconfirmed = [n for n in latin_names(claim) if n.lower() not in source.lower()
+    if invented := lexicon.unmatched(claim, source):
+        return f"does not name {', '.join(sorted(n.label for n in invented))}"
+    unconfirmed = [n for n in latin_names(claim, lexicon) if n.lower() not in source.lower()
                    and not latin_name_in_arabic(n, source)]
     if unconfirmed:
         return f"cannot confirm {', '.join(unconfirmed)}"
@@ -107,7 +109,8 @@ def _problem(claim: str, source: str, similarity: float, min_similarity: float) 
 def is_value_claim(claim: str) -> bool:
     """A short claim that states a date, a number or a name ("5 June 2021", "63 attacks", "Fuad Hussein")."""
     words = CITATION.sub("", claim).split()
-    return 0 < len(words) <= 6 and bool(numbers(claim) or _months(claim) or _names(claim) or latin_names(" " + claim))
+    return 0 < len(words) <= 6 and bool(numbers(claim) or _months(claim) or load_lexicon().in_text(claim)
+                                        or latin_names(" " + claim))
 
 
 def verify_citations(text: str, sources: dict[int, str], embedder: Embedder, min_similarity: float,
@@ -157,35 +160,13 @@ def verify_citations(text: str, sources: dict[int, str], embedder: Embedder, min
     return result
 
 
-# Places and actors the news corpus names often: a translation must neither drop nor invent them.
-# English spellings are matched as word prefixes ("Iraq" covers "Iraqi"); Arabic forms after normalize_ar.
-# Arabic forms are stems without the article, so "للعراق" and "بالكويت" count.
-NAMES = {
-    "Iraq": ("عراق",), "Kuwait": ("كويت",), "Syria": ("سوريا", "سوريه"), "Iran": ("ايران",),
-    "Libya": ("ليبيا",), "Yemen": ("اليمن", "يمني"), "Baghdad": ("بغداد",), "Washington": ("واشنطن",),
-    "Erbil": ("اربيل",), "Kurdistan": ("كردستان",), "Afghanistan": ("افغانستان",), "Pentagon": ("بنتاغون", "بنتاجون"),
-    "Biden": ("بايدن",), "Trump": ("ترامب",), "Kadhimi": ("كاظمي",), "Sudani": ("السوداني",),
-    "NATO": ("ناتو", "حلف شمال الاطلسي"), "Lebanon": ("لبنان",), "Israel": ("اسرائيل",), "Gaza": ("غزه",),
-}
-
-
-def names_in(text: str) -> list[str]:
-    """NAMES entries present in ``text``, in either script (English keys, in NAMES order)."""
-    folded = normalize_ar(text)
-    return [en for en, ar in NAMES.items() if re.search(rf"\b{en}", text) or any(a in folded for a in ar)]
-
-
-def _names(text: str) -> set[str]:
-    return set(names_in(text))
-
-
 def _months(text: str) -> set[int]:
     english = {i + 1 for i, m in enumerate(ENGLISH_MONTHS) if re.search(rf"\b{m}\b", text, re.IGNORECASE)}
     return english | arabic_months_in(text)
 
 
 def check_translation(source: str, translation: str, embedder: Embedder | None = None,
-                      min_similarity: float = 0.0) -> list[str]:
+                      min_similarity: float = 0.0, lexicon: Lexicon | None = None) -> list[str]:
     """Problems that make a machine translation unsafe to show (empty list: fine).
 
     Symmetric, so it serves Arabic→English and English→Arabic alike: numbers,
@@ -193,8 +174,9 @@ def check_translation(source: str, translation: str, embedder: Embedder | None =
     """
     if not translation.strip():
         return ["empty translation"]
+    lexicon = lexicon or load_lexicon()
     problems = []
-    for kind, got in (("number", numbers), ("month", _months), ("name", _names)):
+    for kind, got in (("number", numbers), ("month", _months)):
         a, b = got(source), got(translation)
         if kind == "number":  # "السابع من أبريل" states the number 7 in words
             a |= day_numbers(source) & b
@@ -202,8 +184,12 @@ def check_translation(source: str, translation: str, embedder: Embedder | None =
             problems.append(f"{kind}(s) {', '.join(sorted(map(str, a - b)))} missing")
         if b - a:
             problems.append(f"{kind}(s) {', '.join(sorted(map(str, b - a)))} not in the original")
+    for label, names in (("missing", lexicon.unmatched(source, translation)),
+                         ("not in the original", lexicon.unmatched(translation, source))):
+        if names:
+            problems.append(f"name(s) {', '.join(sorted(n.label for n in names))} {label}")
     for name in re.findall(r"[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*", source):  # Latin names kept as written
-        if name not in translation and name not in NAMES:
+        if name not in translation and not lexicon.in_english(name):
             problems.append(f"name '{name}' missing")
     if embedder is not None and not problems:  # a floor on meaning: catches gross drift, not nuance
         a, b = embedder.embed_documents([source, translation])

@@ -25,8 +25,9 @@ def assert_quotes_exact(isnad, answer):
         assert lines.pop(0) == answer.short.text
         assert isnad.index.docs[answer.sources[answer.short.n - 1].doc_id].text[
             answer.short.start:answer.short.end] == answer.short.span
-    for line in lines:  # the rest is nothing but cited verbatim quotes
-        assert any(f"«{s.quote}» [{s.n}]" in line for s in answer.sources), line
+    facts = {f"key facts (no translation): {s.facts}" for s in answer.sources if s.facts}
+    for line in lines:  # the rest is nothing but cited verbatim quotes, each Arabic one with its key facts
+        assert line in facts or any(f"«{s.quote}» [{s.n}]" in line for s in answer.sources), line
 
 
 def test_english_question_cites_the_troop_numbers(isnad):
@@ -34,8 +35,12 @@ def test_english_question_cites_the_troop_numbers(isnad):
     assert not a.abstained and a.engine == "extractive" and a.language == "en"
     assert_quotes_exact(isnad, a)
     assert any("3000" in s.quote and "2500" in s.quote for s in a.sources)
-    # No generator: the answer says why the Arabic quotes are not translated.
-    assert any("no translation is available" in n for n in a.notices)
+    # No generator: each Arabic quote gets its key facts in English, rendered by rule, and the answer says so.
+    assert any("key facts in English, not a translation" in n for n in a.notices)
+    troops = next(s for s in a.sources if "3000" in s.quote)
+    assert "3,000 soldiers" in troops.facts and "2,500" in troops.facts and "Iraq" in troops.facts
+    assert numbers(troops.facts) <= numbers(troops.quote)  # no stray or invented number
+    assert f"key facts (no translation): {troops.facts}" in a.answer
 
 
 def test_arabic_question_gets_arabic_quotes_with_metadata(isnad):
