@@ -9,7 +9,7 @@ import pytest
 from rag.answer import Conversation, QuestionError, question_language
 from rag.ingest import parse_document
 from rag.pipeline import Isnad
-from rag.verify import NO_ANSWER
+from rag.verify import NO_ANSWER, numbers
 
 
 def assert_quotes_exact(isnad, answer):
