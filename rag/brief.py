@@ -189,8 +189,9 @@ class ExtractiveBriefer:
         if topic:
             rel = m @ self.embedder.embed_queries([topic])[0]
             rel = (rel - rel.min()) / (np.ptp(rel) or 1)
+        lexicon = load_lexicon(self.settings.names_file)
         for i, s in enumerate(pool):
-            info = (bool(s.dates) + bool(numbers(s.text)) + bool(load_lexicon(self.settings.names_file).in_text(s.text)) + bool(s.speaker)) / 4
+            info = (bool(s.dates) + bool(numbers(s.text)) + bool(lexicon.in_text(s.text)) + bool(s.speaker)) / 4
             parts = (0.4 * central[i] + 0.3 * info + 0.3 * s.position) if not topic else \
                 (0.45 * rel[i] + 0.2 * central[i] + 0.2 * info + 0.15 * s.position)
             s.score = float(parts)
@@ -275,16 +276,16 @@ class ExtractiveBriefer:
         lines = [line for line in briefing.lines() if briefing.lang != line.language and not line.translated]
         if not lines:
             return briefing
-        translator = translator_for(generator, self.embedder, self.settings, load_lexicon(self.settings.names_file))
+        translator = translator_for(generator, self.embedder, self.settings)
         briefing.notices = [n for n in briefing.notices if not n.startswith((_NO_MT, _MT))]
         failed = None
         for line in lines:
-            target = "en" if line.language == "ar" else "ar"
+            target, ref = ("en" if line.language == "ar" else "ar"), self._ref(line)
             try:
-                t = translator.translate(line.text, target, self._ref(line))
+                t = translator.translate(line.text, target, ref)
             except GeneratorUnavailable as e:
                 failed, translator.generator = str(e), None
-                t = translator.translate(line.text, target, self._ref(line))
+                t = translator.translate(line.text, target, ref)
             line.translation, line.facts = t.text, t.facts
             line.translation_note = (t.note or None) if translator.generator else None
         if translator.generator:
@@ -357,7 +358,7 @@ class GenerativeBriefer:
         out = []
         for bullet in [b.strip(" -•*\t") for b in raw.splitlines() if b.strip(" -•*\t")]:
             check = verify_citations(bullet, {i: s.text for i, s in numbered.items()}, self.extractive.embedder,
-                                     self.settings.verify_min_similarity)
+                                     self.settings.verify_min_similarity, lexicon=load_lexicon(self.settings.names_file))
             cited = sorted({n for c in check.checks for n in c.supported})
             if check.abstained or not cited or any(c.flagged for c in check.checks):
                 out.append(Line(bullet, lang, [], translated=True))  # counted as dropped

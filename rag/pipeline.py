@@ -15,7 +15,6 @@ from rag.config import Settings
 from rag.dates import reference_date
 from rag.index import AddReport, IndexMissingError, IndexProblem, IndexStaleError, SearchIndex
 from rag.ingest import IngestError, ingest_paths
-from rag.lexicon import load_lexicon
 from rag.llm import Generator, make_generator
 from rag.models import load_embedder
 from rag.retrieve import Filters, Hit, Searcher
@@ -112,7 +111,7 @@ class Isnad:
 
     def translator(self) -> Translator:
         """Fact-locked translation with the configured generator, cached in the index folder."""
-        return translator_for(self.generator, self.embedder, self.settings, load_lexicon(self.settings.names_file))
+        return translator_for(self.generator, self.embedder, self.settings)
 
     def translate_corpus(self, doc_ids: list[str] | None = None) -> Iterator[tuple[int, int, Translation]]:
         """Translate every Arabic sentence of the corpus once (cached), yielding (done, total, result):
@@ -121,7 +120,8 @@ class Isnad:
         if translator.generator is None:
             raise ValueError("no generator is configured: set ISNAD_GENERATOR=local, or ISNAD_LLM_BASE_URL")
         docs = [d for d in self.index.docs.values() if not doc_ids or d.doc_id in doc_ids]
-        todo = [(d.text[a:b], reference_date(d.date, d.body())[0]) for d in docs for p0, p1 in d.paragraphs
+        refs = {d.doc_id: reference_date(d.date, d.body())[0] for d in docs}  # once per article, not per sentence
+        todo = [(d.text[a:b], refs[d.doc_id]) for d in docs for p0, p1 in d.paragraphs
                 for a, b in sentence_spans(d.text, p0, p1) if detect_language(d.text[a:b]) == "ar"]
         for i, (sentence, ref) in enumerate(todo, start=1):
             yield i, len(todo), translator.translate(sentence, "en", ref)

@@ -148,14 +148,17 @@ def _name_spans(text: str, folded: str, lexicon: Lexicon) -> list[tuple[str, int
                 out.append((kind, m.start(), end))
     else:
         out += [("person", m.start(), m.end()) for m in _EN_NAME.finditer(text)]
-    for name in lexicon.in_text(text):  # known names, wherever they stand
-        kind = name.kind
-        for form in name.arabic + name.english:
-            i = folded.find(normalize_ar(form).lower()) if form else -1
+    first: dict = {}  # known names, wherever they stand: the first mention of each
+    for span in lexicon.spans_arabic(text):
+        for name in span.names:
+            first.setdefault(name, (span.start, span.end))
+    for name in lexicon.in_english(text):
+        for form in name.english:
+            i = folded.find(form.lower())
             if i >= 0:
-                out.append((kind, i, i + len(form)))
+                first.setdefault(name, (i, i + len(form)))
                 break
-    return out
+    return out + [(name.kind, a, b) for name, (a, b) in first.items()]
 
 
 def typed_spans(kind: str, sentence: str, offset: int, ref: dt.date | None, lexicon: Lexicon) -> list[Span]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from rag.config import Settings
 from rag.dates import find_dates, render_date
-from rag.lexicon import Lexicon
+from rag.lexicon import Lexicon, load_lexicon
 from rag.llm import Generator
 from rag.models import Embedder
 from rag.numbers import find_quantities, format_number, render_quantity, unit_english
@@ -215,10 +215,6 @@ class Translator:
     def label(self) -> str:
         return self.generator.label if self.generator else "none"
 
-    def cached(self, text: str, target: str = "en") -> Translation | None:
-        row = self.cache.get(TranslationCache.key(self.label, target, text))
-        return Translation(row["text"], row["note"], row.get("facts", "")) if row else None
-
     def translate(self, text: str, target: str = "en", ref: dt.date | None = None) -> Translation:
         """A checked translation, or the reason it is withheld; facts line always filled.
 
@@ -263,22 +259,21 @@ class Translator:
         messages = load_prompt("translate_facts", "en", text=masked, rule=rule if strict else "")
         return self.generator.complete(messages, max_tokens=min(400, 40 + 3 * len(masked.split()) * 2))
 
-    @staticmethod
-    def _accept(masked: str, raw: str, facts: list[Fact]) -> tuple[str | None, str]:
+    def _accept(self, masked: str, raw: str, facts: list[Fact]) -> tuple[str | None, str]:
         out = tidy(raw)
         if not out:
             return None, "empty translation"
         if _ARABIC.search(out):
             return None, "the model left Arabic in the English"
         # The prose must add no number, month or name of its own: compare the masked texts.
-        problems = check_translation(PLACEHOLDER.sub("", masked), PLACEHOLDER.sub("", out))
+        problems = check_translation(PLACEHOLDER.sub("", masked), PLACEHOLDER.sub("", out), lexicon=self.lexicon)
         if problems:
             return None, "; ".join(problems)
         return fill(out, facts)
 
     def _plain(self, text: str, target: str) -> tuple[str | None, str]:
         out = tidy(self.generator.complete(load_prompt("translate", target, text=text), max_tokens=300))
-        problems = check_translation(text, out)
+        problems = check_translation(text, out, lexicon=self.lexicon)
         return (None, "translation withheld: " + "; ".join(problems)) if problems else (out, "")
 
 
@@ -293,10 +288,9 @@ def tidy(raw: str) -> str:
 _CACHES: dict[Path, TranslationCache] = {}
 
 
-def translator_for(generator: Generator | None, embedder: Embedder | None, settings: Settings,
-                   lexicon: Lexicon) -> Translator:
-    """A translator over the index folder's cache (one cache object per folder in this process)."""
+def translator_for(generator: Generator | None, embedder: Embedder | None, settings: Settings) -> Translator:
+    """A translator with the settings' lexicon over the index folder's cache (one cache object per folder)."""
     path = (settings.index_dir / "translations.jsonl").resolve()
     if path not in _CACHES:
         _CACHES[path] = TranslationCache(path)
-    return Translator(generator, embedder, settings, lexicon, _CACHES[path])
+    return Translator(generator, embedder, settings, load_lexicon(settings.names_file), _CACHES[path])

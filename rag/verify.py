@@ -99,22 +99,23 @@ def _problem(claim: str, source: str, similarity: float, min_similarity: float,
         return f"cannot confirm {', '.join(unconfirmed)}"
     if not _months(claim) <= _months(source):
         return f"does not say month {', '.join(str(m) for m in sorted(_months(claim) - _months(source)))}"
-    if is_value_claim(claim):
+    if is_value_claim(claim, lexicon):
         return None  # a date, number or name: checked above by value; similarity means nothing for four words
     if similarity < min_similarity:
         return f"does not say this (similarity {similarity:.2f})"
     return None
 
 
-def is_value_claim(claim: str) -> bool:
+def is_value_claim(claim: str, lexicon: Lexicon | None = None) -> bool:
     """A short claim that states a date, a number or a name ("5 June 2021", "63 attacks", "Fuad Hussein")."""
     words = CITATION.sub("", claim).split()
-    return 0 < len(words) <= 6 and bool(numbers(claim) or _months(claim) or load_lexicon().in_text(claim)
-                                        or latin_names(" " + claim))
+    lexicon = lexicon or load_lexicon()
+    return 0 < len(words) <= 6 and bool(numbers(claim) or _months(claim) or lexicon.in_text(claim)
+                                        or latin_names(" " + claim, lexicon))
 
 
 def verify_citations(text: str, sources: dict[int, str], embedder: Embedder, min_similarity: float,
-                     attribute: bool = True) -> Verification:
+                     attribute: bool = True, lexicon: Lexicon | None = None) -> Verification:
     """Keep supported citations, drop the rest, flag unsupported sentences.
 
     With ``attribute``, a sentence left without a valid citation gets the one source
@@ -138,7 +139,8 @@ def verify_citations(text: str, sources: dict[int, str], embedder: Embedder, min
             continue
         ok, reasons = [], []
         for n in dict.fromkeys(cited[i]):
-            problem = "is not a source" if n not in sources else _problem(claim, sources[n], sims[(i, n)], min_similarity)
+            problem = "is not a source" if n not in sources else _problem(claim, sources[n], sims[(i, n)], min_similarity,
+                                                                               lexicon)
             if problem:
                 reasons.append(f"[{n}] {problem}")
             else:
@@ -146,7 +148,8 @@ def verify_citations(text: str, sources: dict[int, str], embedder: Embedder, min
         result.removed.extend(n for n in cited[i] if n not in ok)
         if not ok and attribute:
             best = max(ids, key=lambda n: sims[(i, n)], default=None)
-            if best is not None and _problem(claim, sources[best], sims[(i, best)], min_similarity) is None:
+            if best is not None and _problem(claim, sources[best], sims[(i, best)], min_similarity,
+                                                     lexicon) is None:
                 ok.append(best)
                 result.attributed.append(best)
         flagged = not ok
