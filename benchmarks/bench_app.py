@@ -61,7 +61,7 @@ def main() -> None:
     rows = [json.loads(x) for x in (ROOT / "eval/data/seeds_qa.jsonl").read_text(encoding="utf-8").splitlines() if x]
     questions = [r["question"] for r in rows]
     Client(url, verbose=False).predict("How many coalition troops remain in Iraq?", [], EXTRACTIVE,
-                                       "", "", 8, "hybrid", api_name="/ask")  # warm-up, not timed
+                                       "", "", "", 8, "hybrid", api_name="/ask")  # warm-up, not timed
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -74,7 +74,7 @@ def main() -> None:
             q = questions[(i * args.questions + j) % len(questions)]
             t0 = time.perf_counter()
             try:
-                history, _, _ = client.predict(q, [], EXTRACTIVE, "", "", 8, "hybrid",
+                history, _, _ = client.predict(q, [], EXTRACTIVE, "", "", "", 8, "hybrid",
                                                api_name="/ask")
                 text = message_text(history[-1])
                 problem = text.startswith("⚠")

@@ -58,6 +58,7 @@ class Source(Cited):
     translation: str | None = None  # machine translation, labelled as such wherever shown
     translation_note: str | None = None
     facts: str = ""  # the quote's dates, quantities and names in English, when there is no translation
+    arrival: str = ""  # how the article entered the corpus: an upload is never mistaken for the outlet it names
 
 
 @dataclass
@@ -300,6 +301,8 @@ class ExtractiveEngine:
         lines = [answer.short.text] if answer.short else []
         for s in answer.sources:
             where = ", ".join(x for x in (s.outlet, s.date) if x)
+            if s.arrival.startswith("uploaded"):  # the outlet is what the file claims, not where it came from
+                where = f"{where} ({s.arrival})" if where else s.arrival
             prefix = f"{where}: " if where else ""
             if answer.language == "en" and s.translation:
                 lines.append(f"{prefix}“{s.translation}” [{s.n}] (machine translation; original: «{s.quote}»)")
@@ -393,7 +396,7 @@ def _copied_short(copied: str | None, picked: list[Candidate], sources: list[Sou
 
 def _source(n: int, c: Candidate) -> Source:
     h = c.hit
-    return Source(n, h.doc_id, h.source, h.title, h.outlet, h.date, c.text, c.start, c.end, h.score)
+    return Source(n, h.doc_id, h.source, h.title, h.outlet, h.date, c.text, c.start, c.end, h.score, arrival=h.arrival)
 
 
 def _ms(t0: float) -> float:

@@ -23,6 +23,7 @@ from rag.prompts import load_prompt
 from rag.translate import KEY_FACTS_LABEL, translator_for
 from rag.config import Settings
 from rag.dates import DateMention, find_dates, reference_date
+from rag.escape import md_escape
 from rag.ingest import Document
 from rag.llm import Generator, GeneratorUnavailable
 from rag.models import Embedder
@@ -501,19 +502,23 @@ def speaker_of(text: str) -> str | None:
 
 
 def render_markdown(b: Briefing) -> str:
-    """A briefing as Markdown: sections, per-line citations, the other language, then the sources."""
+    """A briefing as Markdown: sections, per-line citations, the other language, then the sources.
+
+    Every string from an article, a file name, the topic or a model is escaped: the export shows it, never runs it.
+    """
+    e = md_escape
     langs = ["ar", "en"] if b.lang == "both" else [b.lang]
     title = {"ar": "موجز", "en": "Briefing"}
-    out = [f"# {' / '.join(title[x] for x in langs)}: {b.subject}", "",
-           f"_Scope: {b.scope} · engine: {b.engine} · length: {b.length}_", ""]
-    out += [f"> {n}" for n in b.notices] + ([""] if b.notices else [])
+    out = [f"# {' / '.join(title[x] for x in langs)}: {e(b.subject)}", "",
+           f"_{e(f'Scope: {b.scope} · engine: {b.engine} · length: {b.length}')}_", ""]
+    out += [f"> {e(n)}" for n in b.notices] + ([""] if b.notices else [])
     sources: dict[int, Cited] = {}
     for s in b.sections:
         out += [f"## {' / '.join(s.title[x] for x in langs)}", ""]
         for line in s.lines:
-            marks = "".join(f"[{c.n}]" for c in line.sources)
+            marks = "".join(f"\\[{c.n}\\]" for c in line.sources)
             sources.update({c.n: c for c in line.sources})
-            lead = f"**{line.when}** — " if line.when else (f"**{line.speaker}** — " if line.speaker else "")
+            lead = f"**{e(line.when)}** — " if line.when else (f"**{e(line.speaker)}** — " if line.speaker else "")
             out.append(f"- {lead}{text_in(line, langs[0])} {marks}")
             if len(langs) == 2:
                 out.append(f"  - {text_in(line, langs[1])}")
@@ -522,20 +527,22 @@ def render_markdown(b: Briefing) -> str:
     for n in sorted(sources):
         c = sources[n]
         meta = ", ".join(x for x in (c.outlet, c.date) if x) or "outlet and date unknown"
-        out.append(f"{n}. {c.title or c.source} ({meta}) — `{c.source}` [{c.start}:{c.end}]: «{c.quote}»")
+        out.append(f"{n}\\. {e(c.title or c.source)} ({e(meta)}) — {e(c.source)} \\[{c.start}:{c.end}\\]: "
+                   f"«{e(c.quote)}»")
     return "\n".join(out).rstrip() + "\n"
 
 
 def text_in(line: Line, lang: str, markdown: bool = True) -> str:
     """A line as shown in one language column: original, labelled translation, or why there is none."""
-    em = (lambda t: f"_{t}_") if markdown else (lambda t: t)
+    esc = md_escape if markdown else (lambda t: t)
+    em = (lambda t: f"_{md_escape(t)}_") if markdown else (lambda t: t)
     label = " " + em("(machine-generated)") if line.translated else ""
     if line.language == lang:
-        return (f"«{line.text}»" if not line.translated else line.text) + label
+        return (f"«{esc(line.text)}»" if not line.translated else esc(line.text)) + label
     if line.translation:
-        return f"{line.translation} {em('(machine translation)')}"
+        return f"{esc(line.translation)} {em('(machine translation)')}"
     if line.facts and lang == "en":
-        body = f"{em(KEY_FACTS_LABEL[lang] + ':')} {line.facts}"
+        body = f"{em(KEY_FACTS_LABEL[lang] + ':')} {esc(line.facts)}"
     else:
         body = em("(" + ("لا تتوفر ترجمة" if lang == "ar" else "no translation available") + ")")
     return body + (f" {em('(' + line.translation_note + ')')}" if line.translation_note else "")

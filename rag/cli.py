@@ -29,7 +29,11 @@ def _app(args: argparse.Namespace, progress: bool = True):
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    summary = _app(args, progress=True).ingest(args.paths, rebuild=args.rebuild)
+    def waiting(message: str) -> None:
+        print(f"isnad: {message}", file=sys.stderr, flush=True)
+
+    summary = _app(args, progress=True).ingest(args.paths, rebuild=args.rebuild, wait=not args.no_wait,
+                                               on_wait=waiting)
     r = summary.report
     for note in summary.notes:
         print(f"note: {note}")
@@ -40,6 +44,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for e in summary.errors:
         print(f"error: {e.source}: {e.reason}", file=sys.stderr)
     return 0 if not summary.errors else 2
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    for note in _app(args, progress=False).doctor():
+        print(note)
+    return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -280,8 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("ingest", help="add .txt/.md/.html files or folders to the index")
     s.add_argument("paths", nargs="+")
-    s.add_argument("--rebuild", action="store_true", help="re-embed everything (after a model or chunker change)")
+    s.add_argument("--rebuild", action="store_true",
+                   help="re-embed every document the index knows plus PATHS (after a model or chunker change)")
+    s.add_argument("--no-wait", action="store_true", help="fail at once if another ingest is writing")
     s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("doctor", help="check the index; repair a broken CURRENT from the newest intact generation")
+    s.set_defaults(func=cmd_doctor)
 
     s = sub.add_parser("search", help="ranked passages for a question")
     s.add_argument("query")

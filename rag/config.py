@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(120.0, description="seconds for a whole generation")
     llm_connect_timeout: float = 5.0
     llm_max_tokens: int = 400
+    allow_user_endpoints: bool = Field(False, description="let users type an endpoint in the app (used only with a key they type, never the server's)")
+    allowed_hosts: str = Field("", description="comma-separated hosts typed endpoints may use (empty: any, when allowed)")
     local_threads: int = Field(0, description="threads for the local generator (0: all cores)")
     local_ctx: int = 4096
 

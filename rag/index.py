@@ -3,10 +3,13 @@
 Layout on disk (every write makes a new generation; readers follow CURRENT)::
 
     index_dir/CURRENT            -> "gen-000003"
+    index_dir/write.lock         one writer at a time, across processes (readers never take it)
     index_dir/gen-000003/manifest.json   model, dim, chunker, corpus hash, file checksums
                          docs.jsonl, chunks.jsonl, vectors.npy, dense.faiss, bm25/
+    index_dir/gen-000002/        the previous generation, kept until the next one is complete
 
-A crash mid-write leaves an unreferenced folder and the previous generation intact.
+A crash mid-write leaves an unreferenced folder and the previous generation intact;
+`repair` points a broken CURRENT back at the newest generation whose checksums hold.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ import hashlib
 import json
 import os
 import shutil
+import threading
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Iterator
 
 import bm25s
 import faiss
@@ -31,6 +36,8 @@ from rag.models import Embedder, sha256_file
 from rag.text_ar import bm25_tokens, normalize_ar
 
 FORMAT_VERSION = 1
+KEEP_GENERATIONS = 2  # the current one and the one before it
+EMBED_BATCH = 16  # chunks per progress report / cancellation check
 
 
 class IndexProblem(RuntimeError):
@@ -47,6 +54,14 @@ class IndexCorruptError(IndexProblem):
 
 class IndexStaleError(IndexProblem):
     pass
+
+
+class IndexBusyError(IndexProblem):
+    """Another writer holds the index's lock (only raised when told not to wait)."""
+
+
+class IngestCancelled(IndexProblem):
+    """The user stopped an ingest; nothing was written."""
 
 
 @dataclass
@@ -71,7 +86,34 @@ class AddReport:
 
 
 def _fix_hint(index_dir: Path) -> str:
-    return f"rebuild it with `isnad ingest --rebuild PATH...` (or delete {index_dir})"
+    return (f"run `isnad doctor --index-dir {index_dir}`: it points the index back at the newest intact "
+            "generation and deletes nothing")
+
+
+Progress = Callable[[int, int], None]  # (chunks embedded, chunks to embed)
+
+
+@contextmanager
+def writer_lock(index_dir: Path, wait: bool = True, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Serialise every writer of ``index_dir`` (CLI ingests, app uploads, rebuilds, repairs) across processes."""
+    from filelock import FileLock, Timeout
+
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(index_dir / "write.lock"), thread_local=False)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if not wait:
+            raise IndexBusyError(f"another ingest is writing to {index_dir}; try again when it has finished, "
+                                 "or run without --no-wait to wait for it") from None
+        if on_wait:
+            on_wait("another ingest is running, waiting…")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class SearchIndex:
@@ -89,19 +131,24 @@ class SearchIndex:
 
     # ------------------------------------------------------------ building
 
-    def add(self, docs: Iterable[Document], embedder: Embedder, progress: bool = False) -> AddReport:
-        """Add documents; a new version of an already indexed source replaces the old one."""
+    def add(self, docs: Iterable[Document], embedder: Embedder, progress: bool = False,
+            on_progress: Progress | None = None, cancel: threading.Event | None = None) -> AddReport:
+        """Add documents; a new version of an already indexed source replaces the old one.
+
+        Nothing changes until every chunk is embedded, so a cancelled or failed add leaves the index as it was.
+        """
         self.check_compatible(embedder.model_id, self.chunker)
         report = AddReport()
         by_source = {d.source: d.doc_id for d in self.docs.values()}
         new: list[Document] = []
+        replaced: list[str] = []
         for doc in docs:
             if doc.doc_id in self.docs:
                 report.unchanged.append(doc.source)
                 continue
             old = by_source.get(doc.source)
             if old:
-                self._remove(old)
+                replaced.append(old)
                 report.replaced.append(doc.source)
             else:
                 report.added.append(doc.source)
@@ -114,7 +161,17 @@ class SearchIndex:
         for doc in tqdm(new, desc="chunking", unit="doc", disable=not progress):
             new_chunks.extend(chunk_document(doc, embedder.count_tokens, settings))
         titles = {d.doc_id: d.title for d in new}
-        vecs = embedder.embed_documents([c.text for c in new_chunks], [titles[c.doc_id] for c in new_chunks])
+        parts = []
+        for i in range(0, len(new_chunks), EMBED_BATCH):
+            if cancel is not None and cancel.is_set():
+                raise IngestCancelled("stopped before it finished; the index is as it was")
+            batch = new_chunks[i:i + EMBED_BATCH]
+            parts.append(embedder.embed_documents([c.text for c in batch], [titles[c.doc_id] for c in batch]))
+            if on_progress:
+                on_progress(i + len(batch), len(new_chunks))
+        vecs = np.vstack(parts) if parts else np.zeros((0, self.dim), np.float32)
+        for old in replaced:
+            self._remove(old)
         for doc in new:
             self.docs[doc.doc_id] = doc
         self.chunks.extend(new_chunks)
@@ -123,10 +180,11 @@ class SearchIndex:
         self._invalidate()
         return report
 
-    def rebuilt(self, embedder: Embedder, chunker: ChunkerSettings, progress: bool = False) -> "SearchIndex":
+    def rebuilt(self, embedder: Embedder, chunker: ChunkerSettings, progress: bool = False,
+                on_progress: Progress | None = None, cancel: threading.Event | None = None) -> "SearchIndex":
         """A fresh index of the same documents for another model or chunker."""
         fresh = SearchIndex(embedder.model_id, embedder.dim, chunker)
-        fresh.add(list(self.docs.values()), embedder, progress)
+        fresh.add(list(self.docs.values()), embedder, progress, on_progress, cancel)
         return fresh
 
     def _remove(self, doc_id: str) -> None:
@@ -221,11 +279,15 @@ class SearchIndex:
     # ------------------------------------------------------------ persistence
 
     def save(self, index_dir: Path) -> Path:
-        """Write a new generation atomically and point CURRENT at it."""
+        """Write a new generation atomically, point CURRENT at it, keep the one before.
+
+        Callers hold `writer_lock`. Numbers follow the newest folder on disk, not CURRENT,
+        so a lost pointer never makes a write collide with a generation that exists.
+        """
         index_dir = Path(index_dir)
         index_dir.mkdir(parents=True, exist_ok=True)
-        current = _read_current(index_dir)
-        number = int(current.split("-")[1]) + 1 if current else 1
+        previous = _current_name(index_dir)
+        number = max((_gen_number(p) for p in index_dir.glob("gen-*")), default=0) + 1
         name = f"gen-{number:06d}"
         tmp = index_dir / f".{name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -245,9 +307,12 @@ class SearchIndex:
         pointer.write_text(name)
         _fsync_file(pointer)
         os.replace(pointer, index_dir / "CURRENT")
-        for old in [*index_dir.glob("gen-*"), *index_dir.glob(".gen-*.tmp")]:
-            if old.name != name:  # older generations and leftovers of crashed writes
-                shutil.rmtree(old, ignore_errors=True)
+        keep = {name} | ({previous} if previous and (index_dir / previous).is_dir() else set())
+        older = sorted((p for p in index_dir.glob("gen-*") if p.name not in keep), key=_gen_number)
+        if len(keep) < KEEP_GENERATIONS and older:  # no usable previous pointer: keep the newest older one
+            keep.add(older.pop().name)
+        for old in [*older, *index_dir.glob(".gen-*.tmp")]:  # older generations, leftovers of crashed writes
+            shutil.rmtree(old, ignore_errors=True)
         return index_dir / name
 
     @classmethod
@@ -255,8 +320,14 @@ class SearchIndex:
         index_dir = Path(index_dir)
         current = _read_current(index_dir)
         if current is None:
+            if any(index_dir.glob("gen-*")):
+                raise IndexCorruptError(f"{index_dir / 'CURRENT'} is missing; {_fix_hint(index_dir)}")
             raise IndexMissingError(f"no index at {index_dir}: run `isnad ingest PATH...` first")
-        gen = index_dir / current
+        return cls._load_generation(index_dir / current, verify)
+
+    @classmethod
+    def _load_generation(cls, gen: Path, verify: bool = True) -> "SearchIndex":
+        index_dir = gen.parent
         try:
             manifest = Manifest(**json.loads((gen / "manifest.json").read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError) as e:
@@ -300,20 +371,84 @@ class SearchIndex:
             "mean_chunk_tokens": round(float(np.mean([c.n_tokens for c in self.chunks])), 1) if self.chunks else 0,
             "per_document": [
                 {"doc_id": d.doc_id, "title": d.title, "outlet": d.outlet, "date": d.date,
-                 "language": d.language, "source": d.source, "chunks": per_doc.get(d.doc_id, 0)}
+                 "language": d.language, "source": d.source, "chunks": per_doc.get(d.doc_id, 0),
+                 "arrival": d.arrival()}
                 for d in self.docs.values()
             ],
         }
 
 
-def _read_current(index_dir: Path) -> str | None:
+def _current_name(index_dir: Path) -> str | None:
+    """What CURRENT says, or None when it is absent or not a generation name."""
     try:
         name = (index_dir / "CURRENT").read_text().strip()
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return None
-    if not name.startswith("gen-"):
+    return name if name.startswith("gen-") and "/" not in name else None
+
+
+def _read_current(index_dir: Path) -> str | None:
+    name = _current_name(index_dir)
+    if name is None and (index_dir / "CURRENT").exists():
         raise IndexCorruptError(f"{index_dir / 'CURRENT'} is damaged; {_fix_hint(index_dir)}")
     return name
+
+
+def _gen_number(path: Path) -> int:
+    try:
+        return int(path.name.split("-")[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def repair(index_dir: Path) -> list[str]:
+    """Point a broken CURRENT at the newest generation whose checksums hold; say what was done.
+
+    Deletes nothing. Callers hold `writer_lock`. Returns [] when the index was already sound.
+    """
+    index_dir = Path(index_dir)
+    if not (index_dir / "CURRENT").exists() and not any(index_dir.glob("gen-*")):
+        return []
+    current = _current_name(index_dir)
+    problem = "CURRENT is missing or damaged" if current is None else None
+    if current is not None:
+        try:
+            SearchIndex._load_generation(index_dir / current)
+            return []
+        except IndexProblem as e:
+            problem = f"CURRENT points at {current}, which is unusable ({e})"
+    for gen in sorted(index_dir.glob("gen-*"), key=_gen_number, reverse=True):
+        if gen.name == current:
+            continue
+        try:
+            index = SearchIndex._load_generation(gen)
+        except IndexProblem:
+            continue
+        pointer = index_dir / ".CURRENT.tmp"
+        pointer.write_text(gen.name)
+        _fsync_file(pointer)
+        os.replace(pointer, index_dir / "CURRENT")
+        return [f"{problem}; CURRENT now points at {gen.name}, the newest intact generation "
+                f"({len(index.docs)} documents, checksums verified). Nothing was deleted."]
+    raise IndexCorruptError(f"{problem}, and no generation in {index_dir} is intact. Nothing was deleted; "
+                            "`isnad ingest --rebuild PATH...` re-embeds the documents still readable there "
+                            "together with PATH")
+
+
+def recover_documents(index_dir: Path) -> tuple[list[Document], str | None]:
+    """The documents of the newest generation whose docs.jsonl still matches its checksum.
+
+    For `--rebuild` of an index whose vectors are lost: the articles are re-embedded, never dropped.
+    """
+    for gen in sorted(Path(index_dir).glob("gen-*"), key=_gen_number, reverse=True):
+        try:
+            files = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))["files"]
+            if sha256_file(gen / "docs.jsonl") != files["docs.jsonl"]:
+                continue
+            return [Document.from_dict(d) for d in _read_jsonl(gen / "docs.jsonl")], gen.name
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return [], None
 
 
 def _write_jsonl(path: Path, rows: Iterable[dict]) -> None:

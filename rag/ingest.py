@@ -19,6 +19,14 @@ from rag.text_ar import detect_language, normalize_ar
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 MAX_FILE_BYTES = 20 * 1024 * 1024
+# Legacy Arabic encodings accepted when UTF-8 fails and the detector is confident (its chaos score low).
+ARABIC_ENCODINGS = {"cp1256": "Windows-1256", "iso8859_6": "ISO-8859-6"}
+MAX_CHAOS = 0.2
+
+
+def megabytes(n: int) -> str:
+    """Sizes in one unit everywhere, so a refused file is never 'the limit' in another rounding."""
+    return f"{n / 2 ** 20:.1f} MB"
 
 
 @dataclass
@@ -35,6 +43,7 @@ class Document:
     paragraphs: list[tuple[int, int]]
     provenance: dict[str, str] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
+    origin: dict[str, str] = field(default_factory=dict)  # how it entered the corpus: via, path, name, at
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -47,6 +56,18 @@ class Document:
 
     def body(self) -> str:
         return "\n".join(self.text[a:b] for a, b in self.paragraphs)
+
+    def arrival(self) -> str:
+        """How the document entered the corpus, shown beside the outlet its text claims:
+        a planted "المصدر: الجزيرة" line in an uploaded file reads as an upload, not as Al Jazeera."""
+        via, at = self.origin.get("via"), self.origin.get("at", "")[:16].replace("T", " ")
+        if via == "seed":
+            return "shipped seed article"
+        if via == "upload":
+            return f"uploaded in the app {at} UTC".replace("  ", " ")
+        if via == "cli":
+            return f"added with isnad ingest {at[:10]}".strip()
+        return "origin not recorded"
 
 
 @dataclass
@@ -84,30 +105,47 @@ def iter_files(paths: list[str | Path]) -> tuple[list[Path], list[IngestError]]:
     return files, errors
 
 
-def read_text(path: Path) -> str:
-    """Decode a file as UTF-8 (BOM allowed) or raise a specific, readable error."""
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise IngestFileError(f"unsupported file type '{path.suffix or '(none)'}'; use .txt, .md or .html")
-    size = path.stat().st_size
+def check_size(size: int) -> None:
+    """Refuse empty and oversized files before anything is copied or read."""
     if size == 0:
         raise IngestFileError("the file is empty")
     if size > MAX_FILE_BYTES:
-        raise IngestFileError(f"the file is {size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB")
+        raise IngestFileError(f"the file is {megabytes(size)}; the limit is {megabytes(MAX_FILE_BYTES)}")
+
+
+def decode(raw: bytes) -> tuple[str, str]:
+    """The text and the encoding it was read with: UTF-8 (BOM allowed), else a confident Arabic detection."""
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as e:
+        bad = e
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    if best is not None and best.encoding in ARABIC_ENCODINGS and best.chaos <= MAX_CHAOS:
+        return str(best), best.encoding
+    guess = f"the detector's best guess, {best.encoding}, is not an Arabic encoding it is sure of" if best else \
+        "no encoding fits it"
+    raise IngestFileError(
+        f"not valid UTF-8 (byte {bad.start}: {raw[bad.start:bad.start + 1]!r}) and not confidently Windows-1256 or "
+        f"ISO-8859-6 ({guess}); save it as UTF-8 and try again")
+
+
+def read_text(path: Path) -> tuple[str, str]:
+    """Decode a file (see `decode`) or raise a specific, readable error; returns (text, encoding)."""
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise IngestFileError(f"unsupported file type '{path.suffix or '(none)'}'; use .txt, .md or .html")
+    check_size(path.stat().st_size)
     raw = path.read_bytes()
     if b"\x00" in raw[:8192]:
         raise IngestFileError("this looks like a binary file (it contains NUL bytes), not text")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise IngestFileError(
-            f"not valid UTF-8 (byte {e.start}: {raw[e.start:e.start + 1]!r}); save it as UTF-8 and try again"
-        ) from None
+    text, encoding = decode(raw)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if path.suffix.lower() in (".html", ".htm"):
         text = html_to_text(text)
     if not text.strip():
         raise IngestFileError("the file has no text")
-    return text
+    return text, encoding
 
 
 class _TextExtractor(html.parser.HTMLParser):
@@ -367,19 +405,38 @@ def parse_document(text: str, source: str, today: dt.date | None = None) -> Docu
     )
 
 
-def ingest_paths(paths: list[str | Path], today: dt.date | None = None) -> IngestResult:
-    """Read every file; one bad file is reported and skipped, never fatal."""
+def ingest_paths(paths: list[str | Path], today: dt.date | None = None,
+                 origin: dict[str, str] | None = None) -> IngestResult:
+    """Read every file; one bad file is reported and skipped, never fatal.
+
+    ``origin`` says how the files entered the corpus (shown beside the outlet the text claims).
+    """
     files, errors = iter_files(paths)
     docs: dict[str, Document] = {}
     duplicates: list[str] = []
     for f in files:
         try:
-            doc = parse_document(read_text(f), str(f), today)
+            text, encoding = read_text(f)
+            doc = parse_document(text, str(f), today)
         except (IngestFileError, OSError) as e:
             errors.append(IngestError(str(f), str(e)))
             continue
+        if encoding != "utf-8":
+            doc.provenance["encoding"] = f"{ARABIC_ENCODINGS[encoding]} (detected; the file is not UTF-8)"
+        doc.origin = {"via": "seed" if _is_seed(f) else "cli", "path": str(f), **(origin or {})}
         if doc.doc_id in docs:
             duplicates.append(f"{f} is the same article as {docs[doc.doc_id].source}")
             continue
         docs[doc.doc_id] = doc
     return IngestResult(list(docs.values()), errors, duplicates)
+
+
+SEEDS_DIR = Path(__file__).resolve().parents[1] / "seeds"
+
+
+def _is_seed(path: Path) -> bool:
+    """A file of the articles shipped in the repository's seeds/ folder."""
+    try:
+        return path.resolve().is_relative_to(SEEDS_DIR)
+    except OSError:
+        return False

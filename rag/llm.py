@@ -23,6 +23,13 @@ class GeneratorUnavailable(RuntimeError):
     """The endpoint cannot be reached, timed out or failed; callers fall back to extractive."""
 
 
+class EndpointRefused(ValueError):
+    """An endpoint typed by a user that this server will not call; the message says why."""
+
+
+OPAQUE_ERROR = "could not reach the endpoint"
+
+
 @dataclass
 class Message:
     role: str  # system | user | assistant
@@ -33,11 +40,16 @@ class Generator:
     """A chat model behind an OpenAI-compatible URL, with bounded timeouts."""
 
     def __init__(self, base_url: str, model: str, api_key: str | None, label: str, settings: Settings,
-                 wait_ready: Callable[[], None] | None = None):
-        """``wait_ready`` blocks until a server that is still starting can answer (the embedded one)."""
+                 wait_ready: Callable[[], None] | None = None, opaque_errors: bool = False):
+        """``wait_ready`` blocks until a server that is still starting can answer (the embedded one).
+
+        ``opaque_errors``: for endpoints typed by users, every failure reads "could not reach the
+        endpoint", so the app cannot be used to map which internal addresses and ports answer.
+        """
         from langchain_openai import ChatOpenAI
 
         self.wait_ready = wait_ready
+        self.opaque_errors = opaque_errors
         self.base_url = base_url
         self.model = model
         self.label = label
@@ -66,7 +78,10 @@ class Generator:
                 if piece:
                     yield piece
         except Exception as e:  # openai/httpx raise many types; all mean "no answer from here"
-            raise GeneratorUnavailable(f"{self.label} failed: {type(e).__name__}: {_safe(str(e))}") from None
+            raise self._failure(f"{self.label} failed: {type(e).__name__}: {_safe(str(e))}") from None
+
+    def _failure(self, detail: str) -> GeneratorUnavailable:
+        return GeneratorUnavailable(f"{self.label}: {OPAQUE_ERROR}" if self.opaque_errors else detail)
 
     def complete(self, messages: list[Message], max_tokens: int | None = None) -> str:
         return "".join(self.stream(messages, max_tokens))
@@ -83,7 +98,7 @@ class Generator:
             with socket.create_connection((url.hostname, port), timeout=self.settings.llm_connect_timeout):
                 pass
         except OSError as e:
-            raise GeneratorUnavailable(f"{self.label} is unreachable at {url.scheme}://{url.hostname}:{port} ({e})") from None
+            raise self._failure(f"{self.label} is unreachable at {url.scheme}://{url.hostname}:{port} ({e})") from None
 
 
 def _safe(text: str) -> str:
@@ -183,6 +198,25 @@ def local_server(settings: Settings) -> LocalServer:
         if _LOCAL is None:
             _LOCAL = LocalServer(settings).start()
         return _LOCAL
+
+
+def user_generator(settings: Settings, endpoint: str, model: str | None, api_key: str | None) -> Generator:
+    """A generator for an endpoint a user typed: refused unless the operator allows it, and then
+    called only with the key the user typed, never the server's (which goes only to ISNAD_LLM_BASE_URL)."""
+    from urllib.parse import urlparse
+
+    if not settings.allow_user_endpoints:
+        raise EndpointRefused("this server only calls the endpoint its operator configured; typed endpoints are "
+                              "turned off (the operator can allow them with ISNAD_ALLOW_USER_ENDPOINTS=1)")
+    url = urlparse(endpoint)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise EndpointRefused("the endpoint must be an http(s) URL ending in /v1, e.g. https://api.example.com/v1")
+    allowed = [h.strip().lower() for h in settings.allowed_hosts.split(",") if h.strip()]
+    if allowed and url.hostname.lower() not in allowed:
+        raise EndpointRefused(f"this server calls typed endpoints only on {', '.join(allowed)}")
+    model = model or "gpt-4o-mini"
+    return Generator(endpoint, model, api_key or None, f"{model} at your endpoint (remote, machine-generated)",
+                     settings, opaque_errors=True)
 
 
 def make_generator(settings: Settings) -> Generator | None:

@@ -5,15 +5,18 @@ The CLI and the app both go through it, so they cannot drift apart.
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from rag.answer import Answer, ExtractiveEngine, GenerativeEngine
 from rag.brief import Briefing, ExtractiveBriefer, GenerativeBriefer
 from rag.config import Settings
 from rag.dates import reference_date
-from rag.index import AddReport, IndexMissingError, IndexProblem, IndexStaleError, SearchIndex
+from rag.index import (AddReport, IndexMissingError, IndexProblem, IndexStaleError, Progress, SearchIndex,
+                       recover_documents, repair, writer_lock)
 from rag.ingest import IngestError, ingest_paths
 from rag.llm import Generator, make_generator
 from rag.models import load_embedder
@@ -68,39 +71,65 @@ class Isnad:
                                      self.settings.bm25_weight)
         return self._searcher
 
-    def ingest(self, paths: list[str | Path], rebuild: bool = False) -> IngestSummary:
-        """Add files to the index (created if absent); rebuild when model or chunker changed."""
-        result = ingest_paths(paths)
+    def ingest(self, paths: list[str | Path], rebuild: bool = False, wait: bool = True,
+               on_wait: Callable[[str], None] | None = None, on_progress: Progress | None = None,
+               cancel: threading.Event | None = None, origin: dict[str, str] | None = None) -> IngestSummary:
+        """Add files to the index (created if absent); rebuild when model or chunker changed.
+
+        One writer at a time across processes: the index is read, extended and saved under the
+        index folder's lock, so two ingests never overwrite each other's documents. A broken
+        CURRENT is repaired first (nothing deleted); `rebuild` re-embeds every document the index
+        knew plus ``paths``, never fewer.
+        """
+        stamp = {"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **(origin or {})}
+        result = ingest_paths(paths, origin=stamp)
         embedder = self.embedder
         chunker = self.settings.chunker()
+        folder = self.settings.index_dir
         notes: list[str] = []
         did_rebuild = False
-        try:
-            index: SearchIndex | None = SearchIndex.load(self.settings.index_dir)
-        except IndexMissingError:
-            index = None
-        except IndexProblem as e:  # damaged or from another format version
-            if not rebuild:
-                raise
-            notes.append(f"unreadable index replaced: {e}")
-            index, did_rebuild = None, True
-        if index is None:
-            index = SearchIndex(embedder.model_id, embedder.dim, chunker)
-        else:
+        with writer_lock(folder, wait, on_wait):
             try:
-                index.check_compatible(embedder.model_id, chunker)
-                stale = None
-            except IndexStaleError as e:
-                stale = str(e)
-            if rebuild or stale:
-                notes.append(f"re-embedding the {len(index.docs)} indexed documents" + (f": {stale}" if stale else ""))
-                index = index.rebuilt(embedder, chunker, self.progress)
+                notes += repair(folder)
+                index: SearchIndex | None = SearchIndex.load(folder)
+            except IndexMissingError:
+                index = None
+            except IndexProblem as e:  # nothing intact, or another format version
+                if not rebuild:
+                    raise
+                known, gen = recover_documents(folder)
+                notes.append(f"unreadable index ({e}); re-embedding the {len(known)} documents recovered from "
+                             f"{gen or 'no generation'} with the new files")
+                index = SearchIndex(embedder.model_id, embedder.dim, chunker)
+                index.add(known, embedder, self.progress, on_progress, cancel)
                 did_rebuild = True
-        report = index.add(result.documents, embedder, self.progress)
-        if report.added or report.replaced or did_rebuild or not (self.settings.index_dir / "CURRENT").exists():
-            index.save(self.settings.index_dir)
+            if index is None:
+                index = SearchIndex(embedder.model_id, embedder.dim, chunker)
+            elif not did_rebuild:
+                try:
+                    index.check_compatible(embedder.model_id, chunker)
+                    stale = None
+                except IndexStaleError as e:
+                    stale = str(e)
+                if rebuild or stale:
+                    notes.append(f"re-embedding the {len(index.docs)} indexed documents" + (f": {stale}" if stale else ""))
+                    index = index.rebuilt(embedder, chunker, self.progress, on_progress, cancel)
+                    did_rebuild = True
+            report = index.add(result.documents, embedder, self.progress, on_progress, cancel)
+            if report.added or report.replaced or did_rebuild or not (folder / "CURRENT").exists():
+                index.save(folder)
         self._index, self._searcher = index, None  # engines rebind to the new searcher
         return IngestSummary(report, result.errors, result.duplicates, did_rebuild, notes)
+
+    def doctor(self) -> list[str]:
+        """Check the index and repair a broken CURRENT from the newest intact generation (nothing deleted)."""
+        folder = self.settings.index_dir
+        with writer_lock(folder):
+            notes = repair(folder)
+            index = SearchIndex.load(folder)
+        self._index, self._searcher = index, None
+        gen = (folder / "CURRENT").read_text().strip()
+        return notes + [f"index OK: {gen}, {len(index.docs)} documents, {len(index.chunks)} chunks, checksums verified"]
 
     @property
     def generator(self) -> Generator | None:

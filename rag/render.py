@@ -9,10 +9,12 @@ Article text is escaped: it is data, never markup.
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from rag.answer import Answer, Source
 from rag.brief import Briefing, Line, text_in
+from rag.escape import md_escape
 from rag.ingest import Document
 from rag.translate import KEY_FACTS_LABEL
 
@@ -38,13 +40,30 @@ def _p(text: str, cls: str = "isnad-bidi", tag: str = "div", extra: str = "") ->
 
 
 def answer_markdown(answer: Answer) -> str:
-    """The chat message: answer text, then notices (machine text is always labelled)."""
+    """The chat message: answer text, then notices (machine text is always labelled).
+
+    Every string is escaped (`md_escape`): quotes are verbatim article text and the generated
+    text is a model's, so neither may become markup. Only Isnad's own emphasis of the short
+    answer's value is Markdown.
+    """
     # One paragraph per line, each starting with a direction mark so that a line of digits ("2021")
     # or one opening with a name in the other script still reads in the answer's direction.
     mark = {"ar": "\u200f", "en": "\u200e"}.get(answer.language, "")
-    parts = [(line if "«" in line else mark + line) for line in answer.answer.split("\n") if line.strip()]
-    parts += [f"_{n}_" for n in answer.notices]
+    lines = [line for line in answer.answer.split("\n") if line.strip()]
+    parts = []
+    if answer.short and lines and lines[0] == answer.short.text:
+        parts.append(mark + _short_markdown(lines.pop(0)))
+    parts += [(md_escape(line) if "«" in line else mark + md_escape(line)) for line in lines]
+    parts += [f"_{md_escape(n)}_" for n in answer.notices]
     return "\n\n".join(parts)
+
+
+def _short_markdown(line: str) -> str:
+    """The short-answer line escaped, its leading ``**…**`` (the value, or "The sources differ:") bold again."""
+    m = re.match(r"\*\*(.+?)\*\*(.*)", line)
+    if m is None:
+        return md_escape(line)
+    return f"**{md_escape(m.group(1))}**{md_escape(m.group(2))}"
 
 
 def sources_html(answer: Answer | None, docs: dict[str, Document]) -> str:
@@ -55,7 +74,7 @@ def sources_html(answer: Answer | None, docs: dict[str, Document]) -> str:
 
 
 def _source_html(s: Source, doc: Document | None) -> str:
-    meta = " · ".join(x for x in (s.outlet or "outlet unknown", s.date or "date unknown", s.source))
+    meta = " · ".join(x for x in (s.outlet or "outlet unknown", s.date or "date unknown", s.source, s.arrival) if x)
     para = _paragraph_with_mark(doc, s.start, s.end) if doc else escape(s.quote)
     mt = ""
     if s.translation:

@@ -51,6 +51,7 @@ class Hit:
     sentences: list[tuple[int, int]]
     dense_rank: int | None = None
     bm25_rank: int | None = None
+    arrival: str = ""  # how the article entered the corpus (Document.arrival)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -123,7 +124,7 @@ class Searcher:
         c = self.index.chunks[i]
         d = self.index.docs[c.doc_id]
         return Hit(rank, round(score, 6), c.chunk_id, c.doc_id, d.source, d.title, d.outlet, d.date,
-                   c.text, c.start, c.end, c.sentences, dr, br)
+                   c.text, c.start, c.end, c.sentences, dr, br, d.arrival())
 
 
 class IsnadRetriever(BaseRetriever):

@@ -6,6 +6,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 from app import EXTRACTIVE, GENERATIVE, message_text
+from rag.escape import md_unescape
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,7 @@ def _last_text(history) -> str:
 
 
 def ask(client, question, engine=EXTRACTIVE, history=None):
-    return client.predict(question, history or [], engine, "", "", 8, "hybrid", api_name="/ask")
+    return client.predict(question, history or [], engine, "", "", "", 8, "hybrid", api_name="/ask")
 
 
 def test_ask_arabic_gets_cited_quotes_and_sources(client):
@@ -49,14 +50,14 @@ def test_generator_choice_without_generator_explains(client):
 
 def test_brief_both_languages(client):
     html, md_file = client.predict("Topic", None, "US troop withdrawal from Iraq", "both", "short", EXTRACTIVE,
-                                   "", "", api_name="/brief")
+                                   "", "", "", api_name="/brief")
     assert 'class="isnad-grid"' in html and 'lang="ar"' in html and 'lang="en"' in html
     text = open(md_file, encoding="utf-8").read()
     assert text.startswith("# موجز / Briefing: US troop withdrawal from Iraq") and "## Sources / المصادر" in text
 
 
 def test_brief_article_needs_a_choice(client):
-    html, _ = client.predict("Article", None, "", "ar", "short", EXTRACTIVE, "", "", api_name="/brief")
+    html, _ = client.predict("Article", None, "", "ar", "short", EXTRACTIVE, "", "", "", api_name="/brief")
     assert "choose an article" in html
 
 
@@ -73,7 +74,8 @@ def test_upload_reports_each_file(client, tmp_path):
                     "on Sunday, officials said, in the first such move of the year.", encoding="utf-8")
     bad = tmp_path / "broken.txt"
     bad.write_bytes(b"\xff\xfe\x00\x00binary\x00\x01\x02")
-    report, table, _ = client.predict([handle_file(str(good)), handle_file(str(bad))], api_name="/upload")
+    report, table, _ = client.predict([handle_file(str(good)), handle_file(str(bad))], False, api_name="/upload")
+    report = md_unescape(report)
     assert "✓ kuwait_note.txt: added" in report
     assert "✗ broken.txt" in report
     assert any(r[4] == "kuwait_note.txt" for r in table["data"])

@@ -8,6 +8,7 @@ import pytest
 
 from rag.brief import BriefingError, speaker_of
 from rag.cli import main
+from rag.escape import md_escape
 from rag.evaluation.briefing import timeline_in_order
 from rag.evaluation.datasets import SEED_KEY_FACTS
 from rag.verify import numbers
@@ -51,7 +52,7 @@ def test_english_column_without_generator_lists_facts(isnad):
     assert "5 June 2021" in lead.facts and "Iraq" in lead.facts
     assert numbers(lead.facts) <= numbers(lead.text)  # a readable line, no stray numbers
     md = b.to_markdown()
-    assert "## Key points" in md and f"_key facts (no translation):_ {lead.facts}" in md
+    assert "## Key points" in md and f"_{md_escape('key facts (no translation):')}_ {md_escape(lead.facts)}" in md
 
 
 def test_article_accepted_by_id_or_file_name(isnad):

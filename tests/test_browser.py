@@ -124,8 +124,58 @@ def test_upload_adds_a_file_and_reports_a_bad_one(page, tmp_path):
     page.get_by_role("tab", name="Corpus / المقالات").click()
     page.locator("#isnad-upload input[type=file]").set_input_files([str(good), str(bad)])
     page.locator("#isnad-add").click()
-    page.wait_for_function("() => /browser_note\\.md/.test(document.querySelector('#isnad-upload-report').innerText)")
+    page.wait_for_function("() => /latin1\\.txt/.test(document.querySelector('#isnad-upload-report').innerText)")
     report = page.locator("#isnad-upload-report").inner_text()
     assert "✓ browser_note.md: added" in report and "✗ latin1.txt" in report and "UTF-8" in report
     page.wait_for_function("() => /browser_note\\.md/.test(document.querySelector('#isnad-corpus').innerText)")
     page.screenshot(path=str(ARTIFACTS / "upload.png"), full_page=True)
+
+
+def test_article_markup_is_shown_as_text_and_never_fetched(page, tmp_path):
+    import http.server
+    import threading
+
+    fetched: list[str] = []
+
+    class Beacon(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server naming)
+            fetched.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Beacon)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    beacon = f'<img src="http://127.0.0.1:{server.server_address[1]}/beacon.png">'
+    sentence = (f"قال مسؤول عسكري إن آخر وحدة ستغادر قاعدة حرير في أربيل {beacon} بحلول نهاية سبتمبر "
+                "<script>alert(1)</script> وفق الخطة.")
+    article = tmp_path / "beacon.txt"
+    article.write_text(f"قاعدة حرير {beacon}\n\n{sentence} وأضاف أن المعدات الثقيلة نقلت بالفعل إلى الكويت.\n",
+                       encoding="utf-8")
+    requests: list[str] = []
+
+    def log(request) -> None:
+        requests.append(request.url)
+
+    page.on("request", log)
+    try:
+        page.get_by_role("tab", name="Corpus / المقالات").click()
+        page.locator("#isnad-upload input[type=file]").set_input_files([str(article)])
+        page.locator("#isnad-add").click()
+        page.wait_for_function("() => /✓ beacon\\.txt/.test(document.querySelector('#isnad-upload-report').innerText)")
+        page.wait_for_function("() => /beacon\\.txt/.test(document.querySelector('#isnad-corpus').innerText)")
+        assert beacon in page.locator("#isnad-corpus").inner_text()  # the title, as text
+        page.get_by_role("tab", name="Ask & brief / اسأل ولخّص").click()
+        bot = _ask(page, "متى ستغادر آخر وحدة قاعدة حرير في أربيل؟")
+        assert f"«{sentence}»" in bot.evaluate("el => el.textContent")  # verbatim, tags and all
+        source = page.locator("#isnad-src-1")
+        source.locator("summary").click()
+        assert source.locator("mark").evaluate("el => el.textContent") == sentence
+        assert bot.locator("img").count() == 0 and source.locator("img, script").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "beacon-as-text.png"), full_page=True)
+    finally:
+        page.remove_listener("request", log)
+        server.shutdown()
+    assert fetched == [] and not [u for u in requests if "beacon" in u]

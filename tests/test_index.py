@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 
 from rag.chunking import ChunkerSettings
-from rag.index import IndexCorruptError, IndexMissingError, IndexStaleError, SearchIndex
+import threading
+
+from rag.index import (IndexCorruptError, IndexMissingError, IndexStaleError, IngestCancelled, SearchIndex,
+                       recover_documents, repair)
 from rag.ingest import ingest_paths, parse_document
 from tests.conftest import FakeEmbedder
 
@@ -67,7 +70,7 @@ def test_corrupt_or_truncated_file_gives_clear_error(tmp_path, seed_docs, fake_e
     gen = build(seed_docs, fake_embedder).save(tmp_path)
     path = gen / victim
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
-    with pytest.raises(IndexCorruptError, match="--rebuild"):
+    with pytest.raises(IndexCorruptError, match="isnad doctor"):
         SearchIndex.load(tmp_path)
 
 
@@ -82,7 +85,7 @@ def test_crash_mid_write_leaves_previous_generation_usable(tmp_path, seed_docs, 
     loaded.add(seed_docs, fake_embedder)
     loaded.save(tmp_path)  # the next write cleans up and moves on
     assert len(SearchIndex.load(tmp_path).docs) == 5
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["CURRENT", "gen-000002"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["CURRENT", "gen-000001", "gen-000002"]
 
 
 def test_filters_mask(seed_docs, fake_embedder):
@@ -93,3 +96,67 @@ def test_filters_mask(seed_docs, fake_embedder):
     mask = index.mask(date_from="2021-01-01", date_to="2021-12-31")
     dates = {index.docs[index.chunks[i].doc_id].date for i in np.flatnonzero(mask)}
     assert dates == {"2021-06-05", "2021-08-08"}
+
+
+def three_generations(tmp_path, docs, emb) -> SearchIndex:
+    index = build(docs[:1], emb)
+    for n in (1, 2, 3):
+        index.add(docs[:n], emb)
+        index.save(tmp_path)
+    return index
+
+
+def test_the_previous_generation_is_kept(tmp_path, seed_docs, fake_embedder):
+    three_generations(tmp_path, seed_docs, fake_embedder)
+    assert sorted(p.name for p in tmp_path.glob("gen-*")) == ["gen-000002", "gen-000003"]
+    assert (tmp_path / "CURRENT").read_text() == "gen-000003"
+
+
+def test_current_at_a_missing_generation_is_repaired_without_loss(tmp_path, seed_docs, fake_embedder):
+    import shutil
+
+    three_generations(tmp_path, seed_docs, fake_embedder)
+    shutil.rmtree(tmp_path / "gen-000003")
+    with pytest.raises(IndexCorruptError, match="isnad doctor"):
+        SearchIndex.load(tmp_path)
+    notes = repair(tmp_path)
+    assert "gen-000002" in notes[0] and "Nothing was deleted" in notes[0]
+    assert len(SearchIndex.load(tmp_path).docs) == 2
+    assert repair(tmp_path) == []  # sound now: nothing to say
+
+
+def test_deleted_current_is_repaired_and_the_next_write_does_not_collide(tmp_path, seed_docs, fake_embedder):
+    index = three_generations(tmp_path, seed_docs, fake_embedder)
+    (tmp_path / "CURRENT").unlink()
+    with pytest.raises(IndexCorruptError, match="CURRENT is missing"):  # not "no index": there is one
+        SearchIndex.load(tmp_path)
+    assert "gen-000003" in repair(tmp_path)[0]
+    index.add(seed_docs, fake_embedder)
+    assert index.save(tmp_path).name == "gen-000004"
+    assert len(SearchIndex.load(tmp_path).docs) == 5
+
+
+def test_documents_are_recovered_when_no_generation_is_intact(tmp_path, seed_docs, fake_embedder):
+    three_generations(tmp_path, seed_docs, fake_embedder)
+    for gen in tmp_path.glob("gen-*"):
+        (gen / "vectors.npy").write_bytes(b"damaged")
+    with pytest.raises(IndexCorruptError, match="no generation .* is intact"):
+        repair(tmp_path)
+    docs, gen = recover_documents(tmp_path)
+    assert gen == "gen-000003" and len(docs) == 3
+
+
+def test_a_cancelled_add_changes_nothing(seed_docs, fake_embedder):
+    index = build(seed_docs[:2], fake_embedder)
+    before = index.stats()
+    stop, seen = threading.Event(), []
+
+    def progress(done: int, total: int) -> None:
+        seen.append((done, total))
+        stop.set()  # the user presses Stop after the first batch
+
+    with pytest.raises(IngestCancelled):
+        index.add(seed_docs, fake_embedder, on_progress=progress, cancel=stop)
+    assert index.stats() == before and len(seen) == 1 and seen[0][0] < seen[0][1]
+    report = index.add(seed_docs, fake_embedder, on_progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1][0] == seen[-1][1] == report.n_chunks

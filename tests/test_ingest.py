@@ -116,7 +116,7 @@ def test_html_and_markdown(tmp_path):
         "<html><head><script>var x=1;</script><title>t</title></head><body><nav>Home | News</nav>"
         "<h1>US troops leave base</h1><p>The last unit left on June 5, 2021.</p>"
         "<p>Share</p><footer>cookies</footer></body></html>", encoding="utf-8")
-    doc = parse_document(read_text(page), str(page))
+    doc = parse_document(read_text(page)[0], str(page))
     assert doc.title == "t" or doc.title == "US troops leave base"
     assert "The last unit left on June 5, 2021." in doc.body()
     assert "var x" not in doc.text and "Home | News" not in doc.text and "Share" not in doc.body()
@@ -132,3 +132,32 @@ def test_a_sentence_starting_with_published_is_not_a_byline():
     assert parse_document(text, "x.txt").body() == text
     doc = parse_document("Title here\nPublished: June 5, 2021\nBody sentence one is here.", "y.txt")
     assert doc.date == "2021-06-05" and "Published" not in doc.body()
+
+
+@pytest.mark.parametrize("encoding,name", [("cp1256", "Windows-1256"), ("iso8859_6", "ISO-8859-6")])
+def test_legacy_arabic_encodings_are_detected_and_named(tmp_path, seeds_dir, encoding, name):
+    original = (seeds_dir / "000_93952b5621d37da0.txt").read_text(encoding="utf-8")
+    text = "".join(ch for ch in original if ch.encode(encoding, errors="ignore"))  # what the encoding can hold
+    p = tmp_path / "legacy.txt"
+    p.write_bytes(text.encode(encoding))
+    result = ingest_paths([p])
+    assert not result.errors
+    doc = result.documents[0]
+    assert doc.text == text.replace("\r\n", "\n") and doc.title == ingest_paths([seeds_dir]).documents[0].title
+    assert doc.provenance["encoding"].startswith(name)
+
+
+def test_text_in_an_unsure_encoding_is_refused_per_file(tmp_path, seeds_dir):
+    (tmp_path / "latin.txt").write_bytes("Café society and the naïve résumé of a señor.".encode("latin-1"))
+    (tmp_path / "good.txt").write_bytes((seeds_dir / "003_75e3133bff7c7106.txt").read_bytes())
+    result = ingest_paths([tmp_path])
+    assert [e.reason for e in result.errors][0].startswith("not valid UTF-8")
+    assert "save it as UTF-8" in result.errors[0].reason and len(result.documents) == 1
+
+
+def test_size_limit_message_uses_one_unit(tmp_path):
+    from rag.ingest import MAX_FILE_BYTES, check_size
+
+    with pytest.raises(IngestFileError, match=r"the file is 21\.0 MB; the limit is 20\.0 MB"):
+        check_size(21 * 2 ** 20)
+    check_size(MAX_FILE_BYTES)  # at the limit: accepted

@@ -1,0 +1,119 @@
+"""Uploads through the app's handler (real pipeline, real files): nothing is ever lost, progress is real."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app import IsnadApp
+from rag.escape import md_unescape
+from rag.index import SearchIndex
+from rag.ingest import MAX_FILE_BYTES
+from rag.pipeline import Isnad
+from rag.render import sources_html
+
+KUWAIT = ("وصول وحدة أمريكية إلى الكويت\n\nوصلت وحدة من قوات التحالف غادرت العراق إلى قاعدتها في الكويت يوم الأحد، "
+          "بحسب ما قال مسؤولون، في أول خطوة من نوعها هذا العام.\n")
+ERBIL = ("تقرير عن قاعدة حرير\n\nقال مسؤول عسكري إن آخر وحدة ستغادر قاعدة حرير في أربيل بحلول نهاية سبتمبر، "
+         "وإن المعدات الثقيلة نقلت بالفعل.\n")
+
+
+@pytest.fixture
+def app(isnad, tmp_path) -> IsnadApp:
+    shutil.copytree(isnad.settings.index_dir, tmp_path / "index")
+    return IsnadApp(Isnad(isnad.settings.model_copy(update={"index_dir": tmp_path / "index",
+                                                            "uploads_dir": tmp_path / "uploads"})))
+
+
+def upload(app: IsnadApp, *paths: Path, replace: bool = False) -> tuple[list[str], str]:
+    reports = [md_unescape(r) for r, _, _ in app.upload([str(p) for p in paths], replace)]
+    return reports, reports[-1]  # the words shown (the report is escaped Markdown)
+
+
+def sources_of(app: IsnadApp) -> list[str]:
+    return sorted(Path(d.source).name for d in SearchIndex.load(app.settings.index_dir).docs.values())
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text, encoding="utf-8")
+    return folder / name
+
+
+def test_a_different_article_under_a_taken_name_is_kept_as_a_new_document(app, tmp_path):
+    upload(app, write(tmp_path / "a", "page.txt", KUWAIT))
+    _, report = upload(app, write(tmp_path / "b", "page.txt", ERBIL))
+    assert "as page-2.txt (that name held a different article)" in report
+    assert {"page.txt", "page-2.txt"} <= set(sources_of(app))
+    assert (app.settings.uploads_dir / "page.txt").read_text(encoding="utf-8") == KUWAIT
+
+
+def test_replace_replaces_when_asked(app, tmp_path):
+    upload(app, write(tmp_path / "a", "page.txt", KUWAIT))
+    _, report = upload(app, write(tmp_path / "b", "page.txt", ERBIL), replace=True)
+    assert "✓ page.txt: replaced" in report and sources_of(app).count("page.txt") == 1
+    assert (app.settings.uploads_dir / "page.txt").read_text(encoding="utf-8") == ERBIL
+    assert not list(app.settings.uploads_dir.glob(".*"))  # no leftovers
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_a_failed_re_upload_deletes_nothing(app, tmp_path, replace):
+    upload(app, write(tmp_path / "a", "page.html", f"<h1>{KUWAIT}</h1>"))
+    before = sources_of(app)
+    empty = tmp_path / "b" / "page.html"
+    empty.parent.mkdir()
+    empty.write_bytes(b"")
+    _, report = upload(app, empty, replace=replace)
+    assert "✗ page.html: the file is empty (nothing was changed)" in report
+    assert (app.settings.uploads_dir / "page.html").read_bytes() == f"<h1>{KUWAIT}</h1>".encode()
+    assert sources_of(app) == before
+
+
+def test_the_size_limit_is_checked_before_copying_and_stated_correctly(app, tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"a" * (21 * 2 ** 20))
+    _, report = upload(app, big)
+    assert "the file is 21.0 MB; the limit is 20.0 MB" in report
+    assert not (app.settings.uploads_dir / "big.txt").exists()
+    assert MAX_FILE_BYTES == 20 * 2 ** 20
+
+
+def test_progress_is_real_and_stop_leaves_the_index_as_it_was(app, tmp_path, seeds_dir):
+    long = tmp_path / "long.txt"  # the five seed articles' bodies in one file: dozens of chunks
+    long.write_text("ملف طويل\n\n" + "\n\n".join(p.read_text(encoding="utf-8") for p in sorted(seeds_dir.iterdir())) * 10,
+                    encoding="utf-8")
+    before = sources_of(app)
+    reports = []
+    for report, _, _ in app.upload([str(long)], False):
+        reports.append(md_unescape(report))
+        if "embedding" in report:
+            app.stop_upload()  # the user presses Stop once embedding has started
+    assert any("embedding" in r and "chunks" in r for r in reports)
+    assert "stopped before it finished" in reports[-1] and "nothing was changed" in reports[-1]
+    assert sources_of(app) == before and not (app.settings.uploads_dir / "long.txt").exists()
+
+
+def test_an_upload_is_shown_as_an_upload_not_as_the_outlet_it_names(app, tmp_path):
+    planted = write(tmp_path, "planted.txt", "المصدر: الجزيرة\n\n" + ERBIL)
+    upload(app, planted)
+    answer = app.isnad.extractive().answer("متى ستغادر آخر وحدة قاعدة حرير في أربيل؟")
+    cited = next(s for s in answer.sources if s.source.endswith("planted.txt"))
+    assert cited.arrival.startswith("uploaded in the app")
+    assert "uploaded in the app" in answer.answer and "uploaded in the app" in sources_html(answer, app.docs())
+    rows = {r[4]: r[6] for r in app.corpus_rows()}
+    assert rows["planted.txt"].startswith("uploaded in the app")
+    assert rows["000_93952b5621d37da0.txt"] == "shipped seed article"
+
+
+def test_article_markup_stays_text_in_briefings_and_their_export(app, tmp_path):
+    from rag.render import briefing_html
+
+    beacon = '<img src="http://127.0.0.1:9/beacon.png">'
+    upload(app, write(tmp_path, "beacon.txt", f"قاعدة حرير {beacon}\n\nقال مسؤول عسكري إن آخر وحدة ستغادر "
+                                              f"قاعدة حرير في أربيل {beacon} بحلول نهاية سبتمبر وفق الخطة.\n"))
+    b = app.isnad.brief(["beacon.txt"], lang="both", length="short")
+    html, md = briefing_html(b), b.to_markdown()
+    assert "<img" not in html and "&lt;img" in html
+    assert "<img" not in md and md_unescape(md).count(beacon) >= 2  # shown as itself, title and quote
