@@ -303,10 +303,7 @@ class SearchIndex:
         (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=1), encoding="utf-8")
         _fsync_tree(tmp)
         os.rename(tmp, index_dir / name)
-        pointer = index_dir / ".CURRENT.tmp"
-        pointer.write_text(name)
-        _fsync_file(pointer)
-        os.replace(pointer, index_dir / "CURRENT")
+        _point_current(index_dir, name)
         keep = {name} | ({previous} if previous and (index_dir / previous).is_dir() else set())
         older = sorted((p for p in index_dir.glob("gen-*") if p.name not in keep), key=_gen_number)
         if len(keep) < KEEP_GENERATIONS and older:  # no usable previous pointer: keep the newest older one
@@ -394,6 +391,26 @@ def _read_current(index_dir: Path) -> str | None:
     return name
 
 
+def _point_current(index_dir: Path, name: str) -> None:
+    """Switch CURRENT to generation ``name`` atomically (readers see the old or the new, never half)."""
+    pointer = index_dir / ".CURRENT.tmp"
+    pointer.write_text(name)
+    _fsync_file(pointer)
+    os.replace(pointer, index_dir / "CURRENT")
+
+
+def load_repairing(index_dir: Path) -> tuple["SearchIndex", list[str]]:
+    """Load the index; only when it is damaged, repair CURRENT first (what `repair` says is returned).
+
+    The sound index is verified and read once, not once by the repair check and again by the load.
+    """
+    try:
+        return SearchIndex.load(index_dir), []
+    except IndexCorruptError:
+        notes = repair(index_dir)
+        return SearchIndex.load(index_dir), notes
+
+
 def _gen_number(path: Path) -> int:
     try:
         return int(path.name.split("-")[1])
@@ -424,10 +441,7 @@ def repair(index_dir: Path) -> list[str]:
             index = SearchIndex._load_generation(gen)
         except IndexProblem:
             continue
-        pointer = index_dir / ".CURRENT.tmp"
-        pointer.write_text(gen.name)
-        _fsync_file(pointer)
-        os.replace(pointer, index_dir / "CURRENT")
+        _point_current(index_dir, gen.name)
         return [f"{problem}; CURRENT now points at {gen.name}, the newest intact generation "
                 f"({len(index.docs)} documents, checksums verified). Nothing was deleted."]
     raise IndexCorruptError(f"{problem}, and no generation in {index_dir} is intact. Nothing was deleted; "

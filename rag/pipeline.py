@@ -16,7 +16,7 @@ from rag.brief import Briefing, ExtractiveBriefer, GenerativeBriefer
 from rag.config import Settings
 from rag.dates import reference_date
 from rag.index import (AddReport, IndexMissingError, IndexProblem, IndexStaleError, Progress, SearchIndex,
-                       recover_documents, repair, writer_lock)
+                       load_repairing, recover_documents, writer_lock)
 from rag.ingest import IngestError, ingest_paths
 from rag.llm import Generator, make_generator
 from rag.models import load_embedder
@@ -90,8 +90,8 @@ class Isnad:
         did_rebuild = False
         with writer_lock(folder, wait, on_wait):
             try:
-                notes += repair(folder)
-                index: SearchIndex | None = SearchIndex.load(folder)
+                index, repaired = load_repairing(folder)
+                notes += repaired
             except IndexMissingError:
                 index = None
             except IndexProblem as e:  # nothing intact, or another format version
@@ -125,8 +125,7 @@ class Isnad:
         """Check the index and repair a broken CURRENT from the newest intact generation (nothing deleted)."""
         folder = self.settings.index_dir
         with writer_lock(folder):
-            notes = repair(folder)
-            index = SearchIndex.load(folder)
+            index, notes = load_repairing(folder)
         self._index, self._searcher = index, None
         gen = (folder / "CURRENT").read_text().strip()
         return notes + [f"index OK: {gen}, {len(index.docs)} documents, {len(index.chunks)} chunks, checksums verified"]
