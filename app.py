@@ -195,7 +195,11 @@ class IsnadApp:
                 b = GenerativeBriefer(briefer, gen, self.settings).brief(
                     articles, topic if scope == "Topic" else None, lang, length)
             elif any(line.language != lang for line in b.lines()):
-                b = briefer.translate(b, gen)
+                job = _Job(lambda progress: briefer.translate(b, gen, on_line=progress), unit="lines translated")
+                while job.running(poll=1.0):  # lines are filled in place: show each as it comes
+                    yield _message(f"Machine translation by {gen.label}: {job.status()}") + briefing_html(b), None
+                if job.error is not None:
+                    raise job.error
             else:
                 return
             yield briefing_html(b), self._markdown_file(b)
@@ -251,6 +255,8 @@ class IsnadApp:
                 what = "added" if r.added else ("replaced" if r.replaced else "already indexed (same text)")
                 as_name = f" as {md_escape(kept.path.name)} (that name held a different article)" if kept.renamed else ""
                 lines.append(f"- ✓ {shown}: {what}{as_name}, {r.n_chunks} chunks")
+        if self.isnad.generator is not None and any("✓" in line for line in lines):
+            threading.Thread(target=pretranslate, args=(self.isnad,), name="isnad-pretranslate").start()
         yield "\n".join(lines), self.corpus_rows(), gr.update(choices=self.article_choices())
 
     def stop_upload(self) -> None:
@@ -340,8 +346,8 @@ class IsnadApp:
 class _Job:
     """An ingest on a worker thread, so the handler can stream its progress and the Stop button can end it."""
 
-    def __init__(self, work):
-        self.done, self.total = 0, 0
+    def __init__(self, work, unit: str = "chunks"):
+        self.done, self.total, self.unit = 0, 0, unit
         self.result, self.error = None, None
         self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
         self._thread.start()
@@ -361,8 +367,9 @@ class _Job:
 
     def status(self) -> str:
         if not self.total:
-            return "reading and chunking…"
-        return f"embedding {self.done} / {self.total} chunks ({100 * self.done / self.total:.0f}%)"
+            return "reading and chunking…" if self.unit == "chunks" else "starting…"
+        verb = "embedding " if self.unit == "chunks" else ""
+        return f"{verb}{self.done} / {self.total} {self.unit} ({100 * self.done / self.total:.0f}%)"
 
 
 def message_text(message: dict) -> str:
@@ -389,12 +396,30 @@ def _warm(isnad: Isnad) -> None:
         pass
 
 
+def pretranslate(isnad: Isnad) -> None:
+    """With a generator configured, translate the corpus's sentences into the index's cache while the app
+    runs, so briefings and answers show English at once. Stops between sentences once the app has exited."""
+    with _PRETRANSLATING:  # one pass at a time; a pass after an upload finds the rest cached
+        try:
+            if isnad.generator is None:
+                return
+            for _ in isnad.translate_corpus():
+                if not threading.main_thread().is_alive():
+                    return
+        except (IndexProblem, GeneratorUnavailable, ValueError):
+            return  # answers and briefings translate on demand and say why they cannot
+
+
+_PRETRANSLATING = threading.Lock()
+
+
 def launch(settings: Settings | None = None, block: bool = True) -> gr.Blocks:
     settings = settings or Settings()
     isnad = Isnad(settings)
     _ = isnad.embedder  # loaded before the first request: model loading is not safe beside inference
     # Not a daemon: torch aborts the process if it is still encoding when the interpreter exits.
     threading.Thread(target=_warm, args=(isnad,), name="isnad-warm").start()
+    threading.Thread(target=pretranslate, args=(isnad,), name="isnad-pretranslate").start()
     demo = IsnadApp(isnad).build()
     auth = None
     if settings.auth_user and settings.auth_password:

@@ -16,7 +16,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.dates import day_numbers, reference_date
-from rag.lexicon import Lexicon, load_lexicon
+from rag.lexicon import Lexicon, lexicon_for
 from rag.llm import Generator, GeneratorUnavailable
 from rag.models import Embedder
 from rag.retrieve import Filters, Hit, Searcher
@@ -212,7 +212,7 @@ class ExtractiveEngine:
 
     @property
     def lexicon(self) -> Lexicon:
-        return load_lexicon(self.settings.names_file)
+        return lexicon_for(self.settings)
 
     def answerable(self, question: str, kind: str, cands: list[Candidate]) -> tuple[list[Candidate], str]:
         """The candidates that can answer, or a reason to abstain.

@@ -14,11 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from rag.answer import Cited
-from rag.lexicon import load_lexicon
+from rag.lexicon import lexicon_for
 from rag.prompts import load_prompt
 from rag.translate import KEY_FACTS_LABEL, translator_for
 from rag.config import Settings
@@ -190,7 +191,7 @@ class ExtractiveBriefer:
         if topic:
             rel = m @ self.embedder.embed_queries([topic])[0]
             rel = (rel - rel.min()) / (np.ptp(rel) or 1)
-        lexicon = load_lexicon(self.settings.names_file)
+        lexicon = lexicon_for(self.settings)
         for i, s in enumerate(pool):
             info = (bool(s.dates) + bool(numbers(s.text)) + bool(lexicon.in_text(s.text)) + bool(s.speaker)) / 4
             parts = (0.4 * central[i] + 0.3 * info + 0.3 * s.position) if not topic else \
@@ -272,15 +273,17 @@ class ExtractiveBriefer:
         return [_line(g, numbering, when=m.label + (" (year inferred)" if m.relative and g[0].ref_inferred else ""))
                 for _, m, g in picked]
 
-    def translate(self, briefing: Briefing, generator: Generator | None) -> Briefing:
-        """Fill the other language's column: fact-locked, checked machine translations, else each line's key facts."""
+    def translate(self, briefing: Briefing, generator: Generator | None,
+                  on_line: Callable[[int, int], None] | None = None) -> Briefing:
+        """Fill the other language's column: fact-locked, checked machine translations, else each line's key facts.
+        Lines are filled in place, one by one (``on_line(done, total)`` after each), so a caller can show them as they come."""
         lines = [line for line in briefing.lines() if briefing.lang != line.language and not line.translated]
         if not lines:
             return briefing
         translator = translator_for(generator, self.embedder, self.settings)
         briefing.notices = [n for n in briefing.notices if not n.startswith((_NO_MT, _MT))]
         failed = None
-        for line in lines:
+        for i, line in enumerate(lines, start=1):
             target, ref = ("en" if line.language == "ar" else "ar"), self._ref(line)
             try:
                 t = translator.translate(line.text, target, ref)
@@ -289,6 +292,8 @@ class ExtractiveBriefer:
                 t = translator.translate(line.text, target, ref)
             line.translation, line.facts = t.text, t.facts
             line.translation_note = (t.note or None) if translator.generator else None
+            if on_line:
+                on_line(i, len(lines))
         if translator.generator:
             briefing.notices.append(f"{_MT} by {translator.label}: dates, numbers and names are rendered by rule, "
                                     "never by the model, and each line is checked against the original; a line "
@@ -359,7 +364,7 @@ class GenerativeBriefer:
         out = []
         for bullet in [b.strip(" -•*\t") for b in raw.splitlines() if b.strip(" -•*\t")]:
             check = verify_citations(bullet, {i: s.text for i, s in numbered.items()}, self.extractive.embedder,
-                                     self.settings.verify_min_similarity, lexicon=load_lexicon(self.settings.names_file))
+                                     self.settings.verify_min_similarity, lexicon=lexicon_for(self.settings))
             cited = sorted({n for c in check.checks for n in c.supported})
             if check.abstained or not cited or any(c.flagged for c in check.checks):
                 out.append(Line(bullet, lang, [], translated=True))  # counted as dropped

@@ -18,6 +18,7 @@ from rag.dates import reference_date
 from rag.index import (AddReport, IndexMissingError, IndexProblem, IndexStaleError, Progress, SearchIndex,
                        load_repairing, recover_documents, writer_lock)
 from rag.ingest import IngestError, ingest_paths
+from rag.lexicon import HARVESTED, lexicon_for, read_harvest, record_spellings, update_harvest
 from rag.llm import Generator, make_generator
 from rag.models import load_embedder
 from rag.retrieve import Filters, Hit, Searcher
@@ -118,6 +119,11 @@ class Isnad:
             report = index.add(result.documents, embedder, self.progress, on_progress, cancel)
             if report.added or report.replaced or did_rebuild or not (folder / "CURRENT").exists():
                 index.save(folder)
+                new = update_harvest(folder / HARVESTED, [d.text for d in (index.docs.values() if did_rebuild
+                                                                          else result.documents)],
+                                     lexicon_for(self.settings))
+                if new:
+                    notes.append(f"{new} new name(s) found after a title; `isnad translate` spells them in English")
         self._index, self._searcher = index, None  # engines rebind to the new searcher
         return IngestSummary(report, result.errors, result.duplicates, did_rebuild, notes)
 
@@ -147,6 +153,13 @@ class Isnad:
         translator = self.translator()
         if translator.generator is None:
             raise ValueError("no generator is configured: set ISNAD_GENERATOR=local, or ISNAD_LLM_BASE_URL")
+        names = self.settings.index_dir / HARVESTED
+        todo = [r["arabic"] for r in read_harvest(names) if not (r["english"] or r["how"])]
+        if todo:
+            spelled = {arabic: translator.transliterate(arabic) for arabic in todo}
+            with writer_lock(self.settings.index_dir):
+                record_spellings(names, spelled)
+            translator = self.translator()  # the spelled names join the lexicon the translation uses
         docs = [d for d in self.index.docs.values() if not doc_ids or d.doc_id in doc_ids]
         refs = {d.doc_id: reference_date(d.date, d.body())[0] for d in docs}  # once per article, not per sentence
         todo = [(d.text[a:b], refs[d.doc_id]) for d in docs for p0, p1 in d.paragraphs

@@ -97,3 +97,27 @@ def test_cli_json_and_markdown(isnad, settings, tmp_path, capsys):
     assert main(["--index-dir", str(settings.index_dir), "brief", "--topic", TOPIC, "--out", str(out)]) == 0
     assert out.read_text(encoding="utf-8").startswith("# موجز / Briefing: " + TOPIC)
     assert main(["--index-dir", str(settings.index_dir), "brief", "--article", "nope"]) == 2
+
+
+class _Echo:
+    """Replies with the Arabic it was given: every translation fails its checks (pure protocol, no model)."""
+
+    label = "echo"
+
+    def complete(self, messages, max_tokens=None):
+        return messages[-1].content
+
+
+def test_english_column_fills_line_by_line_for_a_caller_to_show(isnad):
+    b = isnad.briefer().brief(["000_93952b5621d37da0.txt"], None, "en", "short", translate=False)
+    seen = []
+
+    def on_line(done, total):
+        lines = [line for line in b.lines() if line.language == "ar"]
+        seen.append((done, total, sum(line.translation_note is not None for line in lines)))
+
+    isnad.briefer().translate(b, _Echo(), on_line=on_line)
+    n = sum(line.language == "ar" for line in b.lines())
+    assert [(d, t) for d, t, _ in seen] == [(i, n) for i in range(1, n + 1)]
+    assert [filled for _, _, filled in seen] == list(range(1, n + 1))  # each call sees one more line filled
+    assert all(line.translation is None and "Arabic" in line.translation_note for line in b.lines())

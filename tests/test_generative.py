@@ -249,6 +249,7 @@ def test_translation_check_reads_ordinal_days_and_attached_articles():
 
 
 def test_translation_check_withholds_drifted_meaning(embedder):
+    from rag.config import Settings
     from rag.verify import check_translation
 
     source = ("سبق أن أعلن الجيش العراقي، في 24 أبريل/نيسان 2021، عن عدم حاجته لأي جندي أمريكي أو أجنبي يقاتل مع "
@@ -257,5 +258,9 @@ def test_translation_check_withholds_drifted_meaning(embedder):
                 "fighting with its forces, saying that the withdrawal of foreign forces from the country would be "
                 "determined by technical committees between Baghdad and Washington.")
     reversed_ = "On April 24, 2021, the Iraqi army said it needed more American soldiers, Baghdad and Washington said."
-    assert check_translation(source, faithful, embedder, 0.82) == []
-    assert any("drifted" in p for p in check_translation(source, reversed_, embedder, 0.82))
+    unrelated = ("On April 24, 2021, an Iraqi restaurant in Baghdad served food to American tourists from Washington, "
+                 "not soldiers.")  # every fact and the negation kept, the meaning gone
+    floor = Settings().translation_min_similarity
+    assert check_translation(source, faithful, embedder, floor) == []
+    assert check_translation(source, reversed_, embedder, floor) == ["a negation in the Arabic is missing from the English"]
+    assert any("drifted" in p for p in check_translation(source, unrelated, embedder, floor))
