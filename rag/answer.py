@@ -318,7 +318,8 @@ class ExtractiveEngine:
         """English renderings of Arabic quotes (facts locked, checked), or each quote's key facts in English."""
         translator = translator_for(generator, self.embedder, self.settings)
         notices = ([f"English renderings are machine translations by {generator.label}: dates, numbers and names "
-                    "are rendered by rule, not by the model, and each rendering is checked against the quote."]
+                    "are rendered by rule, not by the model, and each rendering is checked against the quote; the "
+                    "checks hold the facts, not every nuance of meaning, so the Arabic quote stays beside it."]
                    if generator else ["No generator is configured (set ISNAD_GENERATOR=local or ISNAD_LLM_BASE_URL): "
                                       "each Arabic quote is followed by its key facts in English, not a translation."])
         for s in sources:

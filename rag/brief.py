@@ -297,7 +297,8 @@ class ExtractiveBriefer:
         if translator.generator:
             briefing.notices.append(f"{_MT} by {translator.label}: dates, numbers and names are rendered by rule, "
                                     "never by the model, and each line is checked against the original; a line "
-                                    "that fails shows its key facts instead.")
+                                    "that fails shows its key facts instead. The checks hold the facts, not every "
+                                    "nuance of meaning: read the original beside it.")
         else:
             why = f": {failed}" if failed else " (no generator is configured; set ISNAD_GENERATOR=local or ISNAD_LLM_BASE_URL)"
             briefing.notices.append(f"{_NO_MT}{why}. The other column gives each line's key facts (dates, numbers, "
