@@ -229,6 +229,7 @@ class IsnadApp:
             yield "Choose .txt, .md or .html files first.", self.corpus_rows(), gr.update()
             return
         lines: list[str] = []
+        indexed = False  # any file added: the background pass translates it
         store = UploadStore(self.settings.uploads_dir)
         self._cancel = threading.Event()
         with self._ingest_lock:
@@ -251,11 +252,12 @@ class IsnadApp:
                     lines.append(f"- ✗ {shown}: {md_escape(why)} (nothing was changed)")
                     continue
                 store.commit(kept)
+                indexed = True
                 r = job.result.report
                 what = "added" if r.added else ("replaced" if r.replaced else "already indexed (same text)")
                 as_name = f" as {md_escape(kept.path.name)} (that name held a different article)" if kept.renamed else ""
                 lines.append(f"- ✓ {shown}: {what}{as_name}, {r.n_chunks} chunks")
-        if self.isnad.generator is not None and any("✓" in line for line in lines):
+        if self.isnad.generator is not None and indexed:
             threading.Thread(target=pretranslate, args=(self.isnad,), name="isnad-pretranslate").start()
         yield "\n".join(lines), self.corpus_rows(), gr.update(choices=self.article_choices())
 

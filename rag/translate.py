@@ -32,7 +32,7 @@ from rag.models import Embedder
 from rag.numbers import find_quantities, format_number, render_quantity, unit_english
 from rag.prompts import load_prompt
 from rag.text_ar import ARABIC_LETTER, fold_same_length
-from rag.verify import check_translation, invented_names, months_in, negation_mismatch, numbers
+from rag.verify import check_translation, meaning_problems, months_in, numbers
 
 _DIGITS = re.compile(r"[0-9\u0660-\u0669\u06f0-\u06f9]+")
 KEY_FACTS_LABEL = {"en": "key facts (no translation)", "ar": "أبرز الوقائع (بلا ترجمة)"}
@@ -127,6 +127,7 @@ def inline(text: str, facts: list[Fact]) -> str:
     return re.sub(r" {2,}", " ", "".join(out + [text[last:]])).strip()
 
 
+LONG_SENTENCE = 50  # words: a sentence longer than this is translated clause by clause from the start
 SMALL_UNITS = 20  # words: a sentence whose whole translation failed is retried in clauses over this length
 _BOUND = {"about": "about", "nearly": "about", "some": "about", "more than": "more", "at least": "more",
           "fewer than": "fewer", "less than": "fewer"}  # qualifiers that say the same about a number
@@ -166,7 +167,7 @@ def missing_facts(translation: str, facts: list[Fact]) -> list[str]:
     return lost
 
 
-def clauses(text: str, min_words: int = 6, long_sentence: int = 50) -> list[tuple[str, str]]:
+def clauses(text: str, min_words: int = 6, long_sentence: int = LONG_SENTENCE) -> list[tuple[str, str]]:
     """A long sentence split at clause boundaries («،» «؛» and a clause-initial «و»/«ف»/«ثم» before a
     verb of saying or a quotation), as (clause, English separator after it). Short pieces stay joined."""
     if len(text.split()) <= long_sentence:
@@ -272,7 +273,7 @@ class Translator:
         """The whole sentence first; when that fails a check and the sentence has clauses, clause by
         clause (smaller units lose less), keeping the first draft that passes."""
         row = {}
-        for long_sentence in ((50, SMALL_UNITS) if target == "en" else (0,)):
+        for long_sentence in ((LONG_SENTENCE, SMALL_UNITS) if target == "en" else (0,)):
             draft, note = self._locked(text, ref, long_sentence) if target == "en" else self._plain(text, target)
             similarity = None
             if draft is not None and self.embedder is not None:
@@ -285,20 +286,18 @@ class Translator:
         return row
 
     def _judge(self, row: dict) -> tuple[str | None, str]:
-        """The cached draft shown or withheld under today's floor and polarity rule, so changing either
-        re-judges the cache instead of paying the model again."""
+        """The cached draft shown or withheld under today's floor, negation and name rules, so changing
+        any of them re-judges the cache instead of paying the model again."""
         draft, similarity = row["draft"], row.get("similarity")
         if draft is None:
             return None, row["note"]
-        if polarity := negation_mismatch(row["source"], draft):
-            return None, f"translation withheld: {polarity}"
-        if row["target"] == "en" and (guessed := invented_names(row["source"], draft, self.lexicon)):
-            return None, f"translation withheld: name(s) {', '.join(guessed)} not in the original"
+        if problems := meaning_problems(row["source"], draft, self.lexicon):
+            return None, f"translation withheld: {problems[0]}"
         if similarity is not None and similarity < self.settings.translation_min_similarity:
             return None, f"translation withheld: meaning drifted (similarity {similarity:.2f})"
         return draft, ""
 
-    def _locked(self, text: str, ref: dt.date | None, long_sentence: int = 50) -> tuple[str | None, str]:
+    def _locked(self, text: str, ref: dt.date | None, long_sentence: int = LONG_SENTENCE) -> tuple[str | None, str]:
         parts = []
         for clause, sep in clauses(text, long_sentence=long_sentence):
             facts = find_facts(clause, ref, self.lexicon)

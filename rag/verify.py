@@ -228,6 +228,16 @@ def negation_mismatch(source: str, translation: str) -> str:
     return ""
 
 
+def meaning_problems(source: str, translation: str, lexicon: Lexicon | None = None) -> list[str]:
+    """What the model's prose changed: a negation dropped or added, or (into English) a name that
+    neither the lexicon nor the Arabic has. Cheap, so a cached draft is judged again with them."""
+    problems = [polarity] if (polarity := negation_mismatch(source, translation)) else []
+    if ARABIC_LETTER.search(source) and not ARABIC_LETTER.search(translation) and \
+            (guessed := invented_names(source, translation, lexicon)):
+        problems.append(f"name(s) {', '.join(guessed)} not in the original")
+    return problems
+
+
 def months_in(text: str) -> set[int]:
     english = {i + 1 for i, m in enumerate(ENGLISH_MONTHS) if re.search(rf"\b{m}\b", text, re.IGNORECASE)}
     return english | arabic_months_in(text)
@@ -260,11 +270,7 @@ def check_translation(source: str, translation: str, embedder: Embedder | None =
     for name in re.findall(r"[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*", source):  # Latin names kept as written
         if name not in translation and not lexicon.in_english(name):
             problems.append(f"name '{name}' missing")
-    if polarity := negation_mismatch(source, translation):
-        problems.append(polarity)
-    if ARABIC_LETTER.search(source) and not ARABIC_LETTER.search(translation) and \
-            (guessed := invented_names(source, translation, lexicon)):
-        problems.append(f"name(s) {', '.join(guessed)} not in the original")
+    problems += meaning_problems(source, translation, lexicon)
     if embedder is not None and not problems:  # a floor on meaning: catches gross drift, not nuance
         a, b = embedder.embed_documents([source, translation])
         if float(a @ b) < min_similarity:
