@@ -47,7 +47,7 @@ def start_app() -> tuple[str, object]:
     port = free_port()
     settings = base.model_copy(update={"index_dir": tmp / "index", "uploads_dir": tmp / "uploads", "port": port,
                                        "generator": "none"})
-    demo = isnad_app.launch(settings, block=False)
+    demo = isnad_app.launch(settings, wait=False)
     return f"http://127.0.0.1:{port}/", demo
 
 

@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from rag.answer import Cited
-from rag.lexicon import lexicon_for
+from rag.lexicon import Lexicon, lexicon_for
 from rag.prompts import load_prompt
 from rag.translate import KEY_FACTS_LABEL, translator_for
 from rag.config import Settings
@@ -45,7 +45,10 @@ SECTION_TITLES = {
     "key_points": {"en": "Key points", "ar": "النقاط الرئيسية"},
     "timeline": {"en": "Timeline", "ar": "التسلسل الزمني"},
     "statements": {"en": "Who said what", "ar": "من قال ماذا"},
+    "coverage": {"en": "What the articles cover", "ar": "ما تغطيه المقالات"},
 }
+SEE = {"key_points": {"en": "see key point {i}", "ar": "انظر النقطة الرئيسية {i}"},
+       "timeline": {"en": "see timeline entry {i}", "ar": "انظر البند {i} من التسلسل الزمني"}}
 _SPEECH_AR = ("قال", "قالت", "أكد", "أكدت", "أعلن", "أعلنت", "صرح", "صرحت", "أوضح", "أوضحت", "أضاف", "أضافت",
               "ذكر", "ذكرت", "أشار", "أشارت", "اعتبر", "اعتبرت", "رحب", "رحبت", "شدد", "شددت", "دعا", "أفاد",
               "أفادت", "هدد", "هددت", "طالب", "طالبت", "نفى", "نفت")
@@ -69,6 +72,13 @@ class Line:
     facts: str = ""  # the line's dates, quantities and names in English ("key facts"), for when there is no translation
     when: str | None = None  # timeline: normalised date label
     speaker: str | None = None  # who said what
+    see: str | None = None  # "key_points:2": the sentence is shown there already, so this line points to it
+
+
+def see_label(line: Line, lang: str) -> str:
+    """How a line that repeats an earlier one points to it ("see key point 2"), in ``lang``."""
+    section, i = (line.see or ":").split(":")
+    return SEE[section][lang].format(i=i)
 
 
 @dataclass
@@ -88,6 +98,7 @@ class Briefing:
     sections: list[Section]
     notices: list[str] = field(default_factory=list)
     doc_ids: list[str] = field(default_factory=list)
+    covered: bool = True  # False: a topic the articles do not cover (the sections say what they do cover)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -110,6 +121,7 @@ class _Sentence:
     speaker: str | None
     vec: np.ndarray | None = None
     score: float = 0.0
+    relevance: float = 0.0  # cosine to the topic, before scaling: how far the corpus covers it at all
 
     @property
     def text(self) -> str:
@@ -190,6 +202,8 @@ class ExtractiveBriefer:
         rel = np.zeros(n)
         if topic:
             rel = m @ self.embedder.embed_queries([topic])[0]
+            for s, r in zip(pool, rel):
+                s.relevance = float(r)
             rel = (rel - rel.min()) / (np.ptp(rel) or 1)
         lexicon = lexicon_for(self.settings)
         for i, s in enumerate(pool):
@@ -224,26 +238,63 @@ class ExtractiveBriefer:
 
     def compose(self, docs: list[Document], pool: list[_Sentence], topic: str | None, lang: str, length: str,
                 translate: bool = True) -> Briefing:
-        """Key points, timeline and statements from a ranked pool."""
+        """Key points, timeline and statements from a ranked pool; each sentence shown once."""
         scope = "topic" if topic else ("article" if len(docs) == 1 else "articles")
         subject = topic or (docs[0].title or docs[0].source if len(docs) == 1 else
                             f"{len(docs)} articles ({', '.join(d.outlet or d.source.rsplit('/', 1)[-1] for d in docs)})")
         if not pool:
             return Briefing(scope, subject, lang, length, self.name, [], ["No sentences found for this scope."])
+        if topic and (why := self.uncovered(topic, pool)):
+            briefing = self._coverage(topic, why, lang, length)
+            self.translate(briefing, self.translator if translate else None)
+            return briefing
         n_key, n_time, n_said = LENGTHS[length]
         numbering = _Numbering()
         groups = sorted(_merge_repeats(sorted(pool, key=lambda s: -s.score)), key=lambda g: -_group_score(g))
         key_groups = _diverse(groups, n_key)
         key = [_line(g, numbering) for g in key_groups]
+        shown = {_head(line): f"key_points:{i}" for i, line in enumerate(key, start=1)}
         timeline = self._timeline(groups, n_time + len({s.doc.doc_id for s in pool}) - 1, numbering)  # more articles, more events
+        for i, line in enumerate(timeline, start=1):  # a dated key point: the timeline gives its date and points to it
+            line.see = shown.get(_head(line))
+            shown.setdefault(_head(line), f"timeline:{i}")
         said = [_line(g, numbering, speaker=g[0].speaker) for g in groups
-                if g[0].speaker and not any(g is k for k in key_groups)][:n_said]  # no repeats of key points
+                if g[0].speaker and (g[0].doc.doc_id, g[0].start) not in shown][:n_said]
         sections = [Section(name, SECTION_TITLES[name], lines)
                     for name, lines in (("key_points", key), ("timeline", timeline), ("statements", said)) if lines]
         briefing = Briefing(scope, subject, lang, length, self.name, sections, doc_ids=[d.doc_id for d in docs])
         briefing.notices.extend(_date_notices(docs))
         self.translate(briefing, self.translator if translate else None)
         return briefing
+
+    def uncovered(self, topic: str, pool: list[_Sentence]) -> str:
+        """Why the articles do not cover ``topic`` ("" when they do).
+
+        The closest sentence must clear the coverage floor (fitted on SQuAD article titles with and
+        without their article, see rag/evaluation/coverage.py), and every name the topic gives must
+        occur in the articles, as an answer's evidence must.
+        """
+        best = max(pool, key=lambda s: s.relevance)
+        same = detect_language(topic) == detect_language(best.text)
+        floor = self.settings.topic_floor if same else self.settings.topic_floor_cross
+        if best.relevance < floor:
+            return f"no sentence is close to it (best similarity {best.relevance:.2f}, floor {floor:.2f})"
+        asked = Lexicon(lexicon_for(self.settings).in_text(topic))  # only the topic's names need looking for
+        found = {n for s in pool for n in asked.in_text(s.text)} if asked.names else set()
+        missing = [n.label for n in asked.names if n not in found]
+        return f"they never mention {', '.join(missing)}" if missing else ""
+
+    def _coverage(self, topic: str, why: str, lang: str, length: str) -> Briefing:
+        """The no-coverage briefing: says so, then each article's lead sentence (what the corpus is about)."""
+        docs = list(self.searcher.index.docs.values())[:LENGTHS[length][1]]
+        numbering = _Numbering()
+        leads = [p for d in docs for p in self._pool([d], None)[:1]]
+        lines = [_line([s], numbering) for s in leads]
+        notices = [f"The articles do not cover this topic: {why}. Below is what they do cover.",
+                   "لا تتناول المقالات هذا الموضوع. وفيما يلي ما تتناوله."]
+        sections = [Section("coverage", SECTION_TITLES["coverage"], lines)] if lines else []
+        return Briefing("topic", topic, lang, length, self.name, sections, notices, [d.doc_id for d in docs],
+                        covered=False)
 
     def _timeline(self, groups: list[list[_Sentence]], limit: int, numbering: "_Numbering") -> list[Line]:
         """Dated events, the most important first, then shown in date order.
@@ -277,7 +328,8 @@ class ExtractiveBriefer:
                   on_line: Callable[[int, int], None] | None = None) -> Briefing:
         """Fill the other language's column: fact-locked, checked machine translations, else each line's key facts.
         Lines are filled in place, one by one (``on_line(done, total)`` after each), so a caller can show them as they come."""
-        lines = [line for line in briefing.lines() if briefing.lang != line.language and not line.translated]
+        lines = [line for line in briefing.lines()
+                 if briefing.lang != line.language and not line.translated and not line.see]
         if not lines:
             return briefing
         translator = translator_for(generator, self.embedder, self.settings)
@@ -327,8 +379,8 @@ class GenerativeBriefer:
               length: str = "medium") -> Briefing:
         docs, pool = self.extractive.scope(articles, topic, lang, length)
         base = self.extractive.compose(docs, pool, topic, lang, length, translate=False)  # timeline, statements, fallback
-        if not base.sections:
-            return base
+        if not base.sections or not base.covered:
+            return self.extractive.translate(base, self.generator)
         n_key = LENGTHS[length][0]
         langs = ["ar", "en"] if lang == "both" else [lang]
         bullets: list[Line] = []
@@ -354,6 +406,9 @@ class GenerativeBriefer:
             for c in line.sources:
                 c.n = numbering.number(c)
         base.sections[0] = Section("key_points", SECTION_TITLES["key_points"], kept[: n_key * len(langs)])
+        for line in base.lines():  # the quoted key points are gone: the timeline shows its sentences again
+            if line.see and line.see.startswith("key_points"):
+                line.see = None
         base.engine = self.name
         base.notices = notices + base.notices
         return self.extractive.translate(base, self.generator)
@@ -394,6 +449,11 @@ class _Numbering:
 
     def number(self, c: Cited) -> int:
         return self.numbers.setdefault((c.doc_id, c.start), len(self.numbers) + 1)
+
+
+def _head(line: Line) -> tuple[str, int]:
+    """The sentence a line shows: its first source's."""
+    return line.sources[0].doc_id, line.sources[0].start
 
 
 def _cited(s: _Sentence, n: int) -> Cited:
@@ -525,16 +585,19 @@ def render_markdown(b: Briefing) -> str:
             marks = "".join(f"\\[{c.n}\\]" for c in line.sources)
             sources.update({c.n: c for c in line.sources})
             lead = f"**{e(line.when)}** — " if line.when else (f"**{e(line.speaker)}** — " if line.speaker else "")
+            if line.see:  # shown in full above: point to it
+                out.append(f"- {lead}_{e(' / '.join(see_label(line, x) for x in langs))}_ {marks}")
+                continue
             out.append(f"- {lead}{text_in(line, langs[0])} {marks}")
-            if len(langs) == 2:
+            if len(langs) == 2:  # the other language: its own line, never inside the quote's
                 out.append(f"  - {text_in(line, langs[1])}")
         out.append("")
     out += ["## Sources / المصادر", ""]
-    for n in sorted(sources):
+    for n in sorted(sources):  # a reference list: the sentences are quoted above, once
         c = sources[n]
         meta = ", ".join(x for x in (c.outlet, c.date) if x) or "outlet and date unknown"
-        out.append(f"{n}\\. {e(c.title or c.source)} ({e(meta)}) — {e(c.source)} \\[{c.start}:{c.end}\\]: "
-                   f"«{e(c.quote)}»")
+        out.append(f"{n}\\. {e(c.title or c.source)} ({e(meta)}), {e(c.source.rsplit('/', 1)[-1])}, "
+                   f"characters {c.start}–{c.end}")
     return "\n".join(out).rstrip() + "\n"
 
 

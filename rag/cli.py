@@ -242,6 +242,18 @@ def cmd_eval_translation(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_coverage(args: argparse.Namespace) -> int:
+    """The similarity floor under which a topic briefing says the articles do not cover the topic."""
+    from rag.evaluation.coverage import evaluate_coverage
+
+    report = evaluate_coverage(_app(args, progress=False).embedder, Path(args.evaldata))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "coverage.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    print(json.dumps(report, indent=1))
+    return 0
+
+
 def cmd_brief(args: argparse.Namespace) -> int:
     from rag.brief import BriefingError
 
@@ -365,6 +377,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=13)
     s.add_argument("--out", default="eval/reports")
     s.set_defaults(func=cmd_eval_translation)
+
+    s = ev.add_parser("coverage", help="the topic-coverage floor, fitted on ARCD-train / even XQuAD, reported on the rest")
+    s.add_argument("--evaldata", default="../shared/evaldata")
+    s.add_argument("--out", default="eval/reports")
+    s.set_defaults(func=cmd_eval_coverage)
 
     s = sub.add_parser("translate", help="translate the corpus's Arabic sentences once, into the index's cache")
     s.add_argument("--article", action="append", help="document id (repeatable); default: all")

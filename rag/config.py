@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     answer_margin: float = Field(0.1, description="sentences this close to the best one may hold the answer")
     disagree_margin: float = Field(0.03, description="another article's value this close to the best is shown as a disagreement")
     disagree_similarity: float = Field(0.75, description="two sentences this similar state the same fact")
+    topic_floor: float = Field(0.397, description="a topic briefing needs a sentence this close to the topic, same language (Youden-optimal on ARCD-train article titles with and without their article; on ARCD-test 97% of covered topics kept, 83% of uncovered refused: `isnad eval coverage`)")
+    topic_floor_cross: float = Field(0.343, description="the same across languages (English XQuAD titles over the Arabic paragraphs: fitted on even articles; on odd ones 88% kept, 96% refused)")
     names_file: Path | None = Field(None, description="your own names: TSV of kind, English|variants, Arabic|variants")
     verify_min_similarity: float = Field(0.5, description="claim-to-cited-sentence similarity a generated sentence needs")
     translation_min_similarity: float = Field(0.67, description="original-to-translation similarity under which a machine translation is withheld as drifted (the floor that best separates correct from wrong translations on even XQuAD-R paragraphs; `isnad eval translation` reports it on odd ones)")
@@ -72,6 +74,7 @@ class Settings(BaseSettings):
     port: int = 7860
     auth_user: str | None = Field(None, description="with auth_password: require this login")
     auth_password: SecretStr | None = None
+    pretranslate: bool = Field(True, description="with a generator, translate the corpus into the cache in the background while the app runs")
     uploads_dir: Path = Field(Path("data/uploads"), description="where files added in the app are kept")
 
     def chunker(self):

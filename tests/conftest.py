@@ -90,6 +90,6 @@ def app_url(isnad, settings, tmp_path_factory):
     shutil.copytree(settings.index_dir, root / "index")
     app_settings = settings.model_copy(update={"index_dir": root / "index", "uploads_dir": root / "uploads",
                                                "port": free_port(), "host": "127.0.0.1"})
-    demo = isnad_app.launch(app_settings, block=False)
+    demo = isnad_app.launch(app_settings, wait=False)
     yield f"http://127.0.0.1:{app_settings.port}/"
     demo.close()

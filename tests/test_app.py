@@ -33,7 +33,7 @@ def test_ask_arabic_gets_cited_quotes_and_sources(client):
 def test_ask_english_says_no_translation_without_generator(client):
     history, sources, _ = ask(client, "How many coalition troops remain in Iraq?")
     text = _last_text(history)
-    assert "3000" in text and "[1]" in text and "key facts (no translation): about 3,000 soldiers" in text
+    assert "3000" in text and "[1]" in text and "Key facts (no translation): about 3,000 soldiers" in text
 
 
 @pytest.mark.parametrize("question,needle", [("   ", "empty"), ("x" * 2500, "2000")])

@@ -113,11 +113,37 @@ def test_english_column_fills_line_by_line_for_a_caller_to_show(isnad):
     seen = []
 
     def on_line(done, total):
-        lines = [line for line in b.lines() if line.language == "ar"]
+        lines = [line for line in b.lines() if line.language == "ar" and not line.see]
         seen.append((done, total, sum(line.translation_note is not None for line in lines)))
 
     isnad.briefer().translate(b, _Echo(), on_line=on_line)
-    n = sum(line.language == "ar" for line in b.lines())
+    n = sum(line.language == "ar" and not line.see for line in b.lines())  # a pointer needs no translation
     assert [(d, t) for d, t, _ in seen] == [(i, n) for i in range(1, n + 1)]
     assert [filled for _, _, filled in seen] == list(range(1, n + 1))  # each call sees one more line filled
-    assert all(line.translation is None and "Arabic" in line.translation_note for line in b.lines())
+    assert all(line.translation is None and "Arabic" in line.translation_note for line in b.lines() if not line.see)
+
+
+def test_each_sentence_is_shown_once_and_repeats_point_back(topic_brief):
+    shown = [(line.sources[0].doc_id, line.sources[0].start) for line in topic_brief.lines() if not line.see]
+    assert len(shown) == len(set(shown))
+    pointers = [line for line in topic_brief.lines() if line.see]
+    assert pointers  # dated key points: the timeline gives the date and points back
+    key = next(s for s in topic_brief.sections if s.name == "key_points").lines
+    for line in pointers:
+        section, i = line.see.split(":")
+        target = (key if section == "key_points" else
+                  next(s for s in topic_brief.sections if s.name == section).lines)[int(i) - 1]
+        assert target.sources[0].start == line.sources[0].start and not target.see
+    assert "see key point" in topic_brief.to_markdown()
+
+
+@pytest.mark.parametrize("topic", ["Chinese economy", "الاقتصاد الصيني", "football world cup"])
+def test_a_topic_the_articles_do_not_cover_says_so(isnad, topic):
+    b = isnad.brief(topic=topic, lang="both", length="short")
+    assert not b.covered and "do not cover" in b.notices[0]
+    assert [s.name for s in b.sections] == ["coverage"] and b.sections[0].lines
+
+
+@pytest.mark.parametrize("topic", [TOPIC, "انسحاب القوات الأمريكية من العراق", "Pentagon talks January 2024"])
+def test_a_covered_topic_gets_a_briefing(isnad, topic):
+    assert isnad.brief(topic=topic, lang="ar", length="short").covered

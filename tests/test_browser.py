@@ -1,12 +1,18 @@
-"""End to end in headless Chromium (Playwright): questions, sources, briefings, uploads, and bidi.
+"""End to end in headless Chromium (Playwright): what a reader sees, checked from the rendered page.
 
-Direction is checked from the page itself: the computed CSS of each block, and the
-geometry of its last line (right-aligned for Arabic, left-aligned for English).
-Screenshots go to test-artifacts/.
+Direction is checked from the page itself: each block's computed ``direction`` and the
+on-screen order of mixed runs (a file name's characters left to right, an English
+sentence's full stop at its right end). Citations are clicked, chats reloaded and
+stopped, the interface switched to Arabic, and a phone viewport laid out.
+Screenshots per viewport go to test-artifacts/.
 """
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -17,16 +23,9 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+DESK, PHONE = {"width": 1440, "height": 900}, {"width": 390, "height": 844}
+SEED_FILE = "000_93952b5621d37da0.txt"
 
-# Where the last line of a block's text sits inside the block, and the block's bidi CSS.
-GEOMETRY = """(el) => {
-  const range = document.createRange(); range.selectNodeContents(el);
-  const rects = Array.from(range.getClientRects()).filter(r => r.width > 0);
-  const box = el.getBoundingClientRect(); const last = rects[rects.length - 1];
-  const style = getComputedStyle(el);
-  return {gapLeft: last.left - box.left, gapRight: box.right - last.right, lines: new Set(rects.map(r => Math.round(r.top))).size,
-          bidi: style.unicodeBidi, align: style.textAlign, direction: style.direction};
-}"""
 LAST_CHAR_IS_RIGHTMOST = """(el) => {
   const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT); let node, lastNode = null;
   while ((node = walker.nextNode())) { if (node.textContent.trim()) lastNode = node; }
@@ -36,83 +35,281 @@ LAST_CHAR_IS_RIGHTMOST = """(el) => {
   const sameLine = Array.from(all.getClientRects()).filter(r => Math.abs(r.top - dot.top) < 4 && r.width > 0);
   return {char: text.slice(-1), rightmost: sameLine.every(r => r.right <= dot.right + 1)};
 }"""
+# x of each character of ``needle`` inside ``el``, in logical order (so the run reads left to right when increasing).
+CHAR_XS = """([el, needle]) => {
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT); let node;
+  while ((node = walker.nextNode())) {
+    const i = node.textContent.indexOf(needle); if (i < 0) continue;
+    return Array.from(needle).map((_, k) => { const r = document.createRange();
+      r.setStart(node, i + k); r.setEnd(node, i + k + 1); return r.getBoundingClientRect().left; });
+  }
+  return null;
+}"""
+IN_VIEW = """(el) => { const r = el.getBoundingClientRect();
+  return r.top >= 0 && r.bottom <= window.innerHeight && r.height > 0; }"""
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
+def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: scripts/test.sh installs it (apt-get install chromium chromium-driver)")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.set_default_timeout(90_000)
-        pg.goto(app_url)
-        yield pg
-        browser.close()
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
 
 
-def _ask(page, question: str, done: str = "\\[1\\]"):
-    """Ask and wait until the last answer shows ``done`` (a JS regex)."""
+def _open(browser, url: str, viewport: dict = DESK):
+    context = browser.new_context(viewport=viewport)
+    pg = context.new_page()
+    pg.set_default_timeout(90_000)
+    pg.goto(url)
+    pg.wait_for_selector("#isnad-chat")
+    return pg
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_url):
+    pg = _open(browser, app_url)
+    yield pg
+    pg.context.close()
+
+
+def _ask(page, question: str, done: str = "isnad-card"):
+    """Ask and wait until the last answer holds an element of class ``done``."""
     bots_before = page.locator("#isnad-chat [data-testid=bot]").count()
     page.locator("#isnad-question textarea").fill(question)
     page.locator("#isnad-ask").click()
     page.wait_for_function(
         f"""() => {{ const bots = document.querySelectorAll('#isnad-chat [data-testid=bot]');
-                    return bots.length > {bots_before} && /{done}/.test(bots[bots.length - 1].innerText); }}""")
+                    return bots.length > {bots_before} && bots[bots.length - 1].querySelector('.{done}'); }}""")
     return page.locator("#isnad-chat [data-testid=bot]").last
 
 
-def test_arabic_question_renders_right_to_left(page):
-    bot = _ask(page, "متى اتفق العراق والولايات المتحدة على انسحاب القوات القتالية الأمريكية؟")
-    para = bot.locator("p").filter(has_text="«").first  # the quote (the short answer is its own paragraph)
-    g = para.evaluate(GEOMETRY)
-    assert g["bidi"] == "plaintext" and g["align"] == "start"
-    assert g["gapRight"] < 4 and g["gapLeft"] > 20, g  # the last line hugs the right edge
-    page.screenshot(path=str(ARTIFACTS / "chat-arabic.png"), full_page=True)
+def _direction(locator) -> str:
+    return locator.evaluate("el => getComputedStyle(el).direction")
 
 
-def test_source_opens_with_its_sentence_highlighted(page):
-    source = page.locator("#isnad-src-1")
-    source.locator("summary").click()
-    assert source.evaluate("el => el.open")
-    mark = source.locator("mark")
-    assert mark.is_visible() and len(mark.inner_text()) > 20
-    para = source.locator(".isnad-para")
-    assert para.evaluate("el => getComputedStyle(el).direction") == "rtl"
-    page.screenshot(path=str(ARTIFACTS / "source-open.png"), full_page=True)
+def _reads_left_to_right(locator, needle: str) -> bool:
+    xs = locator.evaluate(f"(el) => ({CHAR_XS})([el, {json.dumps(needle)}])")
+    return xs is not None and all(a < b for a, b in zip(xs, xs[1:]))
 
 
-def test_english_question_mixes_directions_correctly(page):
-    page.get_by_role("button", name="Clear").first.click()
-    bot = _ask(page, "How many coalition troops remain in Iraq?", done="not a translation")
-    paragraphs = bot.locator("p")
-    quote, note = paragraphs.filter(has_text="«").first, paragraphs.last
-    assert "«" in quote.inner_text() and "not a translation" in note.inner_text()
-    g_quote, g_note = quote.evaluate(GEOMETRY), note.evaluate(GEOMETRY)
-    assert g_quote["gapRight"] < 4 and g_quote["gapLeft"] > 20, g_quote  # Arabic quote: right-to-left
-    assert g_note["gapLeft"] < 4 and g_note["gapRight"] > 20, g_note  # English note: left-to-right
-    end = note.evaluate(LAST_CHAR_IS_RIGHTMOST)
-    assert end == {"char": ".", "rightmost": True}  # English full stop at the right end
-    page.screenshot(path=str(ARTIFACTS / "chat-english.png"), full_page=True)
+def test_arabic_answer_is_a_card_of_blocks_each_in_its_direction(page):
+    bot = _ask(page, "متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف؟")
+    card = bot.locator(".isnad-card")
+    assert card.get_attribute("dir") == "rtl" and card.get_attribute("lang") == "ar"
+    quote = card.locator(".isnad-src .isnad-quote").first
+    assert _direction(quote) == "rtl" and quote.get_attribute("lang") == "ar"
+    meta = card.locator(".isnad-src .isnad-meta").first
+    assert _direction(meta) == "rtl" and SEED_FILE in meta.inner_text()
+    assert _reads_left_to_right(meta, SEED_FILE)  # the file name isolated: not "75_003e…" reordered
+    for el in card.locator(".isnad-block").all():  # every block says its own language and direction
+        assert el.get_attribute("dir") in ("rtl", "ltr") and el.get_attribute("lang") in ("ar", "en")
+    page.screenshot(path=str(ARTIFACTS / "desk-chat-arabic.png"))
 
 
-def test_bilingual_briefing_side_by_side(page):
-    page.get_by_label("Topic", exact=True).check()
-    page.locator("#isnad-topic textarea, #isnad-topic input").first.fill("US troop withdrawal from Iraq")
+def test_english_answer_keeps_english_and_arabic_in_separate_blocks(page):
+    bot = _ask(page, "When did Iraq and the US agree to redeploy coalition forces outside the country?")
+    card = bot.locator(".isnad-card")
+    assert card.get_attribute("dir") == "ltr"
+    short = card.locator(".isnad-short")
+    assert "5 June 2021" in short.inner_text() and _direction(short) == "ltr"
+    english = card.locator(".isnad-src .isnad-mt").first
+    assert english.get_attribute("lang") == "en" and _direction(english) == "ltr"
+    assert "Key facts" in english.inner_text() and "«" not in english.inner_text()
+    quote = card.locator(".isnad-src .isnad-quote").first
+    assert _direction(quote) == "rtl" and not any(w in quote.inner_text() for w in ("Key facts", "translation"))
+    meta = card.locator(".isnad-src .isnad-meta").first
+    text = meta.inner_text()
+    assert text.startswith("[1]") and _reads_left_to_right(meta, "[1]") and _reads_left_to_right(meta, SEED_FILE)
+    note = card.locator(".isnad-note").last  # English notice: left to right, full stop at its right end
+    assert _direction(note) == "ltr" and note.evaluate(LAST_CHAR_IS_RIGHTMOST) == {"char": ".", "rightmost": True}
+    assert card.locator(".isnad-src").first.evaluate(IN_VIEW)  # the first source shows without scrolling
+    page.screenshot(path=str(ARTIFACTS / "desk-chat-english.png"))
+
+
+def test_a_citation_click_opens_scrolls_to_and_highlights_the_source(page):
+    page.locator("#isnad-chat [data-testid=bot]").last.locator(".isnad-short a.isnad-cite").first.click()
+    source = page.locator("#isnad-sources #isnad-src-1")
+    page.wait_for_function("() => document.querySelector('#isnad-sources #isnad-src-1').open")
+    assert "isnad-flash" in source.get_attribute("class")
+    mark = source.locator("mark.isnad-answer")  # the short answer, inside the quoted sentence
+    assert mark.is_visible() and "2021" in mark.inner_text() and mark.evaluate(IN_VIEW)
+    assert source.locator("mark").first.inner_text().startswith("اتفق العراق")
+    heading = page.locator("#isnad-sources h3")
+    assert "Sources" in heading.inner_text()
+    chat_box, panel_box = page.locator("#isnad-chat").bounding_box(), heading.bounding_box()
+    assert panel_box["y"] > chat_box["y"] + chat_box["height"]  # under the chat, with its heading
+    page.screenshot(path=str(ARTIFACTS / "desk-citation-clicked.png"))
+
+
+def test_bilingual_briefing_says_each_sentence_once_and_links_its_sources(page):
+    page.get_by_role("radio", name="Topic").check()
+    page.locator("#isnad-topic textarea").fill("US troop withdrawal from Iraq")
     page.locator("#isnad-brief-btn").click()
     page.wait_for_selector("#isnad-briefing .isnad-grid")
     row = page.locator("#isnad-briefing .isnad-grid").first
-    ar, en = row.locator('[lang="ar"]'), row.locator('[lang="en"]')
-    assert ar.evaluate("el => getComputedStyle(el).direction") == "rtl"
-    assert en.evaluate("el => getComputedStyle(el).direction") == "ltr"
+    ar, en = row.locator(":scope > [lang=ar]"), row.locator(":scope > [lang=en]")
+    assert _direction(ar) == "rtl" and _direction(en) == "ltr"
     assert ar.bounding_box()["x"] > en.bounding_box()["x"]  # Arabic column on the right
-    assert "no translation" in en.inner_text()
+    quotes = page.locator("#isnad-briefing .isnad-grid > [lang=ar]").all_inner_texts()
+    sentences = [q.split("«", 1)[1].split("»", 1)[0] for q in quotes if "«" in q]
+    assert sentences and len(sentences) == len(set(sentences))  # no sentence twice
     text = page.locator("#isnad-briefing").inner_text()
+    assert "see key point" in text  # the timeline points back to a key point instead of repeating it
     timeline = text.split("Timeline", 1)[1].split("Who said what", 1)[0]
     assert timeline.index("2020-01-05") < timeline.index("2021-06-05") < timeline.index("2024-01-25")
-    page.screenshot(path=str(ARTIFACTS / "briefing-bilingual.png"), full_page=True)
+    assert "«" not in text.rsplit("Sources", 1)[1]  # the reference list does not quote again
+    link = page.locator("#isnad-briefing .isnad-grid a.isnad-cite").first
+    target = link.get_attribute("href")[1:]
+    link.click()
+    page.wait_for_function(f"() => document.getElementById('{target}').open")
+    assert page.locator(f"#{target} mark").evaluate(IN_VIEW)
+    assert "isnad-briefing-us-troop-withdrawal-from-iraq-" in page.locator("#isnad-download").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "desk-briefing.png"), full_page=True)
+
+
+def test_a_topic_outside_the_corpus_says_so_and_shows_what_is_covered(page):
+    page.locator("#isnad-topic textarea").fill("Chinese economy")
+    page.locator("#isnad-brief-btn").click()
+    page.wait_for_function("() => /do not cover/.test(document.querySelector('#isnad-briefing').innerText)")
+    text = page.locator("#isnad-briefing").inner_text()
+    assert "What the articles cover" in text and "لا تتناول المقالات هذا الموضوع" in text
+    assert "Key points" not in text
+
+
+def test_regenerate_answers_the_last_question_again_in_place(page):
+    bots = page.locator("#isnad-chat [data-testid=bot]")
+    before, last_question = bots.count(), page.locator("#isnad-chat [data-testid=user]").last.inner_text()
+    old_id = bots.last.locator(".isnad-card").get_attribute("id")
+    page.locator("#isnad-regenerate").click()
+    page.wait_for_function(f"""() => {{ const c = document.querySelectorAll('#isnad-chat .isnad-card');
+        return c.length && c[c.length - 1].id !== '{old_id}'; }}""")
+    assert bots.count() == before and page.locator("#isnad-chat [data-testid=user]").last.inner_text() == last_question
+
+
+def test_the_chat_survives_a_reload_and_can_be_cleared(page):
+    before = page.locator("#isnad-chat [data-testid=bot]").count()
+    assert before >= 2
+    page.reload()
+    page.wait_for_function(f"() => document.querySelectorAll('#isnad-chat [data-testid=bot]').length === {before}")
+    assert page.locator("#isnad-chat .isnad-card").count() == before
+    page.locator("#isnad-clear").click()
+    page.wait_for_function("() => document.querySelectorAll('#isnad-chat [data-testid=bot]').length === 0")
+    page.reload()
+    page.wait_for_selector("#isnad-chat")
+    time.sleep(2)
+    assert page.locator("#isnad-chat [data-testid=bot]").count() == 0
+
+
+def test_labelled_inputs_and_the_arabic_interface(page):
+    assert page.get_by_role("textbox", name="Your question").count() == 1
+    page.locator("#isnad-ui-lang label", has_text="العربية").click()
+    page.wait_for_function("() => document.documentElement.dir === 'rtl'")
+    assert page.evaluate("document.documentElement.lang") == "ar"
+    page.get_by_role("button", name="اسأل", exact=True).wait_for()
+    chat, brief = page.locator("#isnad-chat").bounding_box(), page.locator("#isnad-brief-btn").bounding_box()
+    assert chat["x"] > brief["x"]  # the chat on the right
+    page.screenshot(path=str(ARTIFACTS / "desk-arabic-interface.png"))
+    page.locator("#isnad-ui-lang label", has_text="English").click()
+    page.wait_for_function("() => document.documentElement.dir === 'ltr'")
+
+
+def test_phone_layout_stacks_the_briefing_and_keeps_the_tabs(browser, app_url):
+    pg = _open(browser, app_url, PHONE)
+    try:
+        for name in ("Ask & brief", "Corpus", "Settings"):
+            assert pg.get_by_role("tab", name=name).is_visible()
+        _ask(pg, "How many coalition troops remain in Iraq?")
+        pg.screenshot(path=str(ARTIFACTS / "phone-chat.png"))
+        pg.get_by_role("radio", name="Article", exact=True).check()
+        pg.locator("#isnad-article input").click()
+        pg.get_by_role("option").first.click()
+        pg.locator("#isnad-brief-btn").click()
+        pg.wait_for_selector("#isnad-briefing .isnad-grid")
+        row = pg.locator("#isnad-briefing .isnad-grid").first
+        ar, en = row.locator(":scope > [lang=ar]").bounding_box(), row.locator(":scope > [lang=en]").bounding_box()
+        assert en["y"] > ar["y"] and en["width"] > 300  # stacked, each the screen's width
+        pg.locator("#isnad-briefing").scroll_into_view_if_needed()
+        pg.screenshot(path=str(ARTIFACTS / "phone-briefing.png"))
+    finally:
+        pg.context.close()
+
+
+# ---------------------------------------------------------------- a slow generator: announce, count, stop
+
+
+class _SlowModel(http.server.BaseHTTPRequestHandler):
+    """An OpenAI-compatible endpoint that thinks for 3 s, then writes a word a second."""
+
+    def do_POST(self):  # noqa: N802 (http.server naming)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        time.sleep(3)
+        try:
+            for word in ["About ", "3,000 ", "coalition ", "troops "] * 10:
+                chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                         "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+                time.sleep(1)
+            self.wfile.write(b"data: [DONE]\n\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def slow_app_url(settings, tmp_path_factory):
+    import shutil
+
+    import app as isnad_app
+    from rag.llm import free_port
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowModel)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    root = tmp_path_factory.mktemp("slow")
+    shutil.copytree(settings.index_dir, root / "index")
+    slow = settings.model_copy(update={
+        "index_dir": root / "index", "uploads_dir": root / "uploads", "port": free_port(), "generator": "remote",
+        "llm_base_url": f"http://127.0.0.1:{server.server_address[1]}/v1", "llm_model": "m", "llm_timeout": 120.0,
+        "pretranslate": False})
+    demo = isnad_app.launch(slow, wait=False)
+    yield f"http://127.0.0.1:{slow.port}/"
+    demo.close()
+    server.shutdown()
+
+
+def test_a_generation_announces_its_wait_counts_words_and_can_be_stopped(browser, slow_app_url):
+    pg = _open(browser, slow_app_url)
+    try:
+        pg.get_by_role("tab", name="Settings").click()
+        pg.get_by_role("radio", name="Generator (machine-written, verified)").check()
+        pg.get_by_role("tab", name="Ask & brief").click()
+        pg.locator("#isnad-question textarea").fill("How many coalition troops remain in Iraq?")
+        pg.locator("#isnad-ask").click()
+        pg.wait_for_function("() => /is reading the sources/.test(document.querySelector('#isnad-chat').innerText)")
+        pg.wait_for_function("() => /writing \\(not yet verified\\), [2-9] words/.test("
+                             "document.querySelector('#isnad-chat').innerText)")
+        pg.screenshot(path=str(ARTIFACTS / "desk-generation-writing.png"))
+        pg.locator("#isnad-stop-chat").click()
+        pg.wait_for_function("() => /Stopped/.test(document.querySelector('#isnad-chat').innerText)")
+        time.sleep(2.5)  # the stopped generation writes nothing more
+        last = pg.locator("#isnad-chat [data-testid=bot]").last
+        assert last.locator(".isnad-card").count() == 1 and last.locator(".isnad-writing").count() == 0
+        assert "not yet verified" not in last.inner_text()
+        bot = _ask(pg, "متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف؟")  # still usable
+        assert bot.locator(".isnad-card").count() == 1
+        pg.locator("#isnad-stop-chat").click()
+    finally:
+        pg.context.close()
 
 
 def test_upload_adds_a_file_and_reports_a_bad_one(page, tmp_path):
@@ -121,20 +318,19 @@ def test_upload_adds_a_file_and_reports_a_bad_one(page, tmp_path):
                     "on Tuesday, security sources said, without casualties.", encoding="utf-8")
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("Caf\xe9 au lait near the embassy".encode("latin-1"))
-    page.get_by_role("tab", name="Corpus / المقالات").click()
+    page.get_by_role("tab", name="Corpus").click()
     page.locator("#isnad-upload input[type=file]").set_input_files([str(good), str(bad)])
     page.locator("#isnad-add").click()
     page.wait_for_function("() => /latin1\\.txt/.test(document.querySelector('#isnad-upload-report').innerText)")
     report = page.locator("#isnad-upload-report").inner_text()
     assert "✓ browser_note.md: added" in report and "✗ latin1.txt" in report and "UTF-8" in report
     page.wait_for_function("() => /browser_note\\.md/.test(document.querySelector('#isnad-corpus').innerText)")
-    page.screenshot(path=str(ARTIFACTS / "upload.png"), full_page=True)
+    font = page.locator("#isnad-corpus td").first.evaluate("el => getComputedStyle(el).fontFamily")
+    assert "mono" not in font.lower()
+    page.screenshot(path=str(ARTIFACTS / "desk-upload.png"), full_page=True)
 
 
 def test_article_markup_is_shown_as_text_and_never_fetched(page, tmp_path):
-    import http.server
-    import threading
-
     fetched: list[str] = []
 
     class Beacon(http.server.BaseHTTPRequestHandler):
@@ -161,20 +357,20 @@ def test_article_markup_is_shown_as_text_and_never_fetched(page, tmp_path):
 
     page.on("request", log)
     try:
-        page.get_by_role("tab", name="Corpus / المقالات").click()
+        page.get_by_role("tab", name="Corpus").click()
         page.locator("#isnad-upload input[type=file]").set_input_files([str(article)])
         page.locator("#isnad-add").click()
         page.wait_for_function("() => /✓ beacon\\.txt/.test(document.querySelector('#isnad-upload-report').innerText)")
         page.wait_for_function("() => /beacon\\.txt/.test(document.querySelector('#isnad-corpus').innerText)")
         assert beacon in page.locator("#isnad-corpus").inner_text()  # the title, as text
-        page.get_by_role("tab", name="Ask & brief / اسأل ولخّص").click()
+        page.get_by_role("tab", name="Ask & brief").click()
         bot = _ask(page, "متى ستغادر آخر وحدة قاعدة حرير في أربيل؟")
         assert f"«{sentence}»" in bot.evaluate("el => el.textContent")  # verbatim, tags and all
-        source = page.locator("#isnad-src-1")
+        source = page.locator("#isnad-sources #isnad-src-1")
         source.locator("summary").click()
-        assert source.locator("mark").evaluate("el => el.textContent") == sentence
+        assert source.locator("mark").first.evaluate("el => el.textContent") == sentence
         assert bot.locator("img").count() == 0 and source.locator("img, script").count() == 0
-        page.screenshot(path=str(ARTIFACTS / "beacon-as-text.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / "desk-beacon-as-text.png"), full_page=True)
     finally:
         page.remove_listener("request", log)
         server.shutdown()

@@ -102,7 +102,7 @@ def test_an_upload_is_shown_as_an_upload_not_as_the_outlet_it_names(app, tmp_pat
     cited = next(s for s in answer.sources if s.source.endswith("planted.txt"))
     assert cited.arrival.startswith("uploaded in the app")
     assert "uploaded in the app" in answer.answer and "uploaded in the app" in sources_html(answer, app.docs())
-    rows = {r[4]: r[6] for r in app.corpus_rows()}
+    rows = {r[4]: r[5] for r in app.corpus_rows()}
     assert rows["planted.txt"].startswith("uploaded in the app")
     assert rows["000_93952b5621d37da0.txt"] == "shipped seed article"
 
@@ -114,6 +114,6 @@ def test_article_markup_stays_text_in_briefings_and_their_export(app, tmp_path):
     upload(app, write(tmp_path, "beacon.txt", f"قاعدة حرير {beacon}\n\nقال مسؤول عسكري إن آخر وحدة ستغادر "
                                               f"قاعدة حرير في أربيل {beacon} بحلول نهاية سبتمبر وفق الخطة.\n"))
     b = app.isnad.brief(["beacon.txt"], lang="both", length="short")
-    html, md = briefing_html(b), b.to_markdown()
+    html, md = briefing_html(b, app.docs()), b.to_markdown()
     assert "<img" not in html and "&lt;img" in html
     assert "<img" not in md and md_unescape(md).count(beacon) >= 2  # shown as itself, title and quote

@@ -1,0 +1,93 @@
+"""The HTML a reader gets: blocks with their own direction, isolated runs, citation links, escaped data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from app import download_name
+from rag.escape import md_escape, md_unescape
+from rag.render import answer_card, block, briefing_html, isolate, notice_language, sources_html
+
+AR_Q = "متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف؟"
+EN_Q = "When did Iraq and the US agree to redeploy coalition forces outside the country?"
+
+
+@pytest.fixture(scope="module")
+def answers(isnad):
+    engine = isnad.extractive()
+    return engine.answer(AR_Q), engine.answer(EN_Q)
+
+
+def test_runs_of_the_other_script_are_isolated():
+    assert isolate("المصدر: 003_75e3133bff7c7106.txt", "ar") == \
+        'المصدر: <bdi dir="ltr" lang="en">003_75e3133bff7c7106.txt</bdi>'
+    html = isolate("'العراق: رغم تهديدات' has no publication date.", "en")
+    assert html.startswith('&#x27;<bdi dir="rtl" lang="ar">العراق: رغم تهديدات</bdi>&#x27; has no')
+    assert isolate("في 5 يونيو 2021", "ar") == "في 5 يونيو 2021"  # digits read the same both ways
+    assert isolate("نهاية 2021-05", "ar") == 'نهاية <bdi dir="ltr" lang="en">2021-05</bdi>'  # not "05-2021"
+    assert isolate("<img src=x> قال", "en") == '&lt;img src=x&gt; <bdi dir="rtl" lang="ar">قال</bdi>'
+
+
+def test_a_block_takes_direction_from_its_language():
+    assert block("قال المتحدث.").startswith('<div class="isnad-block " dir="rtl" lang="ar">')
+    assert 'dir="ltr" lang="en"' in block("The spokesman said.")
+    assert notice_language("'عنوان عربي طويل جدا' has no publication date.") == "en"
+    assert notice_language("لا تتناول المقالات هذا الموضوع.") == "ar"
+
+
+def test_arabic_answer_card(answers):
+    ar, _ = answers
+    card = answer_card(ar, "t1")
+    assert card.startswith('<div class="isnad-card" id="isnad-answer-t1" dir="rtl" lang="ar">')
+    assert f'<a class="isnad-cite" href="#isnad-src-t1-{ar.short.n}">' in card  # the short answer links its source
+    assert f'id="isnad-src-t1-{ar.short.n}"' in card and '<mark class="isnad-answer">' in card
+    assert "Key facts" not in card  # an Arabic reader gets no English renderings
+
+
+def test_english_answer_card_puts_english_in_its_own_blocks(answers):
+    _, en = answers
+    card = answer_card(en, "t2")
+    assert 'dir="ltr" lang="en"' in card.split(">", 1)[0]
+    quotes = re.findall(r'<div class="isnad-block isnad-quote" dir="(\w+)" lang="(\w+)">(.*?)</div>', card)
+    assert quotes and all(d == "rtl" and lang == "ar" for d, lang, _ in quotes)
+    assert all("Key facts" not in q and "translation" not in q for _, _, q in quotes)
+    facts = re.findall(r'<div class="isnad-block isnad-mt" dir="ltr" lang="en">(.*?)</div>', card)
+    assert facts and "5 June 2021" in facts[0]
+    assert '<bdi>000_93952b5621d37da0.txt</bdi>' in card  # file names isolated in the where-from line
+
+
+def test_sources_panel_belongs_to_its_answer(answers, isnad):
+    ar, _ = answers
+    html = sources_html(ar, isnad.index.docs, "t1")
+    assert 'class="isnad-panel isnad-for-t1"' in html and "<h3" in html and 'id="isnad-src-1"' in html
+    assert "<mark>" in html
+
+
+def test_briefing_html_links_citations_to_a_compact_source_list(isnad):
+    b = isnad.brief(topic="US troop withdrawal from Iraq", lang="both", length="short")
+    html = briefing_html(b, isnad.index.docs, "x")
+    links = set(re.findall(r'href="#(isnad-bsrc-x-\d+)"', html))
+    targets = set(re.findall(r'<details class="isnad-source" id="(isnad-bsrc-x-\d+)"', html))
+    assert links and links == targets
+    summaries = re.findall(r"<summary>(.*?)</summary>", html)
+    assert summaries and not any("«" in s for s in summaries)  # a reference, not the quote again
+
+
+def test_markdown_escaping_only_where_markdown_acts():
+    text = "The U.S.-led coalition's 2,500 troops: *not* [a link](x) <img src=y> https://example.org"
+    escaped = md_escape(text)
+    assert "U.S.-led coalition's 2,500 troops:" in escaped  # ordinary punctuation left alone
+    assert r"\*not\*" in escaped and r"\[a link\]" in escaped and "&lt;img" in escaped and r"https\://" in escaped
+    assert md_escape("- item\n1. first\n# heading") == "\\- item\n1\\. first\n\\# heading"
+    assert md_unescape(escaped) == text
+
+
+def test_download_named_after_subject_and_date():
+    day = dt.date(2026, 11, 25)
+    assert download_name("US troop withdrawal from Iraq", day) == \
+        "isnad-briefing-us-troop-withdrawal-from-iraq-2026-11-25.md"
+    assert download_name("انسحاب القوات: 2021", day) == "isnad-briefing-انسحاب-القوات-2021-2026-11-25.md"
+    assert download_name("../../etc/passwd", day) == "isnad-briefing-etc-passwd-2026-11-25.md"
