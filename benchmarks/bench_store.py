@@ -1,0 +1,198 @@
+"""Store engines side by side: build, size, open, memory, query latency, recall, adding one document.
+
+    python benchmarks/bench_store.py [--sizes 10000,100000] [--engines searchindex,sqlite]
+
+Synthetic corpus from the seed index: chunks of three seed sentences (real Arabic BM25
+statistics), perturbed seed vectors (real dimensionality), documents of 10 chunks over 20
+outlets and five years. Vectors are precomputed: embedding is excluded everywhere. Each
+engine and size runs in fresh processes (one builds, one opens and serves), so memory is
+that engine's alone. "searchindex" is the current `rag.index.SearchIndex` (a whole
+generation written per change); "sqlite" is `rag.store.sqlite.SqliteStore`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from rag.chunking import Chunk  # noqa: E402
+from rag.config import Settings  # noqa: E402
+from rag.evaluation.metrics import percentile  # noqa: E402
+from rag.index import SearchIndex  # noqa: E402
+from rag.ingest import Document  # noqa: E402
+from rag.retrieve import rrf  # noqa: E402
+from rag.store.base import StoreFilters, StoreInfo  # noqa: E402
+from rag.store.sqlite import SqliteStore  # noqa: E402
+from rag.text_ar import bm25_tokens  # noqa: E402
+
+PER_DOC = 10
+OUTLETS = [f"منفذ {i}" for i in range(20)]
+QUERIES = ["متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف؟", "انسحاب القوات القتالية الأمريكية",
+           "ما موقف البنتاغون من الانسحاب من العراق؟", "قاعدة عين الأسد", "كتائب حزب الله تهدد المصالح الأمريكية"]
+
+
+def corpus(n: int, seed: int = 0):
+    """Documents of PER_DOC chunks: (doc, chunks, vectors, tokens) per document."""
+    seeds = SearchIndex.load(Settings().index_dir, verify=False)
+    rng, rnd = np.random.default_rng(seed), random.Random(seed)
+    sentences = [seeds.docs[c.doc_id].text[a:b] for c in seeds.chunks for a, b in c.sentences]
+    for d in range(n // PER_DOC):
+        texts = [" ".join(rnd.sample(sentences, 3)) for _ in range(PER_DOC)]
+        body = "\n".join(texts)
+        date = f"{2020 + d % 5}-{1 + d % 12:02d}-{1 + d % 28:02d}"
+        doc = Document(f"s{d:07d}", f"synthetic/{d}.txt", body, f"synthetic {d}", OUTLETS[d % len(OUTLETS)], date, "ar",
+                       [(0, len(body))])
+        chunks, at = [], 0
+        for i, t in enumerate(texts):
+            chunks.append(Chunk(f"{doc.doc_id}:{i}", doc.doc_id, at, at + len(t), t, [(at, at + len(t))], 60))
+            at += len(t) + 1
+        base = seeds.vectors[rng.integers(0, len(seeds.vectors), PER_DOC)]
+        noisy = base + rng.normal(0, 0.05, base.shape).astype(np.float32)
+        vecs = (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
+        yield doc, chunks, vecs, [bm25_tokens(t) for t in texts]
+
+
+class _Fixed:
+    """Hands SearchIndex.add the precomputed vectors (embedding excluded from the timing)."""
+
+    def __init__(self, model_id: str, dim: int, vectors: np.ndarray):
+        self.model_id, self.dim, self.max_tokens, self.vectors = model_id, dim, 10_000, vectors
+
+    def count_tokens(self, texts):
+        return [len(t.split()) for t in texts]
+
+    def embed_documents(self, texts, titles=None):
+        return self.vectors[: len(texts)]
+
+
+def build(engine: str, n: int, folder: Path) -> dict:
+    seeds = SearchIndex.load(Settings().index_dir, verify=False)
+    items = list(corpus(n))
+    t = time.perf_counter()
+    if engine == "searchindex":
+        index = SearchIndex(seeds.model_id, seeds.dim, seeds.chunker)
+        for doc, chunks, _, _ in items:
+            index.docs[doc.doc_id] = doc
+            index.chunks.extend(chunks)
+        index.vectors = np.vstack([v for _, _, v, _ in items])
+        index.save(folder)
+    else:
+        store = SqliteStore(folder, StoreInfo(seeds.model_id, seeds.dim, seeds.chunker.to_dict()))
+        for i in range(0, len(items), 1000):
+            store.upsert_many(items[i:i + 1000])
+        store.close()
+    seconds = time.perf_counter() - t
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    return {"build_s": round(seconds, 2), "disk_mb": round(size / 2**20, 1)}
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
+    seeds = SearchIndex.load(Settings().index_dir, verify=False)
+    rng = np.random.default_rng(1)
+    qvecs = seeds.vectors[rng.integers(0, len(seeds.vectors), 20)]
+    qtokens = [bm25_tokens(q) for q in QUERIES] * 4
+    rss0 = _rss_mb()
+    t = time.perf_counter()
+    if engine == "searchindex":
+        index = SearchIndex.load(folder)
+        index.dense, index.bm25  # noqa: B018 (loaded structures, as the app holds them)
+    else:
+        store = SqliteStore(folder)
+    out = {"open_s": round(time.perf_counter() - t, 2), "rss_mb": round(_rss_mb() - rss0)}
+    filters = {"outlet": StoreFilters(outlet=OUTLETS[3]), "date": StoreFilters(date_from="2023-01-01", date_to="2023-12-31")}
+
+    def query(qv, toks, mode, f):
+        if engine == "searchindex":
+            mask = index.mask(f.outlet, f.date_from, f.date_to) if f else None
+            dense = index.dense_search(qv, 50, mask) if mode != "bm25" else []
+            bm = index.bm25_search(" ".join(toks), 50, mask) if mode != "dense" else []
+        else:
+            legs = store.search(qv if mode != "bm25" else None, toks if mode != "dense" else None, 50, f)
+            dense, bm = legs.dense, legs.bm25
+        return rrf([[i for i, _ in dense], [i for i, _ in bm]], 60, [1.0, 0.5]) if mode == "hybrid" else dense or bm
+
+    for label, mode, f in (("dense", "dense", None), ("bm25", "bm25", None), ("hybrid", "hybrid", None),
+                           ("hybrid+outlet", "hybrid", filters["outlet"]), ("hybrid+date", "hybrid", filters["date"])):
+        times = []
+        for _ in range(rounds):
+            for qv, toks in zip(qvecs, qtokens):
+                t = time.perf_counter()
+                query(qv, toks, mode, f)
+                times.append((time.perf_counter() - t) * 1000)
+        out[f"{label}_p50_ms"] = round(statistics.median(times), 1)
+        out[f"{label}_p95_ms"] = round(percentile(times, 0.95), 1)
+    if engine == "sqlite":  # recall@10 of the dense leg against exact inner products over every vector
+        everything = store._index.index.reconstruct_n(0, store._index.ntotal)
+        ids = __import__("faiss").vector_to_array(store._index.id_map)
+        hits = [len(set(ids[np.argsort(-(everything @ qv))[:10]]) & {r for r, _ in store.search(qv, None, 10).dense}) / 10
+                for qv in qvecs]
+        out["dense_recall@10"] = round(float(np.mean(hits)), 3)
+    doc, chunks, vecs, toks = next(corpus(PER_DOC, seed=99))
+    doc = Document("new-doc", "synthetic/new.txt", doc.text, doc.title, doc.outlet, doc.date, "ar", doc.paragraphs)
+    chunks = [Chunk(c.chunk_id.replace(c.doc_id, "new-doc"), "new-doc", c.start, c.end, c.text, c.sentences, c.n_tokens)
+              for c in chunks]
+    t = time.perf_counter()
+    if engine == "searchindex":  # what an upload costs today: add, rebuild BM25 and FAISS, write a generation
+        index.add([doc], _Fixed(index.model_id, index.dim, vecs))
+        index.save(folder)
+    else:
+        store.upsert(doc, chunks, vecs, toks)
+    out["add_10_chunks_s"] = round(time.perf_counter() - t, 3)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--engines", default="searchindex,sqlite")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--child", nargs=3, metavar=("STEP", "ENGINE", "N"), help=argparse.SUPPRESS)
+    ap.add_argument("--folder", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        step, engine, n = args.child
+        result = build(engine, int(n), Path(args.folder)) if step == "build" else \
+            serve(engine, int(n), Path(args.folder), args.rounds)
+        print(json.dumps(result))
+        return
+    rows = []
+    for n in [int(x) for x in args.sizes.split(",")]:
+        for engine in args.engines.split(","):
+            with tempfile.TemporaryDirectory() as tmp:
+                row = {"engine": engine, "chunks": n}
+                for step in ("build", "serve"):
+                    done = subprocess.run([sys.executable, __file__, "--child", step, engine, str(n), "--folder",
+                                           str(Path(tmp) / "store"), "--rounds", str(args.rounds)],
+                                          capture_output=True, text=True, check=True)
+                    row.update(json.loads(done.stdout.strip().splitlines()[-1]))
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    keys = [k for k in rows[0] if k not in ("engine", "chunks")]
+    print("\n| engine | chunks | " + " | ".join(keys) + " |\n|" + "---|" * (len(keys) + 2))
+    for r in rows:
+        print(f"| {r['engine']} | {r['chunks']:,} | " + " | ".join(str(r.get(k, "")) for k in keys) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""The store contract (rag/store/base.py), run against every engine: replace, delete, filters, exact dense
+results, BM25, reopening, and writers in other processes. Logic tests use small random vectors; the
+seed test uses the real index's vectors and tokens."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.chunking import Chunk
+from rag.ingest import Document
+from rag.store.base import StoreFilters, StoreInfo
+from rag.store.sqlite import SqliteStore
+from rag.text_ar import bm25_tokens
+
+DIM = 16
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _doc(i: int, outlet: str = "العربي", date: str = "2021-06-05", source: str | None = None,
+         words: str = "") -> tuple[Document, list[Chunk]]:
+    text = f"الخبر رقم {i} عن انسحاب القوات {words}. وقال المتحدث إن المحادثات مستمرة {i}."
+    half = text.index(".") + 1
+    doc = Document(f"d{i:04d}", source or f"seeds/{i:03d}.txt", text, f"عنوان {i}", outlet, date, "ar",
+                   [(0, len(text))])
+    chunks = [Chunk(f"d{i:04d}:0", doc.doc_id, 0, half, text[:half], [(0, half)], 10),
+              Chunk(f"d{i:04d}:1", doc.doc_id, half + 1, len(text), text[half + 1:], [(half + 1, len(text))], 8)]
+    return doc, chunks
+
+
+def _vectors(n: int, seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal((n, DIM)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _put(store, i: int, **kw) -> list[int]:
+    doc, chunks = _doc(i, **kw)
+    return store.upsert(doc, chunks, _vectors(len(chunks), i), [bm25_tokens(c.text) for c in chunks])
+
+
+ENGINES = {"sqlite": lambda folder, info=None: SqliteStore(folder, info)}
+
+
+@pytest.fixture(params=sorted(ENGINES))
+def open_store(request, tmp_path):
+    """A function opening the engine's store in one folder (again, after a close)."""
+    info = StoreInfo("test-model", DIM, {"max_tokens": 256, "overlap_sentences": 1})
+    opened = []
+
+    def open_(new: bool = True):
+        store = ENGINES[request.param](tmp_path / "store", info if new else None)
+        opened.append(store)
+        return store
+
+    yield open_
+    for s in opened:
+        s.close()
+
+
+def test_upsert_fetch_and_info(open_store):
+    store = open_store()
+    rows = _put(store, 1)
+    got = store.fetch(rows)
+    assert [g.row for g in got] == rows and got[0].doc.doc_id == "d0001" and got[1].chunk.chunk_id == "d0001:1"
+    assert got[0].doc.text[got[0].chunk.start:got[0].chunk.end] == got[0].chunk.text
+    info = store.info()
+    assert (info.model_id, info.dim, info.n_docs, info.n_chunks) == ("test-model", DIM, 1, 2)
+
+
+def test_a_new_version_of_a_source_replaces_the_old(open_store):
+    store = open_store()
+    old = _put(store, 1, source="seeds/same.txt")
+    new = _put(store, 2, source="seeds/same.txt")
+    assert store.fetch(old) == [] and len(store.fetch(new)) == 2
+    assert [d.doc_id for d in store.documents()] == ["d0002"] and store.info().n_chunks == 2
+    legs = store.search(_vectors(1, 1)[0], bm25_tokens("الخبر رقم 1"), 10)
+    assert not set(old) & {r for r, _ in legs.dense + legs.bm25}
+
+
+def test_delete_removes_from_both_legs(open_store):
+    store = open_store()
+    keep, gone = _put(store, 1), _put(store, 2)
+    assert store.delete(["d0002"]) == 2
+    legs = store.search(_vectors(1, 2)[0], bm25_tokens("الخبر رقم 2"), 10)
+    assert {r for r, _ in legs.dense} == set(keep) and not set(gone) & {r for r, _ in legs.bm25}
+    assert [d.doc_id for d in store.documents()] == ["d0001"]
+
+
+def test_dense_is_exact(open_store):
+    store = open_store()
+    rows, vecs = [], []
+    for i in range(1, 21):
+        doc, chunks = _doc(i)
+        v = _vectors(len(chunks), i)
+        rows += store.upsert(doc, chunks, v, [bm25_tokens(c.text) for c in chunks])
+        vecs.append(v)
+    q = _vectors(1, 99)[0]
+    scores = np.vstack(vecs) @ q
+    exact = [rows[i] for i in np.argsort(-scores)[:10]]
+    assert [r for r, _ in store.search(q, None, 10).dense] == exact
+
+
+def test_bm25_ranks_the_rare_term_first(open_store):
+    store = open_store()
+    for i in range(1, 8):
+        _put(store, i)
+    rare = _put(store, 8, words="قاعدة حرير في أربيل")
+    legs = store.search(None, bm25_tokens("قاعدة حرير"), 5)
+    assert legs.bm25[0][0] == rare[0] and legs.dense == []
+    assert all(s > 0 for _, s in legs.bm25)
+
+
+def test_filters_apply_to_both_legs(open_store):
+    store = open_store()
+    a = _put(store, 1, outlet="العربي", date="2021-06-05")
+    b = _put(store, 2, outlet="الجزيرة", date="2024-01-25")
+    c = _put(store, 3, outlet="العربى", date="2021-08-08")  # the same outlet, written with «ى»
+    q, words = _vectors(1, 5)[0], bm25_tokens("انسحاب القوات المحادثات")
+    cases = {StoreFilters(outlet="العربي"): a + c, StoreFilters(date_from="2021-07-01"): b + c,
+             StoreFilters(date_to="2021-12-31", outlet="العربي"): a + c, StoreFilters(doc_ids=frozenset({"d0002"})): b,
+             StoreFilters(doc_ids=frozenset()): []}
+    for f, want in cases.items():
+        legs = store.search(q, words, 10, f)
+        assert {r for r, _ in legs.dense} == set(want) and {r for r, _ in legs.bm25} == set(want), f
+    assert [d.doc_id for d in store.documents(StoreFilters(outlet="العربي"))] == ["d0001", "d0003"]
+    assert [d.doc_id for d in store.documents(limit=1, after="d0001")] == ["d0002"]
+
+
+def test_reopening_gives_the_same_results(open_store):
+    store = open_store()
+    for i in range(1, 6):
+        _put(store, i)
+    store.delete(["d0003"])
+    q, words = _vectors(1, 7)[0], bm25_tokens("المتحدث المحادثات")
+    before = store.search(q, words, 10)
+    store.close()
+    again = open_store(new=False)
+    after = again.search(q, words, 10)
+    for leg in ("dense", "bm25"):
+        b, a = getattr(before, leg), getattr(after, leg)
+        assert [r for r, _ in a] == [r for r, _ in b] and [s for _, s in a] == pytest.approx([s for _, s in b])
+    assert again.info().n_chunks == 8
+
+
+def test_orphan_segment_from_a_crash_is_dropped(open_store, tmp_path):
+    store = open_store()
+    _put(store, 1)
+    store.close()
+    stray = tmp_path / "store" / "vectors" / "seg-999999.faiss"
+    stray.write_bytes(b"half-written")
+    again = open_store(new=False)
+    assert not stray.exists() and again.info().n_chunks == 2
+
+
+_WRITER = """
+import sys
+import numpy as np
+sys.path.insert(0, {root!r})
+from rag.chunking import Chunk
+from rag.ingest import Document
+from rag.store.sqlite import SqliteStore
+store = SqliteStore({folder!r})
+for i in range({first}, {first} + 10):
+    text = f"نص تجريبي رقم {{i}} للكتابة المتزامنة."
+    doc = Document(f"w{{i:04d}}", f"w/{{i}}.txt", text, None, None, None, "ar", [(0, len(text))])
+    chunk = Chunk(f"w{{i}}:0", doc.doc_id, 0, len(text), text, [(0, len(text))], 5)
+    store.upsert(doc, [chunk], np.random.default_rng(i).standard_normal((1, {dim})).astype(np.float32), [text.split()])
+"""
+
+
+def test_writers_in_other_processes_neither_block_forever_nor_lose_work(open_store, tmp_path):
+    reader = open_store()
+    folder = str(tmp_path / "store")
+    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(_WRITER.format(
+        root=str(ROOT), folder=folder, first=first, dim=DIM))]) for first in (0, 100)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    assert reader.info().n_docs == 20  # both writers' documents, seen by a reader opened before them
+    legs = reader.search(_vectors(1, 3)[0], ["تجريبي"], 50)
+    assert len(legs.dense) == 20 and len(legs.bm25) == 20
+
+
+def test_seed_index_gives_the_same_rankings(isnad, tmp_path):
+    """The real seed vectors and tokens: exact dense results identical to the current index; BM25 agrees."""
+    index = isnad.index
+    store = SqliteStore(tmp_path / "seeds", StoreInfo(index.model_id, index.dim, index.chunker.to_dict()))
+    row_of: dict[int, int] = {}
+    for doc in index.docs.values():
+        pos = [i for i, c in enumerate(index.chunks) if c.doc_id == doc.doc_id]
+        rows = store.upsert(doc, [index.chunks[i] for i in pos], index.vectors[pos],
+                            [index.bm25_tokens_of(index.chunks[i]) for i in pos])
+        row_of.update(zip(pos, rows))
+    questions = ["متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف؟",
+                 "ماذا قال البنتاغون عن المحادثات مع العراق؟", "قاعدة عين الأسد", "كتائب حزب الله",
+                 "انسحاب القوات القتالية الأمريكية", "How many coalition troops remain in Iraq?"]
+    same_first = 0
+    for q in questions:
+        qv = isnad.embedder.embed_queries([q])[0]
+        legs = store.search(qv, bm25_tokens(q), 10)
+        assert [r for r, _ in legs.dense] == [row_of[i] for i, _ in index.dense_search(qv, 10, None)]
+        old, new = [row_of[i] for i, _ in index.bm25_search(q, 10, None)], [r for r, _ in legs.bm25]
+        assert len(set(old) & set(new)) >= 0.8 * len(old) and bool(old) == bool(new), (q, old, new)
+        same_first += bool(old) and old[0] == new[0]
+    # FTS5's BM25 and bm25s differ only in the idf of terms in over half the chunks ("lucene" idf keeps them > 0)
+    assert same_first >= 4, same_first
+    store.close()
+
+
+def test_compaction_keeps_results_and_other_readers_follow(open_store):
+    store, reader = open_store(), open_store(new=False)
+    for i in range(1, 9):
+        _put(store, i)
+    store.delete(["d0002", "d0005"])
+    _put(store, 2)  # deleted, then back: new rows
+    q, words = _vectors(1, 11)[0], bm25_tokens("انسحاب القوات")
+    before = store.search(q, words, 20)
+    store.compact()
+    assert len(list((store.folder / "vectors").iterdir())) == 1
+    for s in (store, reader):
+        after = s.search(q, words, 20)
+        assert [r for r, _ in after.dense] == [r for r, _ in before.dense]
+        assert [r for r, _ in after.bm25] == [r for r, _ in before.bm25]
+    _put(store, 9)
+    assert reader.info().n_docs == 8 and len(reader.search(q, None, 50).dense) == 16
