@@ -85,13 +85,13 @@ class IsnadApp:
 
     def docs(self) -> dict:
         try:
-            return self.isnad.index.docs
+            return self.isnad.searcher.documents()
         except IndexProblem:
             return {}
 
     def corpus_rows(self) -> list[list]:
         try:
-            stats = self.isnad.index.stats()
+            stats = self.isnad.stats()
         except IndexProblem:  # missing or damaged: the banner above the tabs says which, and offers the repair
             return []
         return [[d["title"] or "(untitled)", d["outlet"] or "unknown", d["date"] or "unknown", d["chunks"],

@@ -6,8 +6,9 @@ Synthetic corpus from the seed index: chunks of three seed sentences (real Arabi
 statistics), perturbed seed vectors (real dimensionality), documents of 10 chunks over 20
 outlets and five years. Vectors are precomputed: embedding is excluded everywhere. Each
 engine and size runs in fresh processes (one builds, one opens and serves), so memory is
-that engine's alone. "searchindex" is the current `rag.index.SearchIndex` (a whole
-generation written per change); "sqlite" is `rag.store.sqlite.SqliteStore`.
+that engine's alone (for PostgreSQL, the client's; the server is a throwaway local one with
+fsync off). "searchindex" is the current `rag.index.SearchIndex` (a whole generation written
+per change); "sqlite" is `rag.store.sqlite.SqliteStore`; "postgresql" `rag.store.postgres.PostgresStore`.
 """
 
 from __future__ import annotations
@@ -91,13 +92,27 @@ def build(engine: str, n: int, folder: Path) -> dict:
         index.vectors = np.vstack([v for _, _, v, _ in items])
         index.save(folder)
     else:
-        store = SqliteStore(folder, StoreInfo(seeds.model_id, seeds.dim, seeds.chunker.to_dict()))
+        store = _open(engine, folder, StoreInfo(seeds.model_id, seeds.dim, seeds.chunker.to_dict()))
         for i in range(0, len(items), 1000):
             store.upsert_many(items[i:i + 1000])
         store.close()
     seconds = time.perf_counter() - t
-    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    if engine == "postgresql":
+        import psycopg
+
+        with psycopg.connect(str(folder)) as c:
+            size = c.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    else:
+        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     return {"build_s": round(seconds, 2), "disk_mb": round(size / 2**20, 1)}
+
+
+def _open(engine: str, where, info: StoreInfo | None = None):
+    if engine == "postgresql":
+        from rag.store.postgres import PostgresStore
+
+        return PostgresStore(str(where), info)
+    return SqliteStore(Path(where), info)
 
 
 def _rss_mb() -> float:
@@ -118,7 +133,7 @@ def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
         index = SearchIndex.load(folder)
         index.dense, index.bm25  # noqa: B018 (loaded structures, as the app holds them)
     else:
-        store = SqliteStore(folder)
+        store = _open(engine, folder)
     out = {"open_s": round(time.perf_counter() - t, 2), "rss_mb": round(_rss_mb() - rss0)}
     filters = {"outlet": StoreFilters(outlet=OUTLETS[3]), "date": StoreFilters(date_from="2023-01-01", date_to="2023-12-31")}
 
@@ -126,7 +141,7 @@ def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
         if engine == "searchindex":
             mask = index.mask(f.outlet, f.date_from, f.date_to) if f else None
             dense = index.dense_search(qv, 50, mask) if mode != "bm25" else []
-            bm = index.bm25_search(" ".join(toks), 50, mask) if mode != "dense" else []
+            bm = index.bm25_search(toks, 50, mask) if mode != "dense" else []
         else:
             legs = store.search(qv if mode != "bm25" else None, toks if mode != "dense" else None, 50, f)
             dense, bm = legs.dense, legs.bm25
@@ -142,10 +157,9 @@ def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
                 times.append((time.perf_counter() - t) * 1000)
         out[f"{label}_p50_ms"] = round(statistics.median(times), 1)
         out[f"{label}_p95_ms"] = round(percentile(times, 0.95), 1)
-    if engine == "sqlite":  # recall@10 of the dense leg against exact inner products over every vector
-        everything = store._index.index.reconstruct_n(0, store._index.ntotal)
-        ids = __import__("faiss").vector_to_array(store._index.id_map)
-        hits = [len(set(ids[np.argsort(-(everything @ qv))[:10]]) & {r for r, _ in store.search(qv, None, 10).dense}) / 10
+    if engine != "searchindex":  # recall@10 of the dense leg against exact inner products over every vector
+        rows, everything = _all_vectors(engine, store)
+        hits = [len(set(rows[np.argsort(-(everything @ qv))[:10]]) & {r for r, _ in store.search(qv, None, 10).dense}) / 10
                 for qv in qvecs]
         out["dense_recall@10"] = round(float(np.mean(hits)), 3)
     doc, chunks, vecs, toks = next(corpus(PER_DOC, seed=99))
@@ -162,30 +176,52 @@ def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
     return out
 
 
+def _all_vectors(engine: str, store) -> tuple[np.ndarray, np.ndarray]:
+    """Every (row id, vector) of a store, for exact search."""
+    if engine == "postgresql":
+        got = store._db.execute("SELECT row, embedding::text FROM isnad_chunks").fetchall()
+        return (np.array([r for r, _ in got]),
+                np.array([np.array(v.strip("[]").split(","), dtype=np.float32) for _, v in got]))
+    import faiss
+
+    return faiss.vector_to_array(store._index.id_map), store._index.index.reconstruct_n(0, store._index.ntotal)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10000,100000")
-    ap.add_argument("--engines", default="searchindex,sqlite")
+    ap.add_argument("--engines", default="searchindex,sqlite,postgresql")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--child", nargs=3, metavar=("STEP", "ENGINE", "N"), help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         step, engine, n = args.child
-        result = build(engine, int(n), Path(args.folder)) if step == "build" else \
-            serve(engine, int(n), Path(args.folder), args.rounds)
+        where = args.folder if engine == "postgresql" else Path(args.folder)
+        result = build(engine, int(n), where) if step == "build" else serve(engine, int(n), where, args.rounds)
         print(json.dumps(result))
         return
     rows = []
     for n in [int(x) for x in args.sizes.split(",")]:
         for engine in args.engines.split(","):
+            server = None
             with tempfile.TemporaryDirectory() as tmp:
+                where = str(Path(tmp) / "store")
+                if engine == "postgresql":  # a throwaway server per size (rag/store/pgserver.py)
+                    from rag.store import pgserver
+
+                    server = pgserver.start()
+                    where = server.url
                 row = {"engine": engine, "chunks": n}
-                for step in ("build", "serve"):
-                    done = subprocess.run([sys.executable, __file__, "--child", step, engine, str(n), "--folder",
-                                           str(Path(tmp) / "store"), "--rounds", str(args.rounds)],
-                                          capture_output=True, text=True, check=True)
-                    row.update(json.loads(done.stdout.strip().splitlines()[-1]))
+                try:
+                    for step in ("build", "serve"):
+                        done = subprocess.run([sys.executable, __file__, "--child", step, engine, str(n), "--folder",
+                                               where, "--rounds", str(args.rounds)],
+                                              capture_output=True, text=True, check=True)
+                        row.update(json.loads(done.stdout.strip().splitlines()[-1]))
+                finally:
+                    if server is not None:
+                        server.stop()
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     keys = [k for k in rows[0] if k not in ("engine", "chunks")]

@@ -133,7 +133,7 @@ class ExtractiveEngine:
                                     mode=mode or self.settings.retrieval_mode, filters=filters)
         seen, cands = set(), []
         for hit in hits:
-            doc = self.searcher.index.docs[hit.doc_id]
+            doc = self.searcher.document(hit.doc_id)
             for a, b in hit.sentences:
                 if (hit.doc_id, a) in seen or len(doc.text[a:b].split()) < MIN_WORDS:
                     continue
@@ -256,7 +256,7 @@ class ExtractiveEngine:
     def _reference(self, doc_id: str) -> dt.date | None:
         """The date an article's relative dates refer to (inferred for undated articles), once per article."""
         if doc_id not in self._refs:
-            doc = self.searcher.index.docs[doc_id]
+            doc = self.searcher.document(doc_id)
             self._refs[doc_id] = reference_date(doc.date, doc.body())[0]
         return self._refs[doc_id]
 

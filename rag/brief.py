@@ -148,7 +148,7 @@ class ExtractiveBriefer:
 
     def resolve_articles(self, refs: list[str]) -> list[Document]:
         """Document ids, file names or paths (as `isnad brief --article` accepts them)."""
-        docs = self.searcher.index.docs
+        docs = self.searcher.documents()
         out = []
         for ref in refs:
             found = docs.get(ref) or next((d for d in docs.values() if d.source == ref or d.source.endswith("/" + ref)
@@ -162,7 +162,7 @@ class ExtractiveBriefer:
     def _pool(self, docs: list[Document], topic: str | None) -> list[_Sentence]:
         if topic:  # the articles the topic's best passages come from; relevance then weighs every sentence
             hits = self.searcher.search(topic, k=TOPIC_CHUNKS, mode=self.settings.retrieval_mode)
-            docs = [self.searcher.index.docs[d] for d in dict.fromkeys(h.doc_id for h in hits)]
+            docs = [self.searcher.document(d) for d in dict.fromkeys(h.doc_id for h in hits)]
         pool = []
         for doc in docs:
             ref, inferred = _reference(doc)  # once per article: inferring it reads the whole body
@@ -231,7 +231,7 @@ class ExtractiveBriefer:
             raise BriefingError("the topic is empty")
         if topic and len(topic) > self.settings.max_question_chars:
             raise BriefingError(f"the topic is longer than {self.settings.max_question_chars} characters")
-        docs = self.resolve_articles(articles) if articles else list(self.searcher.index.docs.values())
+        docs = self.resolve_articles(articles) if articles else list(self.searcher.documents().values())
         if not docs:
             raise BriefingError("the index has no articles yet; add some first")
         return docs, self.ranked(docs, topic)
@@ -286,7 +286,7 @@ class ExtractiveBriefer:
 
     def _coverage(self, topic: str, why: str, lang: str, length: str) -> Briefing:
         """The no-coverage briefing: says so, then each article's lead sentence (what the corpus is about)."""
-        docs = list(self.searcher.index.docs.values())[:LENGTHS[length][1]]
+        docs = list(self.searcher.documents().values())[:LENGTHS[length][1]]
         numbering = _Numbering()
         leads = [p for d in docs for p in self._pool([d], None)[:1]]
         lines = [_line([s], numbering) for s in leads]
@@ -359,7 +359,7 @@ class ExtractiveBriefer:
 
     def _ref(self, line: Line) -> dt.date | None:
         """The date the line's relative dates refer to: its first source article's."""
-        doc = self.searcher.index.docs.get(line.sources[0].doc_id) if line.sources else None
+        doc = self.searcher.document(line.sources[0].doc_id) if line.sources else None
         return _reference(doc)[0] if doc else None
 
 

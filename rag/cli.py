@@ -67,15 +67,19 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_info(args: argparse.Namespace) -> int:
-    from rag.index import SearchIndex
+def cmd_migrate(args: argparse.Namespace) -> int:
+    print(_app(args, progress=False).migrate())
+    return 0
 
-    stats = SearchIndex.load(_settings(args).index_dir).stats()
+
+def cmd_info(args: argparse.Namespace) -> int:
+    stats = _app(args, progress=False).stats()
     if args.json:
         print(json.dumps(stats, ensure_ascii=False, indent=1))
         return 0
     for key in ("model_id", "dim", "chunker", "documents", "chunks", "mean_chunk_tokens", "corpus_hash"):
-        print(f"{key}: {stats[key]}")
+        if key in stats:
+            print(f"{key}: {stats[key]}")
     for d in stats["per_document"]:
         print(f"- {d['doc_id']}  {d['chunks']:3d} chunks  {d['date'] or '----------'}  "
               f"{d['outlet'] or '?'}  {d['title']}")
@@ -386,6 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("translate", help="translate the corpus's Arabic sentences once, into the index's cache")
     s.add_argument("--article", action="append", help="document id (repeatable); default: all")
     s.set_defaults(func=cmd_translate)
+
+    s = sub.add_parser("migrate", help="copy the generation-folder index into ISNAD_STORE (no re-embedding)")
+    s.set_defaults(func=cmd_migrate)
 
     s = sub.add_parser("info", help="index statistics")
     s.add_argument("--json", action="store_true")

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     chunk_tokens: int = 256
     chunk_overlap_sentences: int = 1
 
+    store: str = Field("", description="where the index lives: '' the generation folders in index_dir; 'sqlite' SQLite + FAISS in index_dir/store (no server, adds cost what the document costs); 'postgresql://user@host:port/db' PostgreSQL + pgvector")
     top_k: int = 5
     retrieval_mode: str = "hybrid"
     rrf_k: int = 60

@@ -33,6 +33,7 @@ from tqdm import tqdm
 from rag.chunking import Chunk, ChunkerSettings, chunk_document
 from rag.ingest import Document
 from rag.models import Embedder, sha256_file
+from rag.store.base import Legs, StoreFilters, StoreInfo, Stored, corpus_stats
 from rag.text_ar import bm25_tokens, normalize_ar
 
 FORMAT_VERSION = 1
@@ -116,6 +117,36 @@ def writer_lock(index_dir: Path, wait: bool = True, on_wait: Callable[[str], Non
         lock.release()
 
 
+def chunk_and_embed(docs: list[Document], embedder: Embedder, chunker: ChunkerSettings, progress: bool = False,
+                    on_progress: Progress | None = None,
+                    cancel: threading.Event | None = None) -> list[tuple[Document, list[Chunk], np.ndarray]]:
+    """Each document's chunks and their vectors; raises IngestCancelled (between batches) when told to stop."""
+    settings = ChunkerSettings(min(chunker.max_tokens, embedder.max_tokens), chunker.overlap_sentences)
+    per_doc = [(doc, chunk_document(doc, embedder.count_tokens, settings))
+               for doc in tqdm(docs, desc="chunking", unit="doc", disable=not progress)]
+    flat = [c for _, chunks in per_doc for c in chunks]
+    titles = {d.doc_id: d.title for d in docs}
+    parts = []
+    for i in range(0, len(flat), EMBED_BATCH):
+        if cancel is not None and cancel.is_set():
+            raise IngestCancelled("stopped before it finished; the index is as it was")
+        batch = flat[i:i + EMBED_BATCH]
+        parts.append(embedder.embed_documents([c.text for c in batch], [titles[c.doc_id] for c in batch]))
+        if on_progress:
+            on_progress(i + len(batch), len(flat))
+    vecs = np.vstack(parts) if parts else np.zeros((0, embedder.dim), np.float32)
+    out, at = [], 0
+    for doc, chunks in per_doc:
+        out.append((doc, chunks, vecs[at:at + len(chunks)]))
+        at += len(chunks)
+    return out
+
+
+def bm25_tokens_of(doc: Document, chunk: Chunk) -> list[str]:
+    """What the lexical leg indexes for a chunk: its article's title and its text, Isnad's Arabic analysis."""
+    return bm25_tokens((doc.title or "") + "\n" + chunk.text)
+
+
 class SearchIndex:
     """Documents, chunks, their vectors and both search structures, kept consistent."""
 
@@ -155,21 +186,9 @@ class SearchIndex:
             new.append(doc)
         if not new:
             return report
-        limit = min(self.chunker.max_tokens, embedder.max_tokens)
-        settings = ChunkerSettings(limit, self.chunker.overlap_sentences)
-        new_chunks: list[Chunk] = []
-        for doc in tqdm(new, desc="chunking", unit="doc", disable=not progress):
-            new_chunks.extend(chunk_document(doc, embedder.count_tokens, settings))
-        titles = {d.doc_id: d.title for d in new}
-        parts = []
-        for i in range(0, len(new_chunks), EMBED_BATCH):
-            if cancel is not None and cancel.is_set():
-                raise IngestCancelled("stopped before it finished; the index is as it was")
-            batch = new_chunks[i:i + EMBED_BATCH]
-            parts.append(embedder.embed_documents([c.text for c in batch], [titles[c.doc_id] for c in batch]))
-            if on_progress:
-                on_progress(i + len(batch), len(new_chunks))
-        vecs = np.vstack(parts) if parts else np.zeros((0, self.dim), np.float32)
+        embedded = chunk_and_embed(new, embedder, self.chunker, progress, on_progress, cancel)
+        new_chunks = [c for _, chunks, _ in embedded for c in chunks]
+        vecs = np.vstack([v for _, _, v in embedded]) if new_chunks else np.zeros((0, self.dim), np.float32)
         for old in replaced:
             self._remove(old)
         for doc in new:
@@ -228,8 +247,7 @@ class SearchIndex:
         return self._bm25
 
     def bm25_tokens_of(self, chunk: Chunk) -> list[str]:
-        title = self.docs[chunk.doc_id].title or ""
-        return bm25_tokens(title + "\n" + chunk.text)
+        return bm25_tokens_of(self.docs[chunk.doc_id], chunk)
 
     def dense_search(self, qvec: np.ndarray, k: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
         if not self.chunks:
@@ -239,11 +257,11 @@ class SearchIndex:
         hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0 and (mask is None or mask[i])]
         return hits[:k]
 
-    def bm25_search(self, query: str, k: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
+    def bm25_search(self, tokens: list[str], k: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
         if not self.chunks:
             return []
         vocab = self.bm25.vocab_dict
-        tokens = [t for t in bm25_tokens(query) if t in vocab]
+        tokens = [t for t in tokens if t in vocab]
         if not tokens:
             return []
         scores = self.bm25.get_scores(tokens)
@@ -251,6 +269,41 @@ class SearchIndex:
             scores = np.where(mask, scores, 0.0)
         order = np.argsort(-scores, kind="stable")[:k]
         return [(int(i), float(scores[i])) for i in order if scores[i] > 0]
+
+    # ------------------------------------------------------------ the Reader protocol (rag/store/base.py)
+
+    def info(self) -> StoreInfo:
+        return StoreInfo(self.model_id, self.dim, self.chunker.to_dict(), len(self.docs), len(self.chunks))
+
+    def search(self, query_vector: np.ndarray | None, tokens: list[str] | None, n: int,
+               filters: StoreFilters | None = None) -> Legs:
+        """Both legs over chunk positions (the row ids of this index)."""
+        mask = self.mask(filters.outlet, filters.date_from, filters.date_to, filters.doc_ids) if filters else None
+        return Legs(self.dense_search(query_vector, n, mask) if query_vector is not None else [],
+                    self.bm25_search(tokens, n, mask) if tokens else [])
+
+    def fetch(self, rows: list[int]) -> list[Stored]:
+        return [Stored(i, self.chunks[i], self.docs[self.chunks[i].doc_id]) for i in rows if 0 <= i < len(self.chunks)]
+
+    def documents(self, filters: StoreFilters | None = None, limit: int | None = None,
+                  after: str | None = None) -> list[Document]:
+        docs = sorted(self.docs.values(), key=lambda d: d.doc_id)
+        if filters:
+            mask = self.mask(filters.outlet, filters.date_from, filters.date_to, filters.doc_ids)
+            keep = {self.chunks[i].doc_id for i in np.flatnonzero(mask)}
+            docs = [d for d in docs if d.doc_id in keep]
+        docs = [d for d in docs if after is None or d.doc_id > after]
+        return docs[:limit] if limit is not None else docs
+
+    def doc_ids_for(self, sources: list[str]) -> dict[str, str]:
+        wanted = set(sources)
+        return {d.source: d.doc_id for d in self.docs.values() if d.source in wanted}
+
+    def chunk_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for c in self.chunks:
+            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+        return counts
 
     def mask(self, outlet: str | None = None, date_from: str | None = None, date_to: str | None = None,
              doc_ids: frozenset[str] | None = None) -> np.ndarray | None:
@@ -355,24 +408,8 @@ class SearchIndex:
         return index
 
     def stats(self) -> dict:
-        per_doc: dict[str, int] = {}
-        for c in self.chunks:
-            per_doc[c.doc_id] = per_doc.get(c.doc_id, 0) + 1
-        return {
-            "model_id": self.model_id,
-            "dim": self.dim,
-            "chunker": self.chunker.to_dict(),
-            "documents": len(self.docs),
-            "chunks": len(self.chunks),
-            "corpus_hash": self.corpus_hash(),
-            "mean_chunk_tokens": round(float(np.mean([c.n_tokens for c in self.chunks])), 1) if self.chunks else 0,
-            "per_document": [
-                {"doc_id": d.doc_id, "title": d.title, "outlet": d.outlet, "date": d.date,
-                 "language": d.language, "source": d.source, "chunks": per_doc.get(d.doc_id, 0),
-                 "arrival": d.arrival()}
-                for d in self.docs.values()
-            ],
-        }
+        return {**corpus_stats(self), "corpus_hash": self.corpus_hash(),
+                "mean_chunk_tokens": round(float(np.mean([c.n_tokens for c in self.chunks])), 1) if self.chunks else 0}
 
 
 def _current_name(index_dir: Path) -> str | None:

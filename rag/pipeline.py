@@ -16,14 +16,34 @@ from rag.brief import Briefing, ExtractiveBriefer, GenerativeBriefer
 from rag.config import Settings
 from rag.dates import reference_date
 from rag.index import (AddReport, IndexMissingError, IndexProblem, IndexStaleError, Progress, SearchIndex,
-                       load_repairing, recover_documents, writer_lock)
+                       bm25_tokens_of, chunk_and_embed, load_repairing, recover_documents, writer_lock)
 from rag.ingest import IngestError, ingest_paths
 from rag.lexicon import HARVESTED, lexicon_for, read_harvest, record_spellings, update_harvest
 from rag.llm import Generator, make_generator
 from rag.models import load_embedder
 from rag.retrieve import Filters, Hit, Searcher
+from rag.store.base import Reader, Store, StoreError, StoreInfo, StoreMissingError, corpus_stats
 from rag.text_ar import detect_language, sentence_spans
 from rag.translate import Translation, Translator, translator_for
+
+
+def open_store(settings: Settings, info: StoreInfo | None = None) -> Store:
+    """The store ``settings.store`` names; store errors become the index errors every caller handles."""
+    where = settings.store
+    try:
+        if where == "sqlite":
+            from rag.store.sqlite import SqliteStore
+
+            return SqliteStore(settings.index_dir / "store", info)
+        if where.startswith(("postgresql://", "postgres://")):
+            from rag.store.postgres import PostgresStore
+
+            return PostgresStore(where, info)
+    except StoreMissingError as e:
+        raise IndexMissingError(str(e)) from None
+    except StoreError as e:
+        raise IndexProblem(str(e)) from None
+    raise ValueError(f"unknown ISNAD_STORE '{where}': use sqlite or postgresql://user@host:port/db")
 
 
 @dataclass
@@ -60,10 +80,15 @@ class Isnad:
         return load_embedder(self.settings, self.progress)
 
     @property
-    def index(self) -> SearchIndex:
+    def index(self) -> Reader:
+        """The index: the generation folders, or the store ``ISNAD_STORE`` names."""
         if self._index is None:
-            self._index = SearchIndex.load(self.settings.index_dir)
+            self._index = open_store(self.settings) if self.settings.store else SearchIndex.load(self.settings.index_dir)
         return self._index
+
+    def stats(self) -> dict:
+        index = self.index
+        return index.stats() if isinstance(index, SearchIndex) else corpus_stats(index)
 
     @property
     def searcher(self) -> Searcher:
@@ -84,6 +109,8 @@ class Isnad:
         """
         stamp = {"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **(origin or {})}
         result = ingest_paths(paths, origin=stamp)
+        if self.settings.store:
+            return self._ingest_store(result, rebuild, wait, on_wait, on_progress, cancel)
         embedder = self.embedder
         chunker = self.settings.chunker()
         folder = self.settings.index_dir
@@ -127,8 +154,62 @@ class Isnad:
         self._index, self._searcher = index, None  # engines rebind to the new searcher
         return IngestSummary(report, result.errors, result.duplicates, did_rebuild, notes)
 
+    def _ingest_store(self, result, rebuild: bool, wait: bool, on_wait, on_progress: Progress | None,
+                      cancel: threading.Event | None) -> IngestSummary:
+        """Into a store: only new and changed files are chunked and embedded, then written in one transaction."""
+        embedder, chunker = self.embedder, self.settings.chunker()
+        store = open_store(self.settings, StoreInfo(embedder.model_id, embedder.dim, chunker.to_dict()))
+        info = store.info()
+        if rebuild or info.model_id != embedder.model_id or info.chunker != chunker.to_dict():
+            raise IndexStaleError(f"the store holds {info.model_id} vectors chunked with {info.chunker}; the configuration "
+                                  f"asks for {embedder.model_id} with {chunker.to_dict()}. Point ISNAD_STORE at an "
+                                  "empty store and ingest again (re-embedding in place is not supported yet)")
+        present = store.doc_ids_for([d.source for d in result.documents])
+        report = AddReport()
+        new = []
+        for d in result.documents:
+            if present.get(d.source) == d.doc_id:
+                report.unchanged.append(d.source)
+                continue
+            (report.replaced if d.source in present else report.added).append(d.source)
+            new.append(d)
+        embedded = chunk_and_embed(new, embedder, chunker, self.progress, on_progress, cancel)
+        if embedded:
+            store.upsert_many([(d, chunks, vecs, [bm25_tokens_of(d, c) for c in chunks]) for d, chunks, vecs in embedded])
+        report.n_chunks = sum(len(chunks) for _, chunks, _ in embedded)
+        notes = []
+        if new:
+            with writer_lock(self.settings.index_dir, wait, on_wait):  # the harvested names' file
+                found = update_harvest(self.settings.index_dir / HARVESTED, [d.text for d in new], lexicon_for(self.settings))
+            if found:
+                notes.append(f"{found} new name(s) found after a title; `isnad translate` spells them in English")
+        self._index, self._searcher = store, None
+        return IngestSummary(report, result.errors, result.duplicates, False, notes)
+
+    def migrate(self) -> str:
+        """Copy the generation-folder index into the store ISNAD_STORE names, vectors and all (no re-embedding)."""
+        if not self.settings.store:
+            raise ValueError("set ISNAD_STORE (sqlite or postgresql://…) to the store to migrate into")
+        old = SearchIndex.load(self.settings.index_dir)
+        store = open_store(self.settings, StoreInfo(old.model_id, old.dim, old.chunker.to_dict()))
+        positions: dict[str, list[int]] = {}
+        for i, c in enumerate(old.chunks):
+            positions.setdefault(c.doc_id, []).append(i)
+        docs = list(old.docs.values())
+        for at in range(0, len(docs), 100):
+            store.upsert_many([(d, [old.chunks[i] for i in positions.get(d.doc_id, [])],
+                                old.vectors[positions.get(d.doc_id, [])],
+                                [old.bm25_tokens_of(old.chunks[i]) for i in positions.get(d.doc_id, [])])
+                               for d in docs[at:at + 100]])
+        info = store.info()
+        self._index, self._searcher = store, None
+        return f"migrated {info.n_docs} documents and {info.n_chunks} chunks into {self.settings.store}"
+
     def doctor(self) -> list[str]:
         """Check the index and repair a broken CURRENT from the newest intact generation (nothing deleted)."""
+        if self.settings.store:
+            info = self.index.info()
+            return [f"store OK ({self.settings.store}): {info.n_docs} documents, {info.n_chunks} chunks"]
         folder = self.settings.index_dir
         with writer_lock(folder):
             index, notes = load_repairing(folder)
@@ -160,7 +241,7 @@ class Isnad:
             with writer_lock(self.settings.index_dir):
                 record_spellings(names, spelled)
             translator = self.translator()  # the spelled names join the lexicon the translation uses
-        docs = [d for d in self.index.docs.values() if not doc_ids or d.doc_id in doc_ids]
+        docs = [d for d in self.searcher.documents().values() if not doc_ids or d.doc_id in doc_ids]
         refs = {d.doc_id: reference_date(d.date, d.body())[0] for d in docs}  # once per article, not per sentence
         todo = [(d.text[a:b], refs[d.doc_id]) for d in docs for p0, p1 in d.paragraphs
                 for a, b in sentence_spans(d.text, p0, p1) if detect_language(d.text[a:b]) == "ar"]

@@ -18,8 +18,11 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from rag.index import SearchIndex
+from rag.index import IndexStaleError
+from rag.ingest import Document
 from rag.models import Embedder
+from rag.store.base import Reader, StoreFilters, Stored
+from rag.text_ar import bm25_tokens
 
 Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
@@ -68,17 +71,26 @@ def rrf(ranked_lists: list[list[int]], k: int = 60, weights: list[float] | None 
 
 
 class Searcher:
-    """The retrieval stage as a plain object: index + embedder + fusion settings."""
+    """The retrieval stage as a plain object: a store (any `Reader`) + embedder + fusion settings.
 
-    def __init__(self, index: SearchIndex, embedder: Embedder, rrf_k: int = 60, candidates: int = 50,
+    The store ranks each leg; the Searcher embeds, tokenises (Isnad's own Arabic analysis),
+    fuses and builds citable hits. Documents are read through it, never through the store's insides.
+    """
+
+    def __init__(self, store: Reader, embedder: Embedder, rrf_k: int = 60, candidates: int = 50,
                  bm25_weight: float = 0.5):
-        index.check_compatible(embedder.model_id, index.chunker)
-        self.index = index
+        info = store.info()
+        if info.model_id != embedder.model_id:
+            raise IndexStaleError(f"the index does not match the configuration: it was built with model "
+                                  f"'{info.model_id}', the configuration asks for '{embedder.model_id}'. "
+                                  "Run `isnad ingest --rebuild PATH...` to rebuild it")
+        self.store = store
         self.embedder = embedder
         self.rrf_k = rrf_k
         self.bm25_weight = bm25_weight
         self.candidates = candidates
         self._qvecs: dict[str, np.ndarray] = {}
+        self._docs: dict[str, Document] | None = None
 
     def embed_queries(self, queries: list[str]) -> None:
         """Embed many queries in one batch ahead of searching them (evaluations, load tests)."""
@@ -96,35 +108,42 @@ class Searcher:
             self._remember(query, self.embedder.embed_queries([query])[0])
         return self._qvecs[query]
 
+    def documents(self) -> dict[str, Document]:
+        """Every document by id, read once per Searcher (a Searcher is rebuilt when the corpus changes)."""
+        if self._docs is None:
+            self._docs = {d.doc_id: d for d in sorted(self.store.documents(), key=lambda d: d.source)}
+        return self._docs
+
+    def document(self, doc_id: str) -> Document | None:
+        return self.documents().get(doc_id)
+
     def search(self, query: str, k: int = 5, mode: Mode = "hybrid", filters: Filters | None = None) -> list[Hit]:
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode '{mode}'; use one of {', '.join(MODES)}")
         if not query.strip():
             raise ValueError("the query is empty")
-        filters = filters or Filters()
-        mask = self.index.mask(filters.outlet, filters.date_from, filters.date_to, filters.doc_ids)
-        n = max(k, self.candidates)
-        dense = bm25 = []
-        if mode in ("hybrid", "dense"):
-            dense = self.index.dense_search(self._query_vector(query), n, mask)
-        if mode in ("hybrid", "bm25"):
-            bm25 = self.index.bm25_search(query, n, mask)
+        f = filters or Filters()
+        legs = self.store.search(self._query_vector(query) if mode in ("hybrid", "dense") else None,
+                                 bm25_tokens(query) if mode in ("hybrid", "bm25") else None,
+                                 max(k, self.candidates), StoreFilters(f.outlet, f.date_from, f.date_to, f.doc_ids))
         if mode == "dense":
-            fused = dense
+            fused = legs.dense
         elif mode == "bm25":
-            fused = bm25
+            fused = legs.bm25
         else:
-            fused = rrf([[i for i, _ in dense], [i for i, _ in bm25]], self.rrf_k, [1.0, self.bm25_weight])
-        dense_rank = {i: r for r, (i, _) in enumerate(dense, start=1)}
-        bm25_rank = {i: r for r, (i, _) in enumerate(bm25, start=1)}
-        return [self._hit(rank, i, score, dense_rank.get(i), bm25_rank.get(i))
-                for rank, (i, score) in enumerate(fused[:k], start=1)]
+            fused = rrf([[i for i, _ in legs.dense], [i for i, _ in legs.bm25]], self.rrf_k, [1.0, self.bm25_weight])
+        dense_rank = {i: r for r, (i, _) in enumerate(legs.dense, start=1)}
+        bm25_rank = {i: r for r, (i, _) in enumerate(legs.bm25, start=1)}
+        top = fused[:k]
+        stored = {s.row: s for s in self.store.fetch([i for i, _ in top])}
+        return [_hit(rank, stored[i], score, dense_rank.get(i), bm25_rank.get(i))
+                for rank, (i, score) in enumerate(top, start=1) if i in stored]
 
-    def _hit(self, rank: int, i: int, score: float, dr: int | None, br: int | None) -> Hit:
-        c = self.index.chunks[i]
-        d = self.index.docs[c.doc_id]
-        return Hit(rank, round(score, 6), c.chunk_id, c.doc_id, d.source, d.title, d.outlet, d.date,
-                   c.text, c.start, c.end, c.sentences, dr, br, d.arrival())
+
+def _hit(rank: int, s: Stored, score: float, dr: int | None, br: int | None) -> Hit:
+    c, d = s.chunk, s.doc
+    return Hit(rank, round(score, 6), c.chunk_id, c.doc_id, d.source, d.title, d.outlet, d.date,
+               c.text, c.start, c.end, c.sentences, dr, br, d.arrival())
 
 
 class IsnadRetriever(BaseRetriever):

@@ -234,6 +234,16 @@ def wants_money(question: str) -> bool:
     return bool(_MONEY.search(normalize_ar(question)))
 
 
+# A date right after "by (the end of)" / «بحلول (نهاية)» is a deadline: it answers "by when", not "when did".
+_DEADLINE_BEFORE = re.compile(r"(?:\bby|\buntil|\bbefore|بحلول|حتي|قبل)\s+(?:the\s+)?(?:end\s+of\s+|نهايه\s+)?$", re.I)
+_ASKS_DEADLINE = re.compile(r"by when|until when|deadline|\bwill\b|\bdue\b|بحلول|موعد|مهله|حتي متي|متي\s+[سي]\w+", re.I)
+
+
+def wants_deadline(question: str) -> bool:
+    """"By when will …", «متى سينتهي …»: a deadline answers; "when did they agree" asks for the event."""
+    return bool(_ASKS_DEADLINE.search(normalize_ar(question)))
+
+
 # ---------------------------------------------------------------- ranking
 
 def rank_spans(spans: list[Span], question: str, sentence: str, offset: int, lexicon: Lexicon) -> list[Span]:
@@ -250,6 +260,7 @@ def rank_spans(spans: list[Span], question: str, sentence: str, offset: int, lex
                if set(bm25_tokens(m.group())) & q_tokens or asked.in_text(m.group())}
     roles = asked_roles(question)
     money = wants_money(question)
+    deadline = wants_deadline(question)
     out = []
     for s in spans:
         if normalize_ar(s.text).lower() in q_norm or s.render["en"].lower() in q_norm:
@@ -263,6 +274,11 @@ def rank_spans(spans: list[Span], question: str, sentence: str, offset: int, lex
             near = normalize_ar(sentence[max(0, s.start - offset - 60):s.end - offset + 60])
             if not all(any(a in near for a in role) for role in roles):
                 continue  # "who is the ambassador" needs the ambassador, not any name
+        if s.kind == "date" and not deadline and \
+                _DEADLINE_BEFORE.search(normalize_ar(sentence[max(0, s.start - offset - 24):s.start - offset])):
+            s.score -= 0.02  # «بحلول نهاية العام» for "when did they agree": the deadline, not the agreement
+        if s.kind == "number" and (named := set(lexicon.in_text(s.text))) and not named & q_names:
+            s.score -= 0.02  # «2500 أميركي» counts Americans; "how many coalition troops" asks for all of them
         inside = sum(s.start <= a < s.end for a in anchors)  # question words within the span itself
         if s.kind == "number" and inside:
             s.score += 0.05  # «2500 أمريكي» for "how many US troops": the unit is the question's own word

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Set up everything the tests need (venv, package, both offline models, Chromium) and run the whole suite.
+# Set up everything the tests need (venv, package, both offline models, PostgreSQL + pgvector, Chromium) and run the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --generator
+bash scripts/postgres.sh  # PostgreSQL 15 + pgvector for the PostgreSQL store's tests
 if [ ! -x /usr/bin/chromium ]; then  # the browser tests drive the system Chromium through Playwright
   SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null

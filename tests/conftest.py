@@ -93,3 +93,26 @@ def app_url(isnad, settings, tmp_path_factory):
     demo = isnad_app.launch(app_settings, wait=False)
     yield f"http://127.0.0.1:{app_settings.port}/"
     demo.close()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL with pgvector on 127.0.0.1 for the session (scripts/test.sh installs it).
+    If it cannot start, the PostgreSQL tests fail and say why: they never pass silently."""
+    from rag.store import pgserver
+
+    server = pgserver.start()
+    yield server
+    server.stop()
+
+
+def fresh_database(server) -> str:
+    """A new, empty database on the session's PostgreSQL, for one test."""
+    import uuid
+
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(server.url, autocommit=True) as c:
+        c.execute(f"CREATE DATABASE {name}")
+    return server.url.rsplit("/", 1)[0] + "/" + name

@@ -10,6 +10,7 @@ import threading
 from rag.index import (IndexCorruptError, IndexMissingError, IndexStaleError, IngestCancelled, SearchIndex,
                        recover_documents, repair)
 from rag.ingest import ingest_paths, parse_document
+from rag.text_ar import bm25_tokens
 from tests.conftest import FakeEmbedder
 
 
@@ -32,7 +33,8 @@ def test_save_load_round_trip(tmp_path, seed_docs, fake_embedder):
     assert np.array_equal(loaded.vectors, index.vectors)
     q = fake_embedder.embed_queries(["القوات الأمريكية"])[0]
     assert loaded.dense_search(q, 5, None) == index.dense_search(q, 5, None)
-    assert loaded.bm25_search("القوات الأمريكية", 5, None) == index.bm25_search("القوات الأمريكية", 5, None)
+    words = bm25_tokens("القوات الأمريكية")
+    assert loaded.bm25_search(words, 5, None) == index.bm25_search(words, 5, None)
     assert not any(p.suffix in (".pkl", ".pickle") for p in tmp_path.rglob("*"))
 
 

@@ -136,3 +136,24 @@ def test_weighted_fusion_lets_dense_lead_and_bm25_break_ties():
     dense, bm25 = [1, 2], [3, 1]
     assert [i for i, _ in rrf([dense, bm25], 60, [1.0, 1.0])] == [1, 3, 2]  # equal: BM25's own hit jumps dense's 2nd
     assert [i for i, _ in rrf([dense, bm25], 60, [1.0, 0.5])] == [1, 2, 3]  # half weight: dense order, BM25 adds 3
+
+
+def test_a_count_qualified_by_a_name_the_question_lacks_is_not_the_answer(seed_text):
+    sentence, offset = sentence_with(seed_text, "3000 جندي", "2500 أميركي")
+    spans = typed_spans("number", sentence, offset, None, LEX)
+    best = rank_spans(spans, "How many coalition troops remain in Iraq?", sentence, offset, LEX)[0]
+    assert best.render["en"] == "about 3,000 soldiers"
+    asked = rank_spans(typed_spans("number", sentence, offset, None, LEX),
+                       "How many American troops remain in Iraq?", sentence, offset, LEX)[0]
+    assert asked.render["en"] == "2,500 Americans"
+
+
+def test_a_deadline_does_not_answer_when_something_happened(seed_text):
+    sentence, offset = sentence_with(seed_text, "السادس والعشرين من يوليو", "بحلول نهاية العام")
+    ref = dt.date(2021, 8, 8)
+    spans = typed_spans("date", sentence, offset, ref, LEX)
+    when = rank_spans(spans, "When did Iraq and the US agree to withdraw combat forces?", sentence, offset, LEX)[0]
+    assert when.render["en"] == "26 July 2021"
+    by_when = rank_spans(typed_spans("date", sentence, offset, ref, LEX),
+                         "By when will the US combat forces leave Iraq?", sentence, offset, LEX)[0]
+    assert "2021" in by_when.render["en"] and "July" not in by_when.render["en"]

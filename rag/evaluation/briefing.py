@@ -69,7 +69,7 @@ def evaluate_briefings(app, length: str = "medium", engine: str = "extractive",
     """Brief every seed article and the seed topic; score coverage, duplicates and timeline order."""
     data = json.loads(facts_path.read_text(encoding="utf-8"))
     rows = []
-    for doc in sorted(app.index.docs.values(), key=lambda d: d.source):
+    for doc in sorted(app.searcher.documents().values(), key=lambda d: d.source):
         name = Path(doc.source).name
         facts = data["articles"].get(name)
         if not facts:

@@ -55,8 +55,8 @@ def evaluate_retrieval(dataset: Dataset, settings: Settings, modes: list[str], k
             row.setdefault("top", {})[mode] = ranked[:3]
         rows.append(row)
     names = [m.name for m in metrics] + [m.name for m in evidence_metrics]
-    index = searcher.index
-    return RetrievalRun(dataset.name, index.model_id, len(index.docs), len(index.chunks), ks,
+    info = searcher.store.info()
+    return RetrievalRun(dataset.name, info.model_id, info.n_docs, info.n_chunks, ks,
                         summarise(rows, modes, names), rows)
 
 

@@ -64,15 +64,15 @@ class StoreError(RuntimeError):
     """A store problem; the message names the fix."""
 
 
+class StoreMissingError(StoreError):
+    """Nothing has been indexed in this store yet."""
+
+
 @runtime_checkable
-class Store(Protocol):
+class Reader(Protocol):
+    """The read side, all a Searcher needs (the current `SearchIndex` is one too)."""
+
     def info(self) -> StoreInfo: ...
-
-    def upsert(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray, tokens: list[list[str]]) -> list[int]:
-        """Add ``doc`` atomically; an earlier version of the same source is replaced. Returns the new row ids."""
-
-    def delete(self, doc_ids: list[str]) -> int:
-        """Remove documents and their chunks; returns how many chunks went."""
 
     def search(self, query_vector: np.ndarray | None, tokens: list[str] | None, n: int,
                filters: StoreFilters | None = None) -> Legs: ...
@@ -83,9 +83,61 @@ class Store(Protocol):
                   after: str | None = None) -> list[Document]:
         """Documents in doc_id order, ``after`` a doc_id (paging), with their text."""
 
+    def chunk_counts(self) -> dict[str, int]:
+        """Chunks per document id."""
+
+    def doc_ids_for(self, sources: list[str]) -> dict[str, str]:
+        """The indexed doc_id of each of ``sources`` that is indexed (to tell new, changed and unchanged files)."""
+
+
+Item = tuple[Document, list[Chunk], np.ndarray, list[list[str]]]  # a document, its chunks, their vectors and tokens
+
+
+@runtime_checkable
+class Store(Reader, Protocol):
+    def upsert_many(self, items: list[Item]) -> list[list[int]]:
+        """Add documents atomically (all or none); an earlier version of the same source is replaced.
+        Returns each document's new row ids."""
+
+    def upsert(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray, tokens: list[list[str]]) -> list[int]:
+        return self.upsert_many([(doc, chunks, vectors, tokens)])[0]
+
+    def delete(self, doc_ids: list[str]) -> int:
+        """Remove documents and their chunks; returns how many chunks went."""
+
     def close(self) -> None: ...
+
+
+def paged_documents_sql(table: str, where: str, args: list, after: str | None, limit: int | None,
+                        mark: str) -> tuple[str, list]:
+    """The documents query both SQL engines run: filters, then doc_id order from ``after``, at most ``limit``
+    (``mark`` is the driver's placeholder, ? or %s)."""
+    if after is not None:
+        where, args = f"({where}) AND d.doc_id > {mark}", [*args, after]
+    sql = f"SELECT d.data FROM {table} d WHERE {where} ORDER BY d.doc_id"
+    if limit is not None:
+        sql, args = f"{sql} LIMIT {mark}", [*args, limit]
+    return sql, args
+
+
+def check_items(items: list[Item]) -> None:
+    """Every chunk has its vector and its tokens, before anything is written."""
+    for doc, chunks, vectors, tokens in items:
+        if len(tokens) != len(chunks) or len(vectors) != len(chunks):
+            raise StoreError(f"{doc.source}: {len(chunks)} chunks, {len(vectors)} vectors, {len(tokens)} token lists")
 
 
 def outlet_key(outlet: str | None) -> str:
     """The folded form an outlet filter matches on: «العربي» and «العربى» are one outlet."""
     return normalize_ar(outlet or "").strip().lower()
+
+
+def corpus_stats(reader: Reader) -> dict:
+    """What `isnad info` and the app's corpus table show, from any store."""
+    info, counts = reader.info(), reader.chunk_counts()
+    docs = sorted(reader.documents(), key=lambda d: d.source)
+    return {"model_id": info.model_id, "dim": info.dim, "chunker": info.chunker, "documents": len(docs),
+            "chunks": sum(counts.values()),
+            "per_document": [{"doc_id": d.doc_id, "title": d.title, "outlet": d.outlet, "date": d.date,
+                              "language": d.language, "source": d.source, "chunks": counts.get(d.doc_id, 0),
+                              "arrival": d.arrival()} for d in docs]}

@@ -32,7 +32,7 @@ import numpy as np
 
 from rag.chunking import Chunk
 from rag.ingest import Document
-from rag.store.base import Legs, Store, StoreError, StoreFilters, StoreInfo, Stored, outlet_key
+from rag.store.base import Item, Legs, Store, StoreError, check_items, paged_documents_sql, StoreFilters, StoreInfo, StoreMissingError, Stored, outlet_key
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -74,7 +74,7 @@ class SqliteStore(Store):
         rows = dict(self._db.execute("SELECT key, value FROM meta"))
         if not rows:
             if info is None:
-                raise StoreError(f"no index at {self.folder}: run `isnad ingest PATH...` first")
+                raise StoreMissingError(f"no index at {self.folder}: run `isnad ingest PATH...` first")
             with self._db:
                 self._db.executemany("INSERT INTO meta VALUES (?, ?)", [
                     ("model_id", info.model_id), ("dim", str(info.dim)), ("chunker", json.dumps(info.chunker))])
@@ -88,14 +88,9 @@ class SqliteStore(Store):
 
     # ------------------------------------------------------------ writing
 
-    def upsert(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray, tokens: list[list[str]]) -> list[int]:
-        return self.upsert_many([(doc, chunks, vectors, tokens)])[0]
-
-    def upsert_many(self, items: list[tuple[Document, list[Chunk], np.ndarray, list[list[str]]]]) -> list[list[int]]:
+    def upsert_many(self, items: list[Item]) -> list[list[int]]:
         """Several documents in one transaction and one vector segment (an ingest of many files)."""
-        for doc, chunks, vectors, tokens in items:
-            if len(tokens) != len(chunks) or len(vectors) != len(chunks):
-                raise StoreError(f"{doc.source}: {len(chunks)} chunks, {len(vectors)} vectors, {len(tokens)} token lists")
+        check_items(items)
         with self._lock:
             with self._writing():
                 sources = [d.source for d, *_ in items] + [d.doc_id for d, *_ in items]
@@ -198,11 +193,16 @@ class SqliteStore(Store):
         os.replace(tmp, path)
 
     def _remove_orphans(self) -> None:
-        """Segment files no committed transaction names (a crash between file and commit)."""
-        known = {self._segment_path(s).name for s, in self._db.execute("SELECT segment FROM segments")}
-        for p in (self.folder / "vectors").iterdir():
-            if p.name not in known:
-                p.unlink(missing_ok=True)
+        """Segment files no committed transaction names (a crash between file and commit). Under the write
+        lock: a writer in another process may be writing its segment right now, before its commit."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            known = {self._segment_path(s).name for s, in self._db.execute("SELECT segment FROM segments")}
+            for p in (self.folder / "vectors").iterdir():
+                if p.name not in known:
+                    p.unlink(missing_ok=True)
+        finally:
+            self._db.execute("COMMIT")
 
     # ------------------------------------------------------------ reading
 
@@ -321,14 +321,18 @@ class SqliteStore(Store):
 
     def documents(self, filters: StoreFilters | None = None, limit: int | None = None,
                   after: str | None = None) -> list[Document]:
-        where, args = _where(filters) if filters else ("1", [])
-        if after is not None:
-            where, args = f"({where}) AND d.doc_id > ?", [*args, after]
-        sql = f"SELECT d.data FROM documents d WHERE {where} ORDER BY d.doc_id"
-        if limit is not None:
-            sql, args = sql + " LIMIT ?", [*args, limit]
+        sql, args = paged_documents_sql("documents", *(_where(filters) if filters else ("1", [])), after, limit, "?")
         with self._lock:
             return [Document.from_dict(json.loads(data)) for data, in self._db.execute(sql, args)]
+
+    def chunk_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._db.execute("SELECT doc_id, count(*) FROM chunks GROUP BY doc_id"))
+
+    def doc_ids_for(self, sources: list[str]) -> dict[str, str]:
+        with self._lock:
+            return dict(self._db.execute(f"SELECT source, doc_id FROM documents WHERE source IN ({_marks(sources)})",
+                                         list(sources))) if sources else {}
 
     def close(self) -> None:
         with self._lock:
