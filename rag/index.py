@@ -117,6 +117,20 @@ def writer_lock(index_dir: Path, wait: bool = True, on_wait: Callable[[str], Non
         lock.release()
 
 
+REBUILD_HINT = "Run `isnad ingest --rebuild PATH...` to rebuild it"
+
+
+def check_compatible(info: StoreInfo, model_id: str, chunker: dict | None = None, fix: str = REBUILD_HINT) -> None:
+    """Raise IndexStaleError when an index (any store) was built with another model or chunker than configured."""
+    problems = []
+    if model_id != info.model_id:
+        problems.append(f"it was built with model '{info.model_id}', the configuration asks for '{model_id}'")
+    if chunker is not None and chunker != info.chunker:
+        problems.append(f"it was chunked with {info.chunker}, the configuration asks for {chunker}")
+    if problems:
+        raise IndexStaleError("the index does not match the configuration: " + "; ".join(problems) + ". " + fix)
+
+
 def chunk_and_embed(docs: list[Document], embedder: Embedder, chunker: ChunkerSettings, progress: bool = False,
                     on_progress: Progress | None = None,
                     cancel: threading.Event | None = None) -> list[tuple[Document, list[Chunk], np.ndarray]]:
@@ -218,14 +232,7 @@ class SearchIndex:
         self._bm25 = None
 
     def check_compatible(self, model_id: str, chunker: ChunkerSettings) -> None:
-        problems = []
-        if model_id != self.model_id:
-            problems.append(f"it was built with model '{self.model_id}', the configuration asks for '{model_id}'")
-        if chunker != self.chunker:
-            problems.append(f"it was chunked with {self.chunker.to_dict()}, the configuration asks for {chunker.to_dict()}")
-        if problems:
-            raise IndexStaleError("the index does not match the configuration: " + "; ".join(problems)
-                                  + ". Run `isnad ingest --rebuild PATH...` to rebuild it")
+        check_compatible(self.info(), model_id, chunker.to_dict())
 
     # ------------------------------------------------------------ searching
 

@@ -16,7 +16,7 @@ from rag.brief import Briefing, ExtractiveBriefer, GenerativeBriefer
 from rag.config import Settings
 from rag.dates import reference_date
 from rag.index import (AddReport, IndexMissingError, IndexProblem, IndexStaleError, Progress, SearchIndex,
-                       bm25_tokens_of, chunk_and_embed, load_repairing, recover_documents, writer_lock)
+                       bm25_tokens_of, check_compatible, chunk_and_embed, load_repairing, recover_documents, writer_lock)
 from rag.ingest import IngestError, ingest_paths
 from rag.lexicon import HARVESTED, lexicon_for, read_harvest, record_spellings, update_harvest
 from rag.llm import Generator, make_generator
@@ -159,11 +159,10 @@ class Isnad:
         """Into a store: only new and changed files are chunked and embedded, then written in one transaction."""
         embedder, chunker = self.embedder, self.settings.chunker()
         store = open_store(self.settings, StoreInfo(embedder.model_id, embedder.dim, chunker.to_dict()))
-        info = store.info()
-        if rebuild or info.model_id != embedder.model_id or info.chunker != chunker.to_dict():
-            raise IndexStaleError(f"the store holds {info.model_id} vectors chunked with {info.chunker}; the configuration "
-                                  f"asks for {embedder.model_id} with {chunker.to_dict()}. Point ISNAD_STORE at an "
-                                  "empty store and ingest again (re-embedding in place is not supported yet)")
+        fresh_store = "Point ISNAD_STORE at an empty store and ingest again (re-embedding in place is not supported yet)"
+        if rebuild:
+            raise IndexStaleError(f"--rebuild: {fresh_store}")
+        check_compatible(store.info(), embedder.model_id, chunker.to_dict(), fresh_store)
         present = store.doc_ids_for([d.source for d in result.documents])
         report = AddReport()
         new = []
@@ -192,15 +191,13 @@ class Isnad:
             raise ValueError("set ISNAD_STORE (sqlite or postgresql://…) to the store to migrate into")
         old = SearchIndex.load(self.settings.index_dir)
         store = open_store(self.settings, StoreInfo(old.model_id, old.dim, old.chunker.to_dict()))
-        positions: dict[str, list[int]] = {}
+        positions: dict[str, list[int]] = {d: [] for d in old.docs}
         for i, c in enumerate(old.chunks):
-            positions.setdefault(c.doc_id, []).append(i)
-        docs = list(old.docs.values())
-        for at in range(0, len(docs), 100):
-            store.upsert_many([(d, [old.chunks[i] for i in positions.get(d.doc_id, [])],
-                                old.vectors[positions.get(d.doc_id, [])],
-                                [old.bm25_tokens_of(old.chunks[i]) for i in positions.get(d.doc_id, [])])
-                               for d in docs[at:at + 100]])
+            positions[c.doc_id].append(i)
+        items = [(old.docs[d], [old.chunks[i] for i in pos], old.vectors[pos], [old.bm25_tokens_of(old.chunks[i]) for i in pos])
+                 for d, pos in positions.items()]
+        for at in range(0, len(items), 100):
+            store.upsert_many(items[at:at + 100])
         info = store.info()
         self._index, self._searcher = store, None
         return f"migrated {info.n_docs} documents and {info.n_chunks} chunks into {self.settings.store}"

@@ -213,11 +213,15 @@ def _source_block(s: Source, answer: Answer, prefix: str) -> str:
 
 def _marked_quote(s: Source, answer: Answer) -> str:
     """The quote, the short answer's words inside it highlighted."""
-    sh = answer.short
-    if sh is None or sh.n != s.n or not (s.start <= sh.start < sh.end <= s.end):
-        return escape(s.quote)
-    a, b = sh.start - s.start, sh.end - s.start
-    return escape(s.quote[:a]) + f'<mark class="isnad-answer">{escape(s.quote[a:b])}</mark>' + escape(s.quote[b:])
+    return _with_short(s.quote, s.start, answer.short if answer.short and answer.short.n == s.n else None)
+
+
+def _with_short(quote: str, offset: int, short=None) -> str:
+    """``quote`` (starting at article offset ``offset``) escaped, the short answer's span in it marked."""
+    if short is None or not (offset <= short.start < short.end <= offset + len(quote)):
+        return escape(quote)
+    a, b = short.start - offset, short.end - offset
+    return escape(quote[:a]) + f'<mark class="isnad-answer">{escape(quote[a:b])}</mark>' + escape(quote[b:])
 
 
 def sources_html(answer: Answer | None, docs: dict[str, Document], aid: str = "") -> str:
@@ -248,11 +252,7 @@ def _panel_source(s: Source, doc: Document | None, answer: Answer) -> str:
 def _paragraph_with_mark(doc: Document, start: int, end: int, short=None) -> str:
     a, b = next(((p0, p1) for p0, p1 in doc.paragraphs if p0 <= start < p1), (start, end))
     b = max(b, end)
-    quote = escape(doc.text[start:end])
-    if short is not None and start <= short.start < short.end <= end:
-        quote = (escape(doc.text[start:short.start]) + f'<mark class="isnad-answer">{escape(doc.text[short.start:short.end])}'
-                 f"</mark>" + escape(doc.text[short.end:end]))
-    return escape(doc.text[a:start]) + f"<mark>{quote}</mark>" + escape(doc.text[end:b])
+    return escape(doc.text[a:start]) + f"<mark>{_with_short(doc.text[start:end], start, short)}</mark>" + escape(doc.text[end:b])
 
 
 # ---------------------------------------------------------------- briefings

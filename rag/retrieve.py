@@ -18,7 +18,7 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from rag.index import IndexStaleError
+from rag.index import check_compatible
 from rag.ingest import Document
 from rag.models import Embedder
 from rag.store.base import Reader, StoreFilters, Stored
@@ -79,11 +79,7 @@ class Searcher:
 
     def __init__(self, store: Reader, embedder: Embedder, rrf_k: int = 60, candidates: int = 50,
                  bm25_weight: float = 0.5):
-        info = store.info()
-        if info.model_id != embedder.model_id:
-            raise IndexStaleError(f"the index does not match the configuration: it was built with model "
-                                  f"'{info.model_id}', the configuration asks for '{embedder.model_id}'. "
-                                  "Run `isnad ingest --rebuild PATH...` to rebuild it")
+        check_compatible(store.info(), embedder.model_id)
         self.store = store
         self.embedder = embedder
         self.rrf_k = rrf_k

@@ -82,8 +82,9 @@ class SqliteStore(Store):
         return StoreInfo(rows["model_id"], int(rows["dim"]), json.loads(rows["chunker"]))
 
     def info(self) -> StoreInfo:
-        n_docs, = self._db.execute("SELECT count(*) FROM documents").fetchone()
-        n_chunks, = self._db.execute("SELECT count(*) FROM chunks").fetchone()
+        with self._lock:  # the connection is shared by the app's threads
+            n_docs, = self._db.execute("SELECT count(*) FROM documents").fetchone()
+            n_chunks, = self._db.execute("SELECT count(*) FROM chunks").fetchone()
         return StoreInfo(self._info.model_id, self._info.dim, self._info.chunker, n_docs, n_chunks)
 
     # ------------------------------------------------------------ writing
