@@ -7,8 +7,9 @@ statistics), perturbed seed vectors (real dimensionality), documents of 10 chunk
 outlets and five years. Vectors are precomputed: embedding is excluded everywhere. Each
 engine and size runs in fresh processes (one builds, one opens and serves), so memory is
 that engine's alone (for PostgreSQL, the client's; the server is a throwaway local one with
-fsync off). "searchindex" is the current `rag.index.SearchIndex` (a whole generation written
-per change); "sqlite" is `rag.store.sqlite.SqliteStore`; "postgresql" `rag.store.postgres.PostgresStore`.
+fsync off). "searchindex" is `rag.index.SearchIndex`, the generation folders (ISNAD_STORE=folders,
+a whole generation written per change); "sqlite" is `rag.store.sqlite.SqliteStore` (the default);
+"postgresql" `rag.store.postgres.PostgresStore`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import lru_cache
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -46,9 +48,18 @@ QUERIES = ["متى اتفق العراق والولايات المتحدة عل�
            "ما موقف البنتاغون من الانسحاب من العراق؟", "قاعدة عين الأسد", "كتائب حزب الله تهدد المصالح الأمريكية"]
 
 
+@lru_cache(maxsize=1)
+def seed_index() -> SearchIndex:
+    """The seed articles chunked and embedded in memory (whatever store the app uses)."""
+    from rag.ingest import ingest_paths
+    from rag.pipeline import Isnad
+
+    return Isnad.in_memory(ingest_paths([ROOT / "seeds"]).documents, Settings(embedding_dtype="float32")).index
+
+
 def corpus(n: int, seed: int = 0):
     """Documents of PER_DOC chunks: (doc, chunks, vectors, tokens) per document."""
-    seeds = SearchIndex.load(Settings().index_dir, verify=False)
+    seeds = seed_index()
     rng, rnd = np.random.default_rng(seed), random.Random(seed)
     sentences = [seeds.docs[c.doc_id].text[a:b] for c in seeds.chunks for a, b in c.sentences]
     for d in range(n // PER_DOC):
@@ -81,7 +92,7 @@ class _Fixed:
 
 
 def build(engine: str, n: int, folder: Path) -> dict:
-    seeds = SearchIndex.load(Settings().index_dir, verify=False)
+    seeds = seed_index()
     items = list(corpus(n))
     t = time.perf_counter()
     if engine == "searchindex":
@@ -123,7 +134,7 @@ def _rss_mb() -> float:
 
 
 def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
-    seeds = SearchIndex.load(Settings().index_dir, verify=False)
+    seeds = seed_index()
     rng = np.random.default_rng(1)
     qvecs = seeds.vectors[rng.integers(0, len(seeds.vectors), 20)]
     qtokens = [bm25_tokens(q) for q in QUERIES] * 4

@@ -311,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-wait", action="store_true", help="fail at once if another ingest is writing")
     s.set_defaults(func=cmd_ingest)
 
-    s = sub.add_parser("doctor", help="check the index; repair a broken CURRENT from the newest intact generation")
+    s = sub.add_parser("doctor", help="check the index; rebuild a damaged one from what it can still read (deletes nothing)")
     s.set_defaults(func=cmd_doctor)
 
     s = sub.add_parser("search", help="ranked passages for a question")
@@ -391,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--article", action="append", help="document id (repeatable); default: all")
     s.set_defaults(func=cmd_translate)
 
-    s = sub.add_parser("migrate", help="copy the generation-folder index into ISNAD_STORE (no re-embedding)")
+    s = sub.add_parser("migrate", help="copy an older generation-folder index into ISNAD_STORE (no re-embedding)")
     s.set_defaults(func=cmd_migrate)
 
     s = sub.add_parser("info", help="index statistics")

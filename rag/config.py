@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     chunk_tokens: int = 256
     chunk_overlap_sentences: int = 1
 
-    store: str = Field("", description="where the index lives: '' the generation folders in index_dir; 'sqlite' SQLite + FAISS in index_dir/store (no server, adds cost what the document costs); 'postgresql://user@host:port/db' PostgreSQL + pgvector")
+    store: str = Field("sqlite", description="where the index lives: 'sqlite' SQLite + FAISS in index_dir/store (no server; adding a file costs what the file costs); 'folders' the older generation folders in index_dir (each change rewrites the corpus); 'postgresql://user@host:port/db' PostgreSQL + pgvector")
     top_k: int = 5
     retrieval_mode: str = "hybrid"
     rrf_k: int = 60

@@ -6,6 +6,9 @@ The CLI and the app both go through it, so they cannot drift apart.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
+import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +26,16 @@ from rag.llm import Generator, make_generator
 from rag.models import load_embedder
 from rag.retrieve import Filters, Hit, Searcher
 from rag.store.base import Reader, Store, StoreError, StoreInfo, StoreMissingError, corpus_stats
+from rag.store.sqlite import SqliteStore, salvage_documents
 from rag.text_ar import detect_language, sentence_spans
 from rag.translate import Translation, Translator, translator_for
+
+
+FOLDERS = "folders"  # ISNAD_STORE for the generation-folder index (rag/index.py)
+
+
+def sqlite_folder(settings: Settings) -> Path:
+    return Path(settings.index_dir) / "store"
 
 
 def open_store(settings: Settings, info: StoreInfo | None = None) -> Store:
@@ -34,7 +45,8 @@ def open_store(settings: Settings, info: StoreInfo | None = None) -> Store:
         if where == "sqlite":
             from rag.store.sqlite import SqliteStore
 
-            return SqliteStore(settings.index_dir / "store", info)
+            _finish_swap(sqlite_folder(settings))
+            return SqliteStore(sqlite_folder(settings), info)
         if where.startswith(("postgresql://", "postgres://")):
             from rag.store.postgres import PostgresStore
 
@@ -43,7 +55,44 @@ def open_store(settings: Settings, info: StoreInfo | None = None) -> Store:
         raise IndexMissingError(str(e)) from None
     except StoreError as e:
         raise IndexProblem(str(e)) from None
-    raise ValueError(f"unknown ISNAD_STORE '{where}': use sqlite or postgresql://user@host:port/db")
+    raise ValueError(f"unknown ISNAD_STORE '{where}': use sqlite, folders or postgresql://user@host:port/db")
+
+
+def store_label(settings: Settings) -> str:
+    """Where the index lives, for messages: never a database password."""
+    if settings.store == "sqlite":
+        return f"the SQLite store at {sqlite_folder(settings)}"
+    if settings.store == FOLDERS:
+        return f"the generation folders in {settings.index_dir}"
+    from urllib.parse import urlparse
+
+    url = urlparse(settings.store)
+    return f"PostgreSQL at {url.hostname}:{url.port or 5432}{url.path}"
+
+
+def _finish_swap(live: Path) -> None:
+    """A rebuild that stopped between its two renames left a complete ``store.next`` and no ``store``."""
+    if not live.exists() and (live.with_name("store.next") / "isnad.sqlite3").exists():
+        live.with_name("store.next").rename(live)
+
+
+log = logging.getLogger(__name__)
+
+
+def _swap_in(live: Path, new: Path, keep_old_as: str | None = None) -> Path | None:
+    """Put a store built aside in place of the live one; the old one is deleted, or kept under ``keep_old_as``."""
+    old = live.with_name(keep_old_as or f"store.old-{os.getpid()}")
+    n = 1
+    while old.exists():  # two repairs in one second
+        n += 1
+        old = live.with_name(f"{keep_old_as or 'store.old'}-{n}")
+    if live.exists():
+        live.rename(old)
+    new.rename(live)
+    if keep_old_as:
+        return old
+    shutil.rmtree(old, ignore_errors=True)
+    return None
 
 
 @dataclass
@@ -80,11 +129,30 @@ class Isnad:
         return load_embedder(self.settings, self.progress)
 
     @property
+    def folders(self) -> bool:
+        """The generation-folder index (``ISNAD_STORE=folders``) rather than a store."""
+        return self.settings.store == FOLDERS
+
+    @property
     def index(self) -> Reader:
-        """The index: the generation folders, or the store ``ISNAD_STORE`` names."""
+        """The store ``ISNAD_STORE`` names (SQLite by default), or the generation folders."""
         if self._index is None:
-            self._index = open_store(self.settings) if self.settings.store else SearchIndex.load(self.settings.index_dir)
+            self._index = SearchIndex.load(self.settings.index_dir) if self.folders else self._open_store()
         return self._index
+
+    def _open_store(self, info: StoreInfo | None = None) -> Store:
+        """The store; an empty default store next to a generation-folder index is filled from it first
+        (vectors copied, nothing re-embedded, the folders left as they were)."""
+        try:
+            return open_store(self.settings)
+        except IndexMissingError:
+            if self.settings.store == "sqlite" and (self.settings.index_dir / "CURRENT").exists():
+                with writer_lock(self.settings.index_dir):
+                    log.warning(self.migrate())
+                return self._index
+            if info is None:
+                raise
+        return open_store(self.settings, info)
 
     def stats(self) -> dict:
         index = self.index
@@ -109,7 +177,7 @@ class Isnad:
         """
         stamp = {"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **(origin or {})}
         result = ingest_paths(paths, origin=stamp)
-        if self.settings.store:
+        if not self.folders:
             return self._ingest_store(result, rebuild, wait, on_wait, on_progress, cancel)
         embedder = self.embedder
         chunker = self.settings.chunker()
@@ -156,13 +224,22 @@ class Isnad:
 
     def _ingest_store(self, result, rebuild: bool, wait: bool, on_wait, on_progress: Progress | None,
                       cancel: threading.Event | None) -> IngestSummary:
-        """Into a store: only new and changed files are chunked and embedded, then written in one transaction."""
+        """Into a store: only new and changed files are chunked and embedded, then written in one transaction.
+        A changed model or chunker (or ``rebuild``) re-embeds the whole corpus into a new SQLite store that
+        replaces the old one only when complete."""
         embedder, chunker = self.embedder, self.settings.chunker()
-        store = open_store(self.settings, StoreInfo(embedder.model_id, embedder.dim, chunker.to_dict()))
-        fresh_store = "Point ISNAD_STORE at an empty store and ingest again (re-embedding in place is not supported yet)"
-        if rebuild:
-            raise IndexStaleError(f"--rebuild: {fresh_store}")
-        check_compatible(store.info(), embedder.model_id, chunker.to_dict(), fresh_store)
+        info = StoreInfo(embedder.model_id, embedder.dim, chunker.to_dict())
+        store = self._open_store(info)
+        try:
+            check_compatible(store.info(), embedder.model_id, chunker.to_dict(), fix="")
+            stale = None
+        except IndexStaleError as e:
+            stale = str(e)
+        if rebuild or stale:
+            if self.settings.store != "sqlite":
+                raise IndexStaleError(f"{stale or '--rebuild'}: point ISNAD_STORE at an empty database and ingest "
+                                      "again (a server store is not re-embedded in place)")
+            return self._rebuild_store(store, result, stale, wait, on_wait, on_progress, cancel)
         present = store.doc_ids_for([d.source for d in result.documents])
         report = AddReport()
         new = []
@@ -173,21 +250,54 @@ class Isnad:
             (report.replaced if d.source in present else report.added).append(d.source)
             new.append(d)
         embedded = chunk_and_embed(new, embedder, chunker, self.progress, on_progress, cancel)
-        if embedded:
-            store.upsert_many([(d, chunks, vecs, [bm25_tokens_of(d, c) for c in chunks]) for d, chunks, vecs in embedded])
         report.n_chunks = sum(len(chunks) for _, chunks, _ in embedded)
         notes = []
-        if new:
-            with writer_lock(self.settings.index_dir, wait, on_wait):  # the harvested names' file
-                found = update_harvest(self.settings.index_dir / HARVESTED, [d.text for d in new], lexicon_for(self.settings))
-            if found:
+        with writer_lock(self.settings.index_dir, wait, on_wait):  # no rebuild swaps the store under this write
+            if embedded:
+                store = open_store(self.settings, info)
+                check_compatible(store.info(), embedder.model_id, chunker.to_dict())
+                store.upsert_many([(d, chunks, vecs, [bm25_tokens_of(d, c) for c in chunks])
+                                   for d, chunks, vecs in embedded])
+            if found := update_harvest(self.settings.index_dir / HARVESTED, [d.text for d in new],
+                                       lexicon_for(self.settings)):
                 notes.append(f"{found} new name(s) found after a title; `isnad translate` spells them in English")
         self._index, self._searcher = store, None
         return IngestSummary(report, result.errors, result.duplicates, False, notes)
 
+    def _rebuild_store(self, store: Store, result, stale: str | None, wait: bool, on_wait,
+                       on_progress: Progress | None, cancel: threading.Event | None) -> IngestSummary:
+        """Every document the store holds plus the new files, re-embedded into ``store.next``, then swapped in."""
+        with writer_lock(self.settings.index_dir, wait, on_wait):
+            known = {d.source: d for d in store.documents()}
+            store.close()
+            report = AddReport()
+            for d in result.documents:
+                (report.replaced if d.source in known else report.added).append(d.source)
+                known[d.source] = d
+            notes = [f"re-embedding the {len(known)} documents" + (f": {stale}" if stale else "")]
+            report.n_chunks = self._build_sqlite(list(known.values()), on_progress, cancel)
+            _swap_in(sqlite_folder(self.settings), sqlite_folder(self.settings).with_name("store.next"))
+            update_harvest(self.settings.index_dir / HARVESTED, [d.text for d in known.values()], lexicon_for(self.settings))
+        self._index, self._searcher = None, None
+        return IngestSummary(report, result.errors, result.duplicates, True, notes)
+
+    def _build_sqlite(self, docs: list, on_progress: Progress | None = None,
+                      cancel: threading.Event | None = None) -> int:
+        """A new SQLite store of ``docs`` in ``store.next`` (the live one untouched); its chunk count."""
+        embedder, chunker = self.embedder, self.settings.chunker()
+        folder = sqlite_folder(self.settings).with_name("store.next")
+        shutil.rmtree(folder, ignore_errors=True)  # a build that stopped half-way
+        embedded = chunk_and_embed(docs, embedder, chunker, self.progress, on_progress, cancel)
+        new = SqliteStore(folder, StoreInfo(embedder.model_id, embedder.dim, chunker.to_dict()))
+        try:
+            new.upsert_many([(d, chunks, vecs, [bm25_tokens_of(d, c) for c in chunks]) for d, chunks, vecs in embedded])
+        finally:
+            new.close()
+        return sum(len(chunks) for _, chunks, _ in embedded)
+
     def migrate(self) -> str:
         """Copy the generation-folder index into the store ISNAD_STORE names, vectors and all (no re-embedding)."""
-        if not self.settings.store:
+        if self.folders:
             raise ValueError("set ISNAD_STORE (sqlite or postgresql://…) to the store to migrate into")
         old = SearchIndex.load(self.settings.index_dir)
         store = open_store(self.settings, StoreInfo(old.model_id, old.dim, old.chunker.to_dict()))
@@ -200,19 +310,50 @@ class Isnad:
             store.upsert_many(items[at:at + 100])
         info = store.info()
         self._index, self._searcher = store, None
-        return f"migrated {info.n_docs} documents and {info.n_chunks} chunks into {self.settings.store}"
+        return (f"migrated {info.n_docs} documents and {info.n_chunks} chunks from the generation folders in "
+                f"{self.settings.index_dir} into {store_label(self.settings)} (the folders are left as they were)")
 
     def doctor(self) -> list[str]:
-        """Check the index and repair a broken CURRENT from the newest intact generation (nothing deleted)."""
-        if self.settings.store:
+        """Check the index and repair what is damaged, deleting nothing: a broken CURRENT is pointed at the
+        newest intact generation; a damaged SQLite store is rebuilt from the documents it can still read
+        and kept aside."""
+        if self.settings.store == "sqlite":
+            return self._doctor_sqlite()
+        if not self.folders:
             info = self.index.info()
-            return [f"store OK ({self.settings.store}): {info.n_docs} documents, {info.n_chunks} chunks"]
+            return [f"index OK ({store_label(self.settings)}): {info.n_docs} documents, {info.n_chunks} chunks"]
         folder = self.settings.index_dir
         with writer_lock(folder):
             index, notes = load_repairing(folder)
         self._index, self._searcher = index, None
         gen = (folder / "CURRENT").read_text().strip()
         return notes + [f"index OK: {gen}, {len(index.docs)} documents, {len(index.chunks)} chunks, checksums verified"]
+
+    def _doctor_sqlite(self) -> list[str]:
+        live = sqlite_folder(self.settings)
+        self._index = self._searcher = None
+        with writer_lock(self.settings.index_dir):
+            try:
+                store = open_store(self.settings)
+                problems = store.check()
+                docs = store.documents() if problems else []
+                info = store.info()
+                store.close()
+            except IndexMissingError:
+                if (self.settings.index_dir / "CURRENT").exists():
+                    return [self.migrate()]
+                raise
+            except IndexProblem as e:
+                problems, docs = [str(e)], salvage_documents(live)
+            if not problems:
+                return [f"index OK ({store_label(self.settings)}): {info.n_docs} documents, {info.n_chunks} chunks; "
+                        "database pages, BM25 terms and one vector per chunk checked"]
+            n_chunks = self._build_sqlite(docs)
+            aside = _swap_in(live, live.with_name("store.next"),
+                             keep_old_as=f"store.damaged-{dt.datetime.now():%Y%m%d-%H%M%S}")
+        return [f"damaged: {p}" for p in problems] + [
+            f"rebuilt from the {len(docs)} documents still readable ({n_chunks} chunks re-embedded); "
+            f"the damaged store is kept at {aside}" + ("" if docs else "; nothing was readable: ingest your files again")]
 
     @property
     def generator(self) -> Generator | None:

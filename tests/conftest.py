@@ -51,6 +51,27 @@ def isnad(settings, embedder):
     return app
 
 
+@pytest.fixture(scope="session")
+def folders_isnad(settings, embedder, tmp_path_factory):
+    """The same seeds in the generation-folder index (ISNAD_STORE=folders): the reference stores are checked against."""
+    from rag.pipeline import Isnad
+
+    app = Isnad(settings.model_copy(update={"store": "folders", "index_dir": tmp_path_factory.mktemp("folders")}))
+    assert len(app.ingest([SEEDS]).report.added) == 5
+    return app
+
+
+def source_names(settings) -> list[str]:
+    """The file names of the documents an index holds, read by a fresh reader ([] when there is no index)."""
+    from rag.index import IndexMissingError
+    from rag.pipeline import Isnad
+
+    try:
+        return sorted(Path(d.source).name for d in Isnad(settings).searcher.documents().values())
+    except IndexMissingError:
+        return []
+
+
 class FakeEmbedder:
     """Deterministic bag-of-characters vectors: for index logic tests only, never quality."""
 

@@ -16,14 +16,14 @@ def assert_quotes_exact(isnad, answer):
     """Every quote is the article text at its offsets, and every marker resolves to a source."""
     assert answer.sources
     for s in answer.sources:
-        doc = isnad.index.docs[s.doc_id]
+        doc = isnad.searcher.documents()[s.doc_id]
         assert doc.text[s.start:s.end] == s.quote
         assert f"[{s.n}]" in answer.answer
         assert s.source.endswith(".txt") and s.score > 0
     lines = answer.answer.splitlines()
     if answer.short is not None:  # the direct answer leads, and is words of its cited quote
         assert lines.pop(0) == answer.short.text
-        assert isnad.index.docs[answer.sources[answer.short.n - 1].doc_id].text[
+        assert isnad.searcher.documents()[answer.sources[answer.short.n - 1].doc_id].text[
             answer.short.start:answer.short.end] == answer.short.span
     facts = {f"key facts (no translation): {s.facts}" for s in answer.sources if s.facts}
     for line in lines:  # the rest is nothing but cited verbatim quotes, each Arabic one with its key facts

@@ -26,7 +26,7 @@ def test_every_line_is_an_exact_cited_sentence(isnad, topic_brief):
     for line in topic_brief.lines():
         assert line.sources and line.text == line.sources[0].quote and not line.translated
         for c in line.sources:
-            assert isnad.index.docs[c.doc_id].text[c.start:c.end] == c.quote
+            assert isnad.searcher.documents()[c.doc_id].text[c.start:c.end] == c.quote
             assert numbering.setdefault((c.doc_id, c.start), c.n) == c.n  # one number per sentence
 
 
@@ -56,7 +56,7 @@ def test_english_column_without_generator_lists_facts(isnad):
 
 
 def test_article_accepted_by_id_or_file_name(isnad):
-    doc = next(d for d in isnad.index.docs.values() if d.source.endswith("003_75e3133bff7c7106.txt"))
+    doc = next(d for d in isnad.searcher.documents().values() if d.source.endswith("003_75e3133bff7c7106.txt"))
     by_id = isnad.brief([doc.doc_id], lang="ar", length="short")
     by_name = isnad.brief(["003_75e3133bff7c7106.txt"], lang="ar", length="short")
     assert by_id.doc_ids == by_name.doc_ids == [doc.doc_id]

@@ -47,7 +47,7 @@ def test_local_generator_streams_then_verifies(local):
     assert final.sources
     for s in final.sources:  # renumbered 1..n, every quote exact
         assert f"[{s.n}]" in final.answer
-        assert local.index.docs[s.doc_id].text[s.start:s.end] == s.quote
+        assert local.searcher.documents()[s.doc_id].text[s.start:s.end] == s.quote
     assert any("الكويت" in s.quote for s in final.sources)
     if final.engine == "extractive":  # the small model's claim failed verification: said so, quotes shown
         assert "not supported by its sources" in final.notices[0]
@@ -214,7 +214,7 @@ def test_generative_briefing_is_verified_and_labelled(local):
         for line in key.lines:
             assert line.translated and line.sources and line.language == "en"
             for c in line.sources:
-                assert local.index.docs[c.doc_id].text[c.start:c.end] == c.quote
+                assert local.searcher.documents()[c.doc_id].text[c.start:c.end] == c.quote
     else:  # nothing survived: said so, extractive briefing instead
         assert any("verification" in n or "could not" in n for n in b.notices)
     for line in b.lines():  # extractive lines: a checked translation or the reason there is none

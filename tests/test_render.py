@@ -61,14 +61,14 @@ def test_english_answer_card_puts_english_in_its_own_blocks(answers):
 
 def test_sources_panel_belongs_to_its_answer(answers, isnad):
     ar, _ = answers
-    html = sources_html(ar, isnad.index.docs, "t1")
+    html = sources_html(ar, isnad.searcher.documents(), "t1")
     assert 'class="isnad-panel isnad-for-t1"' in html and "<h3" in html and 'id="isnad-src-1"' in html
     assert "<mark>" in html
 
 
 def test_briefing_html_links_citations_to_a_compact_source_list(isnad):
     b = isnad.brief(topic="US troop withdrawal from Iraq", lang="both", length="short")
-    html = briefing_html(b, isnad.index.docs, "x")
+    html = briefing_html(b, isnad.searcher.documents(), "x")
     links = set(re.findall(r'href="#(isnad-bsrc-x-\d+)"', html))
     targets = set(re.findall(r'<details class="isnad-source" id="(isnad-bsrc-x-\d+)"', html))
     assert links and links == targets

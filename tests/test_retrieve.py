@@ -70,7 +70,7 @@ def test_langchain_retriever(isnad):
     retriever = IsnadRetriever(searcher=isnad.searcher, k=2)
     docs = retriever.invoke(PLAN_EN)
     assert len(docs) == 2 and docs[0].metadata["source"].endswith("000_93952b5621d37da0.txt")
-    assert docs[0].page_content == isnad.index.docs[docs[0].metadata["doc_id"]].text[
+    assert docs[0].page_content == isnad.searcher.documents()[docs[0].metadata["doc_id"]].text[
         docs[0].metadata["start"]:docs[0].metadata["end"]]
 
 

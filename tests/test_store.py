@@ -197,11 +197,11 @@ def test_writers_in_other_processes_neither_block_forever_nor_lose_work(engine, 
     assert len(legs.bm25) == 1 and "107" in reader.fetch([legs.bm25[0][0]])[0].chunk.text
 
 
-def test_seed_index_gives_the_same_rankings(isnad, engine):
+def test_seed_index_gives_the_same_rankings(folders_isnad, engine):
     """The real seed vectors and tokens: dense results identical to the current index's exact search; BM25
     the same as bm25s in PostgreSQL (one formula), close to it in FTS5 (its idf floors terms in over half
     the chunks at zero, where Lucene's keeps them positive)."""
-    index = isnad.index
+    index = folders_isnad.index
     store = engine[1](StoreInfo(index.model_id, index.dim, index.chunker.to_dict()))
     row_of: dict[int, int] = {}
     for doc in index.docs.values():
@@ -215,7 +215,7 @@ def test_seed_index_gives_the_same_rankings(isnad, engine):
     exact = not isinstance(store, SqliteStore)  # PostgreSQL computes bm25s's formula
     same_first = 0
     for q in questions:
-        qv = isnad.embedder.embed_queries([q])[0]
+        qv = folders_isnad.embedder.embed_queries([q])[0]
         legs = store.search(qv, bm25_tokens(q), 10)
         assert [r for r, _ in legs.dense] == [row_of[i] for i, _ in index.dense_search(qv, 10, None)]
         old, new = [row_of[i] for i, _ in index.bm25_search(bm25_tokens(q), 10, None)], [r for r, _ in legs.bm25]

@@ -1,12 +1,16 @@
-"""Isnad end to end on each store (ISNAD_STORE): ingest the seeds, ask, brief, add one file, migrate an index."""
+"""Isnad end to end on each store (ISNAD_STORE): ingest the seeds, ask, brief, add one file, migrate an index;
+the default SQLite store takes over an old index, re-embeds in place and is repaired without loss."""
 
 from __future__ import annotations
 
+import shutil
+import threading
+
 import pytest
 
-from rag.index import IndexMissingError
+from rag.index import IndexMissingError, IndexProblem, IngestCancelled
 from rag.pipeline import Isnad
-from tests.conftest import fresh_database
+from tests.conftest import fresh_database, source_names
 
 QUESTION = "متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف؟"
 
@@ -20,7 +24,8 @@ def store_settings(request, settings, tmp_path):
     return settings.model_copy(update={"store": where, "index_dir": tmp_path / "index"})
 
 
-def test_the_seeds_on_a_store_answer_and_brief_as_on_the_index(isnad, store_settings, seeds_dir, tmp_path):
+def test_the_seeds_on_a_store_answer_and_brief_as_on_the_index(folders_isnad, store_settings, seeds_dir, tmp_path):
+    isnad = folders_isnad
     app = Isnad(store_settings)
     with pytest.raises(IndexMissingError):
         _ = app.index
@@ -42,10 +47,83 @@ def test_the_seeds_on_a_store_answer_and_brief_as_on_the_index(isnad, store_sett
     assert app.search("وحدة وصلت إلى الكويت", k=1)[0].source == str(note)
 
 
-def test_an_index_migrates_into_a_store_without_re_embedding(isnad, store_settings, settings):
-    import shutil
-
-    shutil.copytree(settings.index_dir, store_settings.index_dir)  # the generation folders to migrate
+def test_an_index_migrates_into_a_store_without_re_embedding(folders_isnad, store_settings):
+    shutil.copytree(folders_isnad.settings.index_dir, store_settings.index_dir)  # the generation folders to migrate
     app = Isnad(store_settings)
     assert "migrated 5 documents" in app.migrate()
-    assert [h.chunk_id for h in app.search(QUESTION, k=5)] == [h.chunk_id for h in isnad.search(QUESTION, k=5)]
+    assert [h.chunk_id for h in app.search(QUESTION, k=5)] == [h.chunk_id for h in folders_isnad.search(QUESTION, k=5)]
+
+
+# ------------------------------------------------------------------ the default store (SQLite in index_dir/store)
+
+def test_the_default_store_takes_over_an_old_index_without_re_embedding(folders_isnad, settings, tmp_path, monkeypatch):
+    shutil.copytree(folders_isnad.settings.index_dir, tmp_path / "index")
+    mine = settings.model_copy(update={"index_dir": tmp_path / "index"})
+    assert settings.store == "sqlite"  # the default
+    app = Isnad(mine)
+    monkeypatch.setattr(app.embedder, "embed_documents", None)  # migrating must not embed anything
+    assert app.stats()["documents"] == 5
+    assert [h.chunk_id for h in app.search(QUESTION, k=5)] == [h.chunk_id for h in folders_isnad.search(QUESTION, k=5)]
+    assert (tmp_path / "index" / "CURRENT").exists() and (tmp_path / "index" / "store" / "isnad.sqlite3").exists()
+
+
+@pytest.fixture
+def copied(isnad, tmp_path):
+    """A copy of the session's seed index (the default store), to change or damage."""
+    shutil.copytree(isnad.settings.index_dir, tmp_path / "index")
+    return isnad.settings.model_copy(update={"index_dir": tmp_path / "index"})
+
+
+def test_a_new_chunker_re_embeds_in_place_and_a_stopped_rebuild_changes_nothing(copied, tmp_path):
+    note = tmp_path / "note.txt"
+    note.write_text("وصلت وحدة من قوات التحالف إلى قاعدة في الكويت يوم الأحد بعد مغادرتها العراق.", encoding="utf-8")
+    smaller = copied.model_copy(update={"chunk_tokens": 128})
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(IngestCancelled):
+        Isnad(smaller).ingest([note], cancel=stop)
+    before = Isnad(copied).index.info()
+    assert (before.n_docs, before.chunker["max_tokens"]) == (5, 256)
+    summary = Isnad(smaller).ingest([note])
+    assert summary.rebuilt and "re-embedding the 6 documents" in summary.notes[0] and summary.report.added == [str(note)]
+    after = Isnad(smaller).index.info()
+    assert (after.n_docs, after.chunker["max_tokens"]) == (6, 128) and after.n_chunks > before.n_chunks
+    assert sorted(p.name for p in copied.index_dir.iterdir() if p.name.startswith("store")) == ["store"]
+
+
+def test_doctor_rebuilds_a_damaged_store_from_its_documents_and_keeps_the_damaged_one(isnad, copied):
+    for segment in (copied.index_dir / "store" / "vectors").iterdir():
+        segment.unlink()
+    with pytest.raises(IndexProblem, match="isnad doctor"):
+        _ = Isnad(copied).index
+    notes = Isnad(copied).doctor()
+    assert "segment" in notes[0] and "rebuilt from the 5 documents" in notes[-1]
+    assert [h.chunk_id for h in Isnad(copied).search(QUESTION, k=5)] == [h.chunk_id for h in isnad.search(QUESTION, k=5)]
+    kept = [p for p in copied.index_dir.iterdir() if p.name.startswith("store.damaged-")]
+    assert len(kept) == 1 and (kept[0] / "isnad.sqlite3").exists()  # nothing deleted
+    assert "index OK" in Isnad(copied).doctor()[0]
+
+    (copied.index_dir / "store" / "isnad.sqlite3").write_bytes(b"not a database" * 100)
+    notes = Isnad(copied).doctor()
+    assert "not a database" in notes[0] and "nothing was readable: ingest your files again" in notes[-1]
+
+
+def test_the_app_starts_on_a_damaged_store_and_repairs_it(copied):
+    from app import IsnadApp
+
+    for segment in (copied.index_dir / "store" / "vectors").iterdir():
+        segment.write_bytes(b"damaged")
+    ui = IsnadApp(Isnad(copied))
+    ui.build()
+    assert "needs repair" in ui.index_problem() and ui.corpus_rows() == []
+    message, button, rows, _ = ui.repair()
+    assert "rebuilt from the 5 documents" in message.replace("\\", "") and button["visible"] is False
+    assert len(rows) == 5 and ui.index_problem() == "" and len(source_names(copied)) == 5
+
+
+def test_messages_name_the_store_without_its_password(settings):
+    from rag.pipeline import store_label
+
+    label = store_label(settings.model_copy(update={"store": "postgresql://isnad:s3cret@db.example:6543/news"}))
+    assert label == "PostgreSQL at db.example:6543/news" and "s3cret" not in label
+    assert store_label(settings).startswith("the SQLite store at ")

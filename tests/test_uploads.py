@@ -9,10 +9,10 @@ import pytest
 
 from app import IsnadApp
 from rag.escape import md_unescape
-from rag.index import SearchIndex
 from rag.ingest import MAX_FILE_BYTES
 from rag.pipeline import Isnad
 from rag.render import sources_html
+from tests.conftest import source_names
 
 KUWAIT = ("وصول وحدة أمريكية إلى الكويت\n\nوصلت وحدة من قوات التحالف غادرت العراق إلى قاعدتها في الكويت يوم الأحد، "
           "بحسب ما قال مسؤولون، في أول خطوة من نوعها هذا العام.\n")
@@ -33,7 +33,7 @@ def upload(app: IsnadApp, *paths: Path, replace: bool = False) -> tuple[list[str
 
 
 def sources_of(app: IsnadApp) -> list[str]:
-    return sorted(Path(d.source).name for d in SearchIndex.load(app.settings.index_dir).docs.values())
+    return source_names(app.settings)
 
 
 def write(folder: Path, name: str, text: str) -> Path:

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from rag.config import Settings
 from rag.index import SearchIndex, writer_lock
 from rag.ingest import ingest_paths
 from rag.pipeline import Isnad
+from tests.conftest import source_names
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,6 +40,7 @@ def _env(index_dir: Path) -> dict:
 _INGEST_ONE_BY_ONE = """
 import sys
 from rag.pipeline import Isnad
+from tests.conftest import source_names
 app = Isnad()
 for path in sys.argv[1:]:
     app.ingest([path])
@@ -54,7 +57,7 @@ def test_two_cli_ingests_at_once_keep_both_sets(tmp_path, seeds_dir):
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     assert all("added 2" in out for out, _ in outs)
-    assert sorted(Path(d.source).name for d in SearchIndex.load(index_dir).docs.values()) == [f.name for f in files]
+    assert source_names(Settings(index_dir=index_dir)) == [f.name for f in files]
 
 
 def test_twenty_interleaved_ingests_from_two_processes_all_land(tmp_path, seeds_dir):
@@ -65,8 +68,7 @@ def test_twenty_interleaved_ingests_from_two_processes_all_land(tmp_path, seeds_
              for part in (files[0::2], files[1::2])]
     errs = [p.communicate(timeout=900)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errs
-    docs = SearchIndex.load(index_dir).docs.values()
-    assert sorted(Path(d.source).name for d in docs) == [f.name for f in files]  # 20 of 20, every time
+    assert source_names(Settings(index_dir=index_dir)) == [f.name for f in files]  # 20 of 20, every time
 
 
 def test_a_second_writer_waits_or_fails_clearly(tmp_path, seeds_dir):
@@ -83,7 +85,7 @@ def test_a_second_writer_waits_or_fails_clearly(tmp_path, seeds_dir):
         deadline = time.monotonic() + 300
         while "waiting" not in log.read_text() and waiting.poll() is None and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert waiting.poll() is None and not list(index_dir.glob("gen-*"))  # it waits; nothing written
+        assert waiting.poll() is None and not source_names(Settings(index_dir=index_dir))  # it waits; nothing written
     out, _ = waiting.communicate(timeout=600)
     assert busy.returncode == 1 and "another ingest is writing" in busy.stderr
     assert waiting.returncode == 0 and "another ingest is running, waiting" in log.read_text() and "added 1" in out
@@ -94,7 +96,7 @@ def test_a_second_writer_waits_or_fails_clearly(tmp_path, seeds_dir):
 @pytest.fixture
 def three_generations(tmp_path, seeds_dir, settings, embedder):
     files = articles(seeds_dir, tmp_path / "in", 4)
-    app = Isnad(settings.model_copy(update={"index_dir": tmp_path / "index"}))
+    app = Isnad(settings.model_copy(update={"index_dir": tmp_path / "index", "store": "folders"}))
     for f in files[:3]:
         app.ingest([f])  # gen-000001 .. gen-000003; the last two are kept
     return app, files
@@ -123,7 +125,8 @@ def test_doctor_repairs_and_says_what_it_did(three_generations):
     app, _ = three_generations
     folder = app.settings.index_dir
     (folder / "gen-000003" / "vectors.npy").write_bytes(b"damaged")
-    result = subprocess.run([sys.executable, "-m", "rag", "doctor"], env=_env(folder), cwd=folder.parent,
+    result = subprocess.run([sys.executable, "-m", "rag", "doctor"], env={**_env(folder), "ISNAD_STORE": "folders"},
+                            cwd=folder.parent,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "now points at gen-000002" in result.stdout and "index OK: gen-000002, 2 documents" in result.stdout

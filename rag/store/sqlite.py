@@ -58,15 +58,21 @@ class SqliteStore(Store):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "vectors").mkdir(exist_ok=True)
-        self._db = sqlite3.connect(self.folder / "isnad.sqlite3", check_same_thread=False, isolation_level=None,
-                                   timeout=60)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
         self._lock = threading.RLock()  # one connection shared by the app's threads
-        self._info = self._meta(info)
-        self._remove_orphans()
-        self._load_all()
+        try:
+            self._db = sqlite3.connect(self.folder / "isnad.sqlite3", check_same_thread=False, isolation_level=None,
+                                       timeout=60)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+            self._info = self._meta(info)
+            self._remove_orphans()
+            self._load_all()
+        except StoreMissingError:
+            raise
+        except (sqlite3.DatabaseError, RuntimeError) as e:  # RuntimeError: FAISS could not read a segment
+            raise StoreError(f"the index at {self.folder} is damaged ({str(e).splitlines()[0]}); "
+                             f"`isnad doctor` rebuilds it from the documents it can still read") from None
 
     # ------------------------------------------------------------ metadata
 
@@ -75,10 +81,10 @@ class SqliteStore(Store):
         if not rows:
             if info is None:
                 raise StoreMissingError(f"no index at {self.folder}: run `isnad ingest PATH...` first")
-            with self._db:
-                self._db.executemany("INSERT INTO meta VALUES (?, ?)", [
+            with self._db:  # another process creating the same store at once: the first one's values win
+                self._db.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", [
                     ("model_id", info.model_id), ("dim", str(info.dim)), ("chunker", json.dumps(info.chunker))])
-            return StoreInfo(info.model_id, info.dim, info.chunker)
+            rows = dict(self._db.execute("SELECT key, value FROM meta"))
         return StoreInfo(rows["model_id"], int(rows["dim"]), json.loads(rows["chunker"]))
 
     def info(self) -> StoreInfo:
@@ -250,7 +256,7 @@ class SqliteStore(Store):
     def _add_segment(self, segment: int) -> None:
         path = self._segment_path(segment)
         if not path.exists():
-            raise StoreError(f"vector segment {path} is missing; rebuild with `isnad ingest --rebuild PATH...`")
+            raise StoreError(f"vector segment {path.name} is missing")
         part = faiss.read_index(str(path))
         if part.ntotal:
             ids = faiss.vector_to_array(part.id_map).astype(np.int64)
@@ -335,9 +341,39 @@ class SqliteStore(Store):
             return dict(self._db.execute(f"SELECT source, doc_id FROM documents WHERE source IN ({_marks(sources)})",
                                          list(sources))) if sources else {}
 
+    def check(self) -> list[str]:
+        """What is wrong with this store ([] when sound): SQLite pages, the FTS5 index, and every chunk
+        having exactly one vector."""
+        problems = []
+        with self._lock:
+            try:
+                pages = [r for r, in self._db.execute("PRAGMA integrity_check")]
+                if pages != ["ok"]:
+                    problems.append("database pages: " + "; ".join(pages[:3]))
+                self._db.execute("INSERT INTO terms(terms) VALUES ('integrity-check')")
+            except sqlite3.DatabaseError as e:
+                problems.append(f"database: {e}")
+            rows = {r for r, in self._db.execute("SELECT row FROM chunks")}
+        ids = set(faiss.vector_to_array(self._index.id_map).tolist()) if self._index.ntotal else set()
+        if rows != ids:
+            problems.append(f"{len(rows - ids)} chunk(s) without a vector, {len(ids - rows)} vector(s) without a chunk")
+        return problems
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def salvage_documents(folder: Path) -> list[Document]:
+    """Every document still readable from a damaged store's database (nothing is written to it)."""
+    try:
+        db = sqlite3.connect(f"file:{Path(folder) / 'isnad.sqlite3'}?mode=ro", uri=True)
+        try:
+            return [Document.from_dict(json.loads(d)) for d, in db.execute("SELECT data FROM documents ORDER BY source")]
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return []
 
 
 def _marks(items: list) -> str:
