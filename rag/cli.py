@@ -116,12 +116,13 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     else:
         dataset = load_squad(Path(args.dataset), Path(args.questions_from) if args.questions_from else None,
                              limit=args.limit)
-    run = evaluate_retrieval(dataset, _settings(args), modes, ks, progress=sys.stderr.isatty())
-    print(f"{run.dataset}: {run.n_docs} documents, {run.n_chunks} chunks, "
-          f"{len(run.per_question)} questions, model {run.model_id}")
-    print(table(run))
-    paths = write_report(run, Path(args.out))
-    print("\n".join(f"{kind}: {p}" for kind, p in paths.items()))
+    for run in evaluate_retrieval(dataset, _settings(args), modes, ks, progress=sys.stderr.isatty(),
+                                  stores=tuple(_csv(args.stores))):
+        print(f"\n{run.dataset} on {run.store}: {run.n_docs} documents, {run.n_chunks} chunks, "
+              f"{len(run.per_question)} questions, model {run.model_id}")
+        print(table(run))
+        paths = write_report(run, Path(args.out))
+        print("\n".join(f"{kind}: {p}" for kind, p in paths.items()))
     return 0
 
 
@@ -372,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--k", default="1,5,10")
     s.add_argument("--limit", type=int, help="at most this many questions")
     s.add_argument("--out", default="eval/reports", help="folder for the JSON, Markdown and PNG report")
+    s.add_argument("--stores", default="folders", help="engines compared on the same vectors: folders (in memory), "
+                   "sqlite, postgresql://… (an empty database), comma-separated")
     s.set_defaults(func=cmd_eval_retrieval)
 
     s = ev.add_parser("translation", help="chrF++ on XQuAD ar→en, facts kept, and the check's catch rate")

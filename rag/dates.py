@@ -278,16 +278,22 @@ ARABIC_MONTHS = ["يناير", "فبراير", "مارس", "أبريل", "ماي
 _ENGLISH_WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
+def named_month(m: DateMention) -> int | None:
+    """The month a mention names in its own words (Arabic or English), for one whose year is unresolved."""
+    months = sorted(arabic_months_in(m.text)) or [i + 1 for i, name in enumerate(ENGLISH_MONTHS)
+                                                   if name.lower() in m.text.lower()]
+    return months[0] if months else None
+
+
 def render_date(m: DateMention, lang: str = "en") -> str:
     """A date mention written out deterministically: "Saturday 5 June 2021", "end of 2021", «5 يونيو 2021».
 
     Unresolved mentions keep their own words (there is nothing safe to render)."""
     if m.date is None:
-        months = sorted(arabic_months_in(m.text)) or [i + 1 for i, name in enumerate(ENGLISH_MONTHS)
-                                                       if name.lower() in m.text.lower()]
-        if lang == "en" and months:
+        month = named_month(m)
+        if lang == "en" and month:
             day = f"{m.day} " if m.day is not None else ""
-            return f"{day}{ENGLISH_MONTHS[months[0] - 1]} (year not stated)"
+            return f"{day}{ENGLISH_MONTHS[month - 1]} (year not stated)"
         return m.text
     months = ENGLISH_MONTHS if lang == "en" else ARABIC_MONTHS
     d = m.date

@@ -256,6 +256,15 @@ class SearchIndex:
     def bm25_tokens_of(self, chunk: Chunk) -> list[str]:
         return bm25_tokens_of(self.docs[chunk.doc_id], chunk)
 
+    def items(self) -> list[tuple[Document, list[Chunk], np.ndarray, list[list[str]]]]:
+        """Each document with its chunks, vectors and BM25 tokens: what a store's upsert takes, so an index
+        moves into a store without re-embedding (migration, evaluations of each engine)."""
+        positions: dict[str, list[int]] = {d: [] for d in self.docs}
+        for i, c in enumerate(self.chunks):
+            positions[c.doc_id].append(i)
+        return [(self.docs[d], [self.chunks[i] for i in pos], self.vectors[pos],
+                 [self.bm25_tokens_of(self.chunks[i]) for i in pos]) for d, pos in positions.items()]
+
     def dense_search(self, qvec: np.ndarray, k: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
         if not self.chunks:
             return []

@@ -299,19 +299,25 @@ class Isnad:
         """Copy the generation-folder index into the store ISNAD_STORE names, vectors and all (no re-embedding)."""
         if self.folders:
             raise ValueError("set ISNAD_STORE (sqlite or postgresql://…) to the store to migrate into")
-        old = SearchIndex.load(self.settings.index_dir)
-        store = open_store(self.settings, StoreInfo(old.model_id, old.dim, old.chunker.to_dict()))
-        positions: dict[str, list[int]] = {d: [] for d in old.docs}
-        for i, c in enumerate(old.chunks):
-            positions[c.doc_id].append(i)
-        items = [(old.docs[d], [old.chunks[i] for i in pos], old.vectors[pos], [old.bm25_tokens_of(old.chunks[i]) for i in pos])
-                 for d, pos in positions.items()]
-        for at in range(0, len(items), 100):
-            store.upsert_many(items[at:at + 100])
+        store = self._fill(SearchIndex.load(self.settings.index_dir))
         info = store.info()
-        self._index, self._searcher = store, None
         return (f"migrated {info.n_docs} documents and {info.n_chunks} chunks from the generation folders in "
                 f"{self.settings.index_dir} into {store_label(self.settings)} (the folders are left as they were)")
+
+    def _fill(self, index: SearchIndex) -> Store:
+        """Copy ``index`` (vectors and all) into the store ``settings.store`` names, and read from it from now on."""
+        store = open_store(self.settings, StoreInfo(index.model_id, index.dim, index.chunker.to_dict()))
+        items = index.items()
+        for at in range(0, len(items), 100):
+            store.upsert_many(items[at:at + 100])
+        self._index, self._searcher = store, None
+        return store
+
+    def copied_to(self, store: str, index_dir: Path) -> "Isnad":
+        """This Isnad's in-memory index copied into another store, without re-embedding (to compare engines)."""
+        other = Isnad(self.settings.model_copy(update={"store": store, "index_dir": Path(index_dir)}), self.progress)
+        other._fill(self.index)
+        return other
 
     def doctor(self) -> list[str]:
         """Check the index and repair what is damaged, deleting nothing: a broken CURRENT is pointed at the

@@ -111,6 +111,9 @@ class Searcher:
         return self._docs
 
     def document(self, doc_id: str) -> Document | None:
+        """One document; one not seen yet (another process added it to a shared store) re-reads the list."""
+        if doc_id not in self.documents():
+            self._docs = None
         return self.documents().get(doc_id)
 
     def search(self, query: str, k: int = 5, mode: Mode = "hybrid", filters: Filters | None = None) -> list[Hit]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from rag.dates import find_dates, render_date
+from rag.dates import DateMention, find_dates, named_month, render_date
 from rag.lexicon import Lexicon
 from rag.numbers import find_quantities, render_quantity, unit_english
 from rag.text_ar import bm25_tokens, detect_language, fold_same_length, normalize_ar
@@ -169,7 +169,7 @@ def typed_spans(kind: str, sentence: str, offset: int, ref: dt.date | None, lexi
         for m in dates:
             if m.note == "from weekday" and m.precision == "day" and len(m.text.split()) <= 2:
                 continue  # a bare weekday is a weak answer; its resolved date is still in the quote
-            value = m.label if m.date else normalize_ar(m.text)
+            value = m.label if m.date else unresolved_value(m)
             spans.append(Span("date", offset + m.start, offset + m.end, m.text, value,
                               {"en": render_date(m, "en"), "ar": m.text}))
         for y in re.finditer(r"(?<![\d/.\-])(1[0-9]{3}|20[0-9]{2})(?![\d/.\-])", fold_same_length(sentence)):
@@ -290,8 +290,28 @@ def rank_spans(spans: list[Span], question: str, sentence: str, offset: int, lex
     return sorted(out, key=lambda s: -s.score)
 
 
+def unresolved_value(m: DateMention) -> str:
+    """A date whose year could not be resolved, comparable with resolved ones: "?-07-26", "?-07"."""
+    month = named_month(m)
+    if month is None:
+        return normalize_ar(m.text)
+    return f"?-{month:02d}" + (f"-{m.day:02d}" if m.day is not None else "")
+
+
+_DATE_VALUE = re.compile(r"^(?:\d{4}|\?)(?:-\d{2}){0,2}$")
+
+
+def dates_compatible(x: str, y: str) -> bool:
+    """Neither date contradicts the other: equal wherever both say something. "26 July 2021" and "July (year
+    not stated)" can be the same day; so can "July 2021" and "26 July 2021"; "July 2021" and "August 2021" cannot."""
+    if not (_DATE_VALUE.match(x) and _DATE_VALUE.match(y)):
+        return False
+    return all(a == b or "?" in (a, b) for a, b in zip(x.split("-"), y.split("-")))
+
+
 def values_agree(a: Span, b: Span, sentence_a: str, sentence_b: str) -> bool:
-    """Two answers agree if their values are equal, or if either sentence also states the other's value."""
-    if a.value == b.value:
+    """Two answers agree if their values are equal or compatible dates, or if either sentence also states
+    the other's value."""
+    if a.value == b.value or (a.kind == b.kind == "date" and dates_compatible(a.value, b.value)):
         return True
     return normalize_ar(b.text) in normalize_ar(sentence_a) or normalize_ar(a.text) in normalize_ar(sentence_b)

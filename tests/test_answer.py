@@ -161,3 +161,11 @@ def test_an_unrelated_second_question_stands_alone(isnad):
     assert chat.retrieval_query("How many rockets hit Ain al-Asad base in the large attack?") is None
     second = chat.ask("How many rockets hit Ain al-Asad base in the large attack?")
     assert any("عين الأسد" in s.quote for s in second.sources[:1])
+
+
+@pytest.mark.parametrize("question, value", [
+    ("When did Iraq and the US agree to end the combat mission?", "26 July 2021"),
+    ("متى اتفق العراق والولايات المتحدة على إنهاء المهمة القتالية؟", "السادس والعشرين من يوليو الماضي")])
+def test_a_date_and_the_same_month_without_its_year_are_not_a_disagreement(isnad, question, value):
+    a = isnad.ask(question)
+    assert a.short is not None and not a.short.disagreement and a.short.value == value

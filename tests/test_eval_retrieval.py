@@ -111,3 +111,17 @@ def test_seed_set_loader_maps_gold_to_sources():
     sources = {d.source for d in ds.documents}
     assert len(ds.documents) == 5
     assert all(q.gold <= sources for q in ds.questions)
+
+
+def test_engines_are_compared_on_the_same_vectors(settings, embedder, postgres):
+    """The seed questions on each store in one run: dense retrieval is exact everywhere, so identical;
+    PostgreSQL computes the same BM25 as the in-memory index, so every mode is identical there."""
+    from rag.evaluation.datasets import load_seed_set
+    from rag.evaluation.retrieval import evaluate_retrieval
+    from tests.conftest import fresh_database
+
+    folders, sqlite, pg = evaluate_retrieval(load_seed_set(), settings, ["dense", "bm25", "hybrid"], [1, 5],
+                                             stores=("folders", "sqlite", fresh_database(postgres)))
+    assert (sqlite.store, pg.store, sqlite.n_chunks, pg.n_chunks) == ("sqlite", "postgresql", folders.n_chunks, folders.n_chunks)
+    assert sqlite.summary["dense"] == folders.summary["dense"]
+    assert pg.summary == folders.summary

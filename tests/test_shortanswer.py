@@ -157,3 +157,13 @@ def test_a_deadline_does_not_answer_when_something_happened(seed_text):
     by_when = rank_spans(typed_spans("date", sentence, offset, ref, LEX),
                          "By when will the US combat forces leave Iraq?", sentence, offset, LEX)[0]
     assert "2021" in by_when.render["en"] and "July" not in by_when.render["en"]
+
+
+def test_dates_that_do_not_contradict_each_other_agree():
+    from rag.shortanswer import dates_compatible
+
+    assert dates_compatible("2021-07-26", "?-07")  # "26 July 2021" and "July (year not stated)"
+    assert dates_compatible("2021-07", "2021-07-26") and dates_compatible("2021", "2021-07-26")
+    assert dates_compatible("?-07-26", "2021-07-26")
+    assert not dates_compatible("2021-07", "2021-08") and not dates_compatible("?-07-26", "2021-07-25")
+    assert not dates_compatible("2021", "2024-01-25") and not dates_compatible("end of 2021", "2021-12")

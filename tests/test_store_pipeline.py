@@ -127,3 +127,15 @@ def test_messages_name_the_store_without_its_password(settings):
     label = store_label(settings.model_copy(update={"store": "postgresql://isnad:s3cret@db.example:6543/news"}))
     assert label == "PostgreSQL at db.example:6543/news" and "s3cret" not in label
     assert store_label(settings).startswith("the SQLite store at ")
+
+
+def test_an_app_sees_what_another_process_adds_to_the_same_store(copied, tmp_path):
+    reader = Isnad(copied)
+    reader.searcher.documents()  # read once, as the app does at start
+    note = tmp_path / "kuwait.txt"
+    note.write_text("وصلت وحدة من قوات التحالف إلى قاعدة في الكويت يوم الأحد بعد مغادرتها العراق، وفق مسؤولين.",
+                    encoding="utf-8")
+    Isnad(copied).ingest([note])  # another writer
+    answer = reader.ask("متى وصلت وحدة من قوات التحالف إلى الكويت؟")
+    assert answer.sources and answer.sources[0].source == str(note)
+    assert reader.searcher.document(answer.sources[0].doc_id).source == str(note)

@@ -26,16 +26,30 @@ class RetrievalRun:
     ks: list[int]
     summary: dict  # mode -> language -> metric -> {mean, ci, n}
     per_question: list[dict]
+    store: str = "folders"
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def evaluate_retrieval(dataset: Dataset, settings: Settings, modes: list[str], ks: list[int],
-                       progress: bool = False) -> RetrievalRun:
+                       progress: bool = False, stores: tuple[str, ...] = ("folders",)) -> list[RetrievalRun]:
+    """One run per store: the dataset is embedded once, in memory ("folders"), and copied into each other
+    store (``sqlite``, ``postgresql://…`` naming an empty database), so only the engines' ranking differs."""
+    import tempfile
+
     from rag.pipeline import Isnad
 
-    searcher = Isnad.in_memory(dataset.documents, settings, progress).searcher
+    base = Isnad.in_memory(dataset.documents, settings, progress)
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, store in enumerate(stores):
+            app = base if store == "folders" else base.copied_to(store, Path(tmp) / str(i))
+            runs.append(_evaluate(app.searcher, dataset, modes, ks, progress, store))
+    return runs
+
+
+def _evaluate(searcher, dataset: Dataset, modes: list[str], ks: list[int], progress: bool, store: str) -> RetrievalRun:
     questions = [q for q in dataset.questions if q.answerable]
     searcher.embed_queries([q.text for q in questions])
     metrics = [RecallAtK(k) for k in ks] + [MRR(DEPTH), NDCG(DEPTH)]
@@ -57,7 +71,12 @@ def evaluate_retrieval(dataset: Dataset, settings: Settings, modes: list[str], k
     names = [m.name for m in metrics] + [m.name for m in evidence_metrics]
     info = searcher.store.info()
     return RetrievalRun(dataset.name, info.model_id, info.n_docs, info.n_chunks, ks,
-                        summarise(rows, modes, names), rows)
+                        summarise(rows, modes, names), rows, _engine(store))
+
+
+def _engine(store: str) -> str:
+    """The store's kind for reports (a PostgreSQL URL may hold a password)."""
+    return "postgresql" if store.startswith(("postgresql://", "postgres://")) else store
 
 
 def _search(searcher, query: str, k: int, mode: str):
@@ -109,7 +128,7 @@ def write_report(run: RetrievalRun, out_dir: Path) -> dict[str, Path]:
     import matplotlib.pyplot as plt
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = run.dataset.replace("/", "_").replace(">", "")
+    stem = run.dataset.replace("/", "_").replace(">", "") + ("" if run.store == "folders" else f".{run.store}")
     paths = {"json": out_dir / f"{stem}.json", "md": out_dir / f"{stem}.md", "png": out_dir / f"{stem}.png"}
     paths["json"].write_text(json.dumps(run.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
 
