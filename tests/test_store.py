@@ -198,9 +198,8 @@ def test_writers_in_other_processes_neither_block_forever_nor_lose_work(engine, 
 
 
 def test_seed_index_gives_the_same_rankings(folders_isnad, engine):
-    """The real seed vectors and tokens: dense results identical to the current index's exact search; BM25
-    the same as bm25s in PostgreSQL (one formula), close to it in FTS5 (its idf floors terms in over half
-    the chunks at zero, where Lucene's keeps them positive)."""
+    """The real seed vectors and tokens: dense results identical to the generation-folder index's exact
+    search, and BM25 rankings identical to bm25s's in both engines (one formula, exact frequencies)."""
     index = folders_isnad.index
     store = engine[1](StoreInfo(index.model_id, index.dim, index.chunker.to_dict()))
     row_of: dict[int, int] = {}
@@ -212,18 +211,15 @@ def test_seed_index_gives_the_same_rankings(folders_isnad, engine):
     questions = ["متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف؟",
                  "ماذا قال البنتاغون عن المحادثات مع العراق؟", "قاعدة عين الأسد", "كتائب حزب الله",
                  "انسحاب القوات القتالية الأمريكية", "How many coalition troops remain in Iraq?"]
-    exact = not isinstance(store, SqliteStore)  # PostgreSQL computes bm25s's formula
     same_first = 0
     for q in questions:
         qv = folders_isnad.embedder.embed_queries([q])[0]
         legs = store.search(qv, bm25_tokens(q), 10)
         assert [r for r, _ in legs.dense] == [row_of[i] for i, _ in index.dense_search(qv, 10, None)]
         old, new = [row_of[i] for i, _ in index.bm25_search(bm25_tokens(q), 10, None)], [r for r, _ in legs.bm25]
-        if exact:
-            assert new == old, (q, old, new)
-        assert len(set(old) & set(new)) >= 0.8 * len(old) and bool(old) == bool(new), (q, old, new)
-        same_first += bool(old) and old[0] == new[0]
-    assert same_first >= 4, same_first
+        assert new == old, (q, old, new)
+        same_first += bool(old)
+    assert same_first >= 5, same_first  # the questions do find chunks by their words
     store.close()
 
 
@@ -238,7 +234,7 @@ def test_compaction_keeps_results_and_other_readers_follow(tmp_path):
     q, words = _vectors(1, 11)[0], bm25_tokens("انسحاب القوات")
     before = store.search(q, words, 20)
     store.compact()
-    assert len(list((store.folder / "vectors").iterdir())) == 1
+    assert sorted(p.suffix for p in (store.folder / "vectors").iterdir()) == [".faiss", ".npz"]  # one segment
     for s in (store, reader):
         after = s.search(q, words, 20)
         assert [r for r, _ in after.dense] == [r for r, _ in before.dense]

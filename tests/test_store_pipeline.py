@@ -139,3 +139,16 @@ def test_an_app_sees_what_another_process_adds_to_the_same_store(copied, tmp_pat
     answer = reader.ask("متى وصلت وحدة من قوات التحالف إلى الكويت؟")
     assert answer.sources and answer.sources[0].source == str(note)
     assert reader.searcher.document(answer.sources[0].doc_id).source == str(note)
+
+
+def test_a_store_written_by_an_earlier_isnad_says_so_and_doctor_rebuilds_it(copied):
+    import sqlite3
+
+    db = sqlite3.connect(copied.index_dir / "store" / "isnad.sqlite3")
+    with db:
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'format'")
+    db.close()
+    with pytest.raises(IndexProblem, match="earlier Isnad"):
+        _ = Isnad(copied).index
+    assert "rebuilt from the 5 documents" in Isnad(copied).doctor()[-1]
+    assert Isnad(copied).stats()["documents"] == 5

@@ -1,18 +1,20 @@
-"""The embedded store: SQLite (documents, chunks, FTS5 BM25, indexed filters) + FAISS vectors by row id.
+"""The embedded store: SQLite (documents, chunks, term statistics, indexed filters) + segment files.
 
 No server. SQLite gives real transactions and WAL (many readers, one writer, across
-processes); FTS5 ranks by BM25 over Isnad's own pre-tokenised text, updated per
-document; outlet and date filters are indexed columns. Vectors live in FAISS segment
-files, one per upsert, appended and never rewritten: adding a document costs what the
-document costs, not what the corpus costs.
+processes); outlet and date filters are indexed columns. Each upsert writes one segment:
+its vectors (FAISS) and its BM25 postings (rag/store/bm25.py), appended and never
+rewritten, so adding a document costs what the document costs, not what the corpus
+costs. Document frequencies and lengths are exact in SQLite, so BM25 is bm25s's formula,
+ranking as the generation-folder index and PostgreSQL do.
 
 Layout::
 
-    folder/isnad.sqlite3          documents, chunks, terms (FTS5), segments, tombstones, meta
-    folder/vectors/seg-000007.faiss   IndexIDMap2 of one upsert's vectors, ids = chunk row ids
+    folder/isnad.sqlite3                documents, chunks, vocabulary (df), segments, tombstones, meta
+    folder/vectors/seg-000007.faiss     IndexIDMap2 of one upsert's vectors, ids = chunk row ids
+    folder/vectors/seg-000007.bm25.npz  that upsert's postings (numpy, no pickle)
 
-A segment file is written and fsynced before the transaction that records it commits, so
-a crash leaves either both or an orphan file (removed on open). A deleted chunk's row is
+Segment files are written and fsynced before the transaction that records them commits, so
+a crash leaves either all or orphan files (removed on open). A deleted chunk's row is
 tombstoned until compaction rewrites the segments. Readers in other processes notice a
 commit (`PRAGMA data_version`) and load just the new segments and tombstones.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -32,6 +35,7 @@ import numpy as np
 
 from rag.chunking import Chunk
 from rag.ingest import Document
+from rag.store.bm25 import Postings, Segment
 from rag.store.base import Item, Legs, Store, StoreError, check_items, paged_documents_sql, StoreFilters, StoreInfo, StoreMissingError, Stored, outlet_key
 
 SCHEMA = """
@@ -41,14 +45,13 @@ CREATE TABLE IF NOT EXISTS documents(doc_id TEXT PRIMARY KEY, source TEXT UNIQUE
 CREATE INDEX IF NOT EXISTS documents_outlet ON documents(outlet_key);
 CREATE INDEX IF NOT EXISTS documents_date ON documents(date);
 CREATE TABLE IF NOT EXISTS segments(segment INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS chunks(row INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks(row INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL, data TEXT NOT NULL,
+                                  n_terms INTEGER NOT NULL, terms TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE TABLE IF NOT EXISTS tombstones(seq INTEGER PRIMARY KEY AUTOINCREMENT, row INTEGER NOT NULL);
-CREATE VIRTUAL TABLE IF NOT EXISTS terms USING fts5(tokens, tokenize='ascii');
-CREATE VIRTUAL TABLE IF NOT EXISTS terms_df USING fts5vocab(terms, 'row');
+CREATE TABLE IF NOT EXISTS vocabulary(term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
 """
-OVERFETCH = 2000  # BM25 rows ranked before a filter is applied; a filter leaving fewer than asked runs in SQL
-PRUNE_FROM = 10_000  # chunks from which terms in over half of them are left out of BM25 queries (see _informative)
+FORMAT = "2"  # 1: BM25 in FTS5 (its own idf); 2: postings segments with exact df (bm25s's formula)
 
 
 class SqliteStore(Store):
@@ -83,8 +86,11 @@ class SqliteStore(Store):
                 raise StoreMissingError(f"no index at {self.folder}: run `isnad ingest PATH...` first")
             with self._db:  # another process creating the same store at once: the first one's values win
                 self._db.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", [
-                    ("model_id", info.model_id), ("dim", str(info.dim)), ("chunker", json.dumps(info.chunker))])
+                    ("model_id", info.model_id), ("dim", str(info.dim)), ("chunker", json.dumps(info.chunker)),
+                    ("format", FORMAT), ("n_chunks", "0"), ("total_terms", "0")])
             rows = dict(self._db.execute("SELECT key, value FROM meta"))
+        if rows.get("format") != FORMAT:
+            raise StoreError(f"it was written by an earlier Isnad (store format {rows.get('format', '1')}, now {FORMAT})")
         return StoreInfo(rows["model_id"], int(rows["dim"]), json.loads(rows["chunker"]))
 
     def info(self) -> StoreInfo:
@@ -107,24 +113,30 @@ class SqliteStore(Store):
                 gone = self._delete_rows(old)
                 segment = self._db.execute("INSERT INTO segments(n) VALUES (?)",
                                            (sum(len(c) for _, c, _, _ in items),)).lastrowid
-                all_rows = []
+                all_rows, df = [], Counter()
                 for doc, chunks, _, tokens in items:
                     self._db.execute("INSERT INTO documents VALUES (?, ?, ?, ?, ?)",
                                      (doc.doc_id, doc.source, outlet_key(doc.outlet), doc.date,
                                       json.dumps(doc.to_dict(), ensure_ascii=False)))
-                    rows = [self._db.execute("INSERT INTO chunks(doc_id, data) VALUES (?, ?)",
-                                             (doc.doc_id, json.dumps(c.to_dict(), ensure_ascii=False))).lastrowid
-                            for c in chunks]
-                    self._db.executemany("INSERT INTO terms(rowid, tokens) VALUES (?, ?)",
-                                         [(r, " ".join(t)) for r, t in zip(rows, tokens)])
+                    rows = []
+                    for c, t in zip(chunks, tokens):
+                        terms = sorted(set(t))
+                        df.update(terms)
+                        rows.append(self._db.execute(
+                            "INSERT INTO chunks(doc_id, data, n_terms, terms) VALUES (?, ?, ?, ?)",
+                            (doc.doc_id, json.dumps(c.to_dict(), ensure_ascii=False), len(t), " ".join(terms))).lastrowid)
                     all_rows.append(rows)
+                self._count(df, sum(len(r) for r in all_rows), sum(len(t) for *_, ts in items for t in ts))
                 ids = np.array([r for rows in all_rows for r in rows], dtype=np.int64)
                 vectors = np.ascontiguousarray(np.vstack([v for _, _, v, _ in items]), dtype=np.float32) \
                     if items else np.zeros((0, self._info.dim), np.float32)
-                self._write_segment(segment, vectors, ids)  # durable before the commit that names it
+                postings = Segment.build(ids.tolist(), [t for *_, ts in items for t in ts])
+                self._write_segment(segment, vectors, ids, postings)  # durable before the commit that names it
             if gone:
                 self._index.remove_ids(np.array(gone, dtype=np.int64))
+                self._postings.remove(gone)
             self._index.add_with_ids(vectors, ids)
+            self._postings.add(postings)
             self._segments_seen = segment
             self._seen_own_writes()
             return all_rows
@@ -138,12 +150,13 @@ class SqliteStore(Store):
                     np.zeros((0, self._info.dim), np.float32)
                 old = [s for s, in self._db.execute("SELECT segment FROM segments")]
                 segment = self._db.execute("INSERT INTO segments(n) VALUES (?)", (len(ids),)).lastrowid
-                self._write_segment(segment, vectors, ids)
+                self._write_segment(segment, vectors, ids, Segment.merged(self._postings.segments, self._postings.dead))
                 self._db.execute("DELETE FROM segments WHERE segment < ?", (segment,))
                 self._db.execute("DELETE FROM tombstones")
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('epoch', ?)", (str(segment),))
             for s in old:
                 self._segment_path(s).unlink(missing_ok=True)
+                self._postings_path(s).unlink(missing_ok=True)
             self._load_all()
 
     def delete(self, doc_ids: list[str]) -> int:
@@ -152,6 +165,7 @@ class SqliteStore(Store):
                 gone = self._delete_rows(list(doc_ids))
             if gone:
                 self._index.remove_ids(np.array(gone, dtype=np.int64))
+                self._postings.remove(gone)
             self._seen_own_writes()
             return len(gone)
 
@@ -179,32 +193,47 @@ class SqliteStore(Store):
         if not doc_ids:
             return []
         marks = ",".join("?" * len(doc_ids))
-        rows = [r for r, in self._db.execute(f"SELECT row FROM chunks WHERE doc_id IN ({marks})", doc_ids)]
+        found = self._db.execute(f"SELECT row, n_terms, terms FROM chunks WHERE doc_id IN ({marks})", doc_ids).fetchall()
+        rows = [r for r, _, _ in found]
+        df = Counter(term for _, _, terms in found for term in terms.split())
+        self._count(Counter({t: -n for t, n in df.items()}), -len(rows), -sum(n for _, n, _ in found))
         self._db.executemany("INSERT INTO tombstones(row) VALUES (?)", [(r,) for r in rows])
-        self._db.executemany("DELETE FROM terms WHERE rowid = ?", [(r,) for r in rows])
         self._db.execute(f"DELETE FROM chunks WHERE doc_id IN ({marks})", doc_ids)
         self._db.execute(f"DELETE FROM documents WHERE doc_id IN ({marks})", doc_ids)
         return rows
 
+    def _count(self, df: Counter, chunks: int, terms: int) -> None:
+        """Inside a write: document frequencies and corpus totals moved by ``df``, ``chunks`` and ``terms``."""
+        self._db.executemany("INSERT INTO vocabulary VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
+                             sorted(df.items()))
+        self._db.execute("DELETE FROM vocabulary WHERE df <= 0")
+        self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'n_chunks'", (chunks,))
+        self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'total_terms'", (terms,))
+
     def _segment_path(self, segment: int) -> Path:
         return self.folder / "vectors" / f"seg-{segment:06d}.faiss"
 
-    def _write_segment(self, segment: int, vectors: np.ndarray, ids: np.ndarray) -> None:
+    def _postings_path(self, segment: int) -> Path:
+        return self.folder / "vectors" / f"seg-{segment:06d}.bm25.npz"
+
+    def _write_segment(self, segment: int, vectors: np.ndarray, ids: np.ndarray, postings: Segment) -> None:
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(self._info.dim))
         index.add_with_ids(vectors, ids)
-        path = self._segment_path(segment)
-        tmp = path.with_suffix(".tmp")
-        faiss.write_index(index, str(tmp))
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        for path, write in ((self._segment_path(segment), lambda p: faiss.write_index(index, str(p))),
+                            (self._postings_path(segment), postings.save)):
+            tmp = path.with_name(path.name + ".tmp")
+            write(tmp)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
 
     def _remove_orphans(self) -> None:
         """Segment files no committed transaction names (a crash between file and commit). Under the write
         lock: a writer in another process may be writing its segment right now, before its commit."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            known = {self._segment_path(s).name for s, in self._db.execute("SELECT segment FROM segments")}
+            known = {p(s).name for s, in self._db.execute("SELECT segment FROM segments")
+                     for p in (self._segment_path, self._postings_path)}
             for p in (self.folder / "vectors").iterdir():
                 if p.name not in known:
                     p.unlink(missing_ok=True)
@@ -240,6 +269,7 @@ class SqliteStore(Store):
                                 (self._tombstones_seen,)).fetchall()
         if dead:
             self._index.remove_ids(np.array([r for _, r in dead], dtype=np.int64))
+            self._postings.remove([r for _, r in dead])
             self._tombstones_seen = dead[-1][0]
 
     def _load_all(self) -> None:
@@ -247,6 +277,7 @@ class SqliteStore(Store):
         epoch = self._db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
         self._epoch = epoch[0] if epoch else None
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(self._info.dim))
+        self._postings = Postings()
         self._segments_seen = self._tombstones_seen = 0
         for segment, in self._db.execute("SELECT segment FROM segments ORDER BY segment").fetchall():
             self._add_segment(segment)
@@ -254,13 +285,18 @@ class SqliteStore(Store):
         self._version = self._data_version()
 
     def _add_segment(self, segment: int) -> None:
-        path = self._segment_path(segment)
-        if not path.exists():
-            raise StoreError(f"vector segment {path.name} is missing")
+        path, postings = self._segment_path(segment), self._postings_path(segment)
+        for p in (path, postings):
+            if not p.exists():
+                raise StoreError(f"segment file {p.name} is missing")
         part = faiss.read_index(str(path))
         if part.ntotal:
             ids = faiss.vector_to_array(part.id_map).astype(np.int64)
             self._index.add_with_ids(part.index.reconstruct_n(0, part.ntotal), ids)
+        try:
+            self._postings.add(Segment.load(postings))
+        except (OSError, ValueError, KeyError) as e:  # np.load of a damaged file
+            raise StoreError(f"segment file {postings.name} is unreadable ({e})") from None
         self._segments_seen = segment
 
     def search(self, query_vector: np.ndarray | None, tokens: list[str] | None, n: int,
@@ -274,40 +310,14 @@ class SqliteStore(Store):
             with self._lock:
                 scores, ids = self._index.search(q, min(n, self._index.ntotal), params=params)
             legs.dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-        words = self._informative(tokens or [])
+        words = [t for t in dict.fromkeys(tokens or []) if t]
         if words:
-            match = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
-            sql = "SELECT rowid, bm25(terms) AS s FROM terms WHERE terms MATCH ? ORDER BY s LIMIT ?"
             with self._lock:
-                rows = self._db.execute(sql, (match, n if allowed is None else OVERFETCH)).fetchall()
-                if allowed is not None:
-                    keep = set(allowed.tolist())
-                    ranked = [(r, s) for r, s in rows if r in keep]
-                    if len(ranked) < n and len(rows) == OVERFETCH:  # a narrow filter: let SQL join it
-                        where, fargs = _where(filters)
-                        ranked = self._db.execute(
-                            "SELECT t.rowid, bm25(terms) AS s FROM terms t JOIN chunks c ON c.row = t.rowid "
-                            f"JOIN documents d ON d.doc_id = c.doc_id WHERE terms MATCH ? AND {where} ORDER BY s LIMIT ?",
-                            [match, *fargs, n]).fetchall()
-                    rows = ranked[:n]
-            legs.bm25 = [(int(r), -float(s)) for r, s in rows]
+                df = dict(self._db.execute(f"SELECT term, df FROM vocabulary WHERE term IN ({_marks(words)})", words))
+                totals = dict(self._db.execute("SELECT key, CAST(value AS INTEGER) FROM meta "
+                                               "WHERE key IN ('n_chunks', 'total_terms')"))
+                legs.bm25 = self._postings.search(words, df, totals["n_chunks"], totals["total_terms"], n, allowed)
         return legs
-
-    def _informative(self, tokens: list[str]) -> list[str]:
-        """The query's terms in the index; in a large index, only those in at most half the chunks.
-
-        FTS5's idf, log((N - df + 0.5) / (df + 0.5)), is floored at ~0 past half the chunks, so such
-        terms add almost nothing to a score, yet matching them on OR makes FTS5 score every chunk that
-        has them (63 ms instead of 28 at 100k synthetic chunks). In a small, single-topic corpus they
-        are kept: there they still order the chunks that share them.
-        """
-        words = list(dict.fromkeys(t for t in tokens if t))
-        if not words:
-            return []
-        with self._lock:
-            df = dict(self._db.execute(f"SELECT term, doc FROM terms_df WHERE term IN ({_marks(words)})", words))
-            n, = self._db.execute("SELECT count(*) FROM chunks").fetchone()
-        return [w for w in words if df.get(w, 0) > 0 and (n < PRUNE_FROM or df[w] <= n / 2)]
 
     def _allowed(self, filters: StoreFilters) -> np.ndarray:
         where, args = _where(filters)
@@ -350,7 +360,6 @@ class SqliteStore(Store):
                 pages = [r for r, in self._db.execute("PRAGMA integrity_check")]
                 if pages != ["ok"]:
                     problems.append("database pages: " + "; ".join(pages[:3]))
-                self._db.execute("INSERT INTO terms(terms) VALUES ('integrity-check')")
             except sqlite3.DatabaseError as e:
                 problems.append(f"database: {e}")
             rows = {r for r, in self._db.execute("SELECT row FROM chunks")}
