@@ -316,7 +316,11 @@ class Isnad:
     def copied_to(self, store: str, index_dir: Path) -> "Isnad":
         """This Isnad's in-memory index copied into another store, without re-embedding (to compare engines)."""
         other = Isnad(self.settings.model_copy(update={"store": store, "index_dir": Path(index_dir)}), self.progress)
-        other._fill(self.index)
+        index = self.index
+        target = open_store(other.settings, StoreInfo(index.model_id, index.dim, index.chunker.to_dict()))
+        if target.info().n_docs:
+            raise ValueError(f"{store_label(other.settings)} already holds documents; compare engines on an empty one")
+        other._fill(index)
         return other
 
     def doctor(self) -> list[str]:

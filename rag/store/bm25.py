@@ -2,7 +2,7 @@
 
 Each upsert writes one segment: for every term its chunk rows, term frequencies and chunk
 lengths, sorted by term (a column-major sparse matrix), saved without pickle next to the
-segment's vectors. Scores are bm25s's formula (Lucene's idf, k1 = 1.2, b = 0.75) with the
+segment's vectors. Scores are bm25s's formula (Lucene's idf, k1 = 1.5, b = 0.75) with the
 corpus's exact document frequencies and lengths passed in by the store (kept in SQLite in
 each write's transaction), so rankings equal the generation-folder index's and PostgreSQL's.
 A query touches only its terms' postings: numpy over the rows that contain them, not a
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-K1, B = 1.2, 0.75
+K1, B = 1.5, 0.75  # bm25s's defaults, as the generation folders use
 
 
 class Segment:

@@ -22,7 +22,7 @@ from rag.chunking import Chunk
 from rag.ingest import Document
 from rag.store.base import Item, Legs, Store, StoreError, check_items, paged_documents_sql, StoreFilters, StoreInfo, StoreMissingError, Stored, outlet_key
 
-K1, B = 1.2, 0.75  # BM25 (Lucene's idf, as bm25s)
+K1, B = 1.5, 0.75  # BM25: bm25s's defaults (Lucene's idf), as the generation folders use
 WRITER_LOCK = 0x15A4D  # pg_advisory_xact_lock key: one writer at a time
 SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS vector;
