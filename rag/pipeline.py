@@ -357,7 +357,7 @@ class Isnad:
                 problems, docs = [str(e)], salvage_documents(live)
             if not problems:
                 return [f"index OK ({store_label(self.settings)}): {info.n_docs} documents, {info.n_chunks} chunks; "
-                        "database pages, BM25 terms and one vector per chunk checked"]
+                        "database pages and one vector per chunk checked"]
             n_chunks = self._build_sqlite(docs)
             aside = _swap_in(live, live.with_name("store.next"),
                              keep_old_as=f"store.damaged-{dt.datetime.now():%Y%m%d-%H%M%S}")
