@@ -33,7 +33,7 @@ from tqdm import tqdm
 from rag.chunking import Chunk, ChunkerSettings, chunk_document
 from rag.ingest import Document
 from rag.models import Embedder, sha256_file
-from rag.store.base import Legs, StoreFilters, StoreInfo, Stored, corpus_stats
+from rag.store.base import Item, Legs, StoreFilters, StoreInfo, Stored, corpus_stats
 from rag.text_ar import bm25_tokens, normalize_ar
 
 FORMAT_VERSION = 1
@@ -161,6 +161,11 @@ def bm25_tokens_of(doc: Document, chunk: Chunk) -> list[str]:
     return bm25_tokens((doc.title or "") + "\n" + chunk.text)
 
 
+def store_items(embedded: list[tuple[Document, list[Chunk], np.ndarray]]) -> list[Item]:
+    """What ``chunk_and_embed`` gives, with each chunk's BM25 tokens: what a store's upsert takes."""
+    return [(d, chunks, vecs, [bm25_tokens_of(d, c) for c in chunks]) for d, chunks, vecs in embedded]
+
+
 class SearchIndex:
     """Documents, chunks, their vectors and both search structures, kept consistent."""
 
@@ -256,7 +261,7 @@ class SearchIndex:
     def bm25_tokens_of(self, chunk: Chunk) -> list[str]:
         return bm25_tokens_of(self.docs[chunk.doc_id], chunk)
 
-    def items(self) -> list[tuple[Document, list[Chunk], np.ndarray, list[list[str]]]]:
+    def items(self) -> list[Item]:
         """Each document with its chunks, vectors and BM25 tokens: what a store's upsert takes, so an index
         moves into a store without re-embedding (migration, evaluations of each engine)."""
         positions: dict[str, list[int]] = {d: [] for d in self.docs}

@@ -19,7 +19,7 @@ from rag.brief import Briefing, ExtractiveBriefer, GenerativeBriefer
 from rag.config import Settings
 from rag.dates import reference_date
 from rag.index import (AddReport, IndexMissingError, IndexProblem, IndexStaleError, Progress, SearchIndex,
-                       bm25_tokens_of, check_compatible, chunk_and_embed, load_repairing, recover_documents, writer_lock)
+                       check_compatible, chunk_and_embed, load_repairing, recover_documents, store_items, writer_lock)
 from rag.ingest import IngestError, ingest_paths
 from rag.lexicon import HARVESTED, lexicon_for, read_harvest, record_spellings, update_harvest
 from rag.llm import Generator, make_generator
@@ -38,31 +38,40 @@ def sqlite_folder(settings: Settings) -> Path:
     return Path(settings.index_dir) / "store"
 
 
+def next_folder(settings: Settings) -> Path:
+    """Where a SQLite store is built aside (rebuild, repair) before it replaces the live one."""
+    return sqlite_folder(settings).with_name("store.next")
+
+
+def store_kind(store: str) -> str:
+    """'sqlite', 'folders' or 'postgresql' for an ``ISNAD_STORE`` value (a PostgreSQL URL may hold a password)."""
+    return "postgresql" if store.startswith(("postgresql://", "postgres://")) else store
+
+
 def open_store(settings: Settings, info: StoreInfo | None = None) -> Store:
     """The store ``settings.store`` names; store errors become the index errors every caller handles."""
-    where = settings.store
+    kind = store_kind(settings.store)
     try:
-        if where == "sqlite":
-            from rag.store.sqlite import SqliteStore
-
-            _finish_swap(sqlite_folder(settings))
+        if kind == "sqlite":
+            _finish_swap(settings)
             return SqliteStore(sqlite_folder(settings), info)
-        if where.startswith(("postgresql://", "postgres://")):
+        if kind == "postgresql":
             from rag.store.postgres import PostgresStore
 
-            return PostgresStore(where, info)
+            return PostgresStore(settings.store, info)
     except StoreMissingError as e:
         raise IndexMissingError(str(e)) from None
     except StoreError as e:
         raise IndexProblem(str(e)) from None
-    raise ValueError(f"unknown ISNAD_STORE '{where}': use sqlite, folders or postgresql://user@host:port/db")
+    raise ValueError(f"unknown ISNAD_STORE '{settings.store}': use sqlite, folders or postgresql://user@host:port/db")
 
 
 def store_label(settings: Settings) -> str:
     """Where the index lives, for messages: never a database password."""
-    if settings.store == "sqlite":
+    kind = store_kind(settings.store)
+    if kind == "sqlite":
         return f"the SQLite store at {sqlite_folder(settings)}"
-    if settings.store == FOLDERS:
+    if kind == FOLDERS:
         return f"the generation folders in {settings.index_dir}"
     from urllib.parse import urlparse
 
@@ -70,10 +79,11 @@ def store_label(settings: Settings) -> str:
     return f"PostgreSQL at {url.hostname}:{url.port or 5432}{url.path}"
 
 
-def _finish_swap(live: Path) -> None:
+def _finish_swap(settings: Settings) -> None:
     """A rebuild that stopped between its two renames left a complete ``store.next`` and no ``store``."""
-    if not live.exists() and (live.with_name("store.next") / "isnad.sqlite3").exists():
-        live.with_name("store.next").rename(live)
+    live, new = sqlite_folder(settings), next_folder(settings)
+    if not live.exists() and (new / "isnad.sqlite3").exists():
+        new.rename(live)
 
 
 log = logging.getLogger(__name__)
@@ -222,13 +232,18 @@ class Isnad:
         self._index, self._searcher = index, None  # engines rebind to the new searcher
         return IngestSummary(report, result.errors, result.duplicates, did_rebuild, notes)
 
+    def _configured(self) -> StoreInfo:
+        """What a store built now would record: the configured model and chunker."""
+        embedder = self.embedder
+        return StoreInfo(embedder.model_id, embedder.dim, self.settings.chunker().to_dict())
+
     def _ingest_store(self, result, rebuild: bool, wait: bool, on_wait, on_progress: Progress | None,
                       cancel: threading.Event | None) -> IngestSummary:
         """Into a store: only new and changed files are chunked and embedded, then written in one transaction.
         A changed model or chunker (or ``rebuild``) re-embeds the whole corpus into a new SQLite store that
         replaces the old one only when complete."""
         embedder, chunker = self.embedder, self.settings.chunker()
-        info = StoreInfo(embedder.model_id, embedder.dim, chunker.to_dict())
+        info = self._configured()
         store = self._open_store(info)
         try:
             check_compatible(store.info(), embedder.model_id, chunker.to_dict(), fix="")
@@ -254,10 +269,11 @@ class Isnad:
         notes = []
         with writer_lock(self.settings.index_dir, wait, on_wait):  # no rebuild swaps the store under this write
             if embedded:
-                store = open_store(self.settings, info)
+                if store.replaced():  # a rebuild or repair swapped a new store in while we embedded
+                    store.close()
+                    store = open_store(self.settings, info)
                 check_compatible(store.info(), embedder.model_id, chunker.to_dict())
-                store.upsert_many([(d, chunks, vecs, [bm25_tokens_of(d, c) for c in chunks])
-                                   for d, chunks, vecs in embedded])
+                store.upsert_many(store_items(embedded))
             if found := update_harvest(self.settings.index_dir / HARVESTED, [d.text for d in new],
                                        lexicon_for(self.settings)):
                 notes.append(f"{found} new name(s) found after a title; `isnad translate` spells them in English")
@@ -276,7 +292,7 @@ class Isnad:
                 known[d.source] = d
             notes = [f"re-embedding the {len(known)} documents" + (f": {stale}" if stale else "")]
             report.n_chunks = self._build_sqlite(list(known.values()), on_progress, cancel)
-            _swap_in(sqlite_folder(self.settings), sqlite_folder(self.settings).with_name("store.next"))
+            _swap_in(sqlite_folder(self.settings), next_folder(self.settings))
             update_harvest(self.settings.index_dir / HARVESTED, [d.text for d in known.values()], lexicon_for(self.settings))
         self._index, self._searcher = None, None
         return IngestSummary(report, result.errors, result.duplicates, True, notes)
@@ -284,13 +300,12 @@ class Isnad:
     def _build_sqlite(self, docs: list, on_progress: Progress | None = None,
                       cancel: threading.Event | None = None) -> int:
         """A new SQLite store of ``docs`` in ``store.next`` (the live one untouched); its chunk count."""
-        embedder, chunker = self.embedder, self.settings.chunker()
-        folder = sqlite_folder(self.settings).with_name("store.next")
+        folder = next_folder(self.settings)
         shutil.rmtree(folder, ignore_errors=True)  # a build that stopped half-way
-        embedded = chunk_and_embed(docs, embedder, chunker, self.progress, on_progress, cancel)
-        new = SqliteStore(folder, StoreInfo(embedder.model_id, embedder.dim, chunker.to_dict()))
+        embedded = chunk_and_embed(docs, self.embedder, self.settings.chunker(), self.progress, on_progress, cancel)
+        new = SqliteStore(folder, self._configured())
         try:
-            new.upsert_many([(d, chunks, vecs, [bm25_tokens_of(d, c) for c in chunks]) for d, chunks, vecs in embedded])
+            new.upsert_many(store_items(embedded))
         finally:
             new.close()
         return sum(len(chunks) for _, chunks, _ in embedded)
@@ -299,14 +314,14 @@ class Isnad:
         """Copy the generation-folder index into the store ISNAD_STORE names, vectors and all (no re-embedding)."""
         if self.folders:
             raise ValueError("set ISNAD_STORE (sqlite or postgresql://…) to the store to migrate into")
-        store = self._fill(SearchIndex.load(self.settings.index_dir))
+        old = SearchIndex.load(self.settings.index_dir)
+        store = self._fill(old, open_store(self.settings, old.info()))
         info = store.info()
         return (f"migrated {info.n_docs} documents and {info.n_chunks} chunks from the generation folders in "
                 f"{self.settings.index_dir} into {store_label(self.settings)} (the folders are left as they were)")
 
-    def _fill(self, index: SearchIndex) -> Store:
-        """Copy ``index`` (vectors and all) into the store ``settings.store`` names, and read from it from now on."""
-        store = open_store(self.settings, StoreInfo(index.model_id, index.dim, index.chunker.to_dict()))
+    def _fill(self, index: SearchIndex, store: Store) -> Store:
+        """Copy ``index`` (vectors and all) into ``store``, and read from it from now on."""
         items = index.items()
         for at in range(0, len(items), 100):
             store.upsert_many(items[at:at + 100])
@@ -317,10 +332,10 @@ class Isnad:
         """This Isnad's in-memory index copied into another store, without re-embedding (to compare engines)."""
         other = Isnad(self.settings.model_copy(update={"store": store, "index_dir": Path(index_dir)}), self.progress)
         index = self.index
-        target = open_store(other.settings, StoreInfo(index.model_id, index.dim, index.chunker.to_dict()))
+        target = open_store(other.settings, index.info())
         if target.info().n_docs:
             raise ValueError(f"{store_label(other.settings)} already holds documents; compare engines on an empty one")
-        other._fill(index)
+        other._fill(index, target)
         return other
 
     def doctor(self) -> list[str]:
@@ -359,7 +374,7 @@ class Isnad:
                 return [f"index OK ({store_label(self.settings)}): {info.n_docs} documents, {info.n_chunks} chunks; "
                         "database pages and one vector per chunk checked"]
             n_chunks = self._build_sqlite(docs)
-            aside = _swap_in(live, live.with_name("store.next"),
+            aside = _swap_in(live, next_folder(self.settings),
                              keep_old_as=f"store.damaged-{dt.datetime.now():%Y%m%d-%H%M%S}")
         return [f"damaged: {p}" for p in problems] + [
             f"rebuilt from the {len(docs)} documents still readable ({n_chunks} chunks re-embedded); "

@@ -241,3 +241,14 @@ def test_compaction_keeps_results_and_other_readers_follow(tmp_path):
         assert [r for r, _ in after.bm25] == [r for r, _ in before.bm25]
     _put(store, 9)
     assert reader.info().n_docs == 8 and len(reader.search(q, None, 50).dense) == 16
+
+
+def test_a_store_knows_when_another_was_swapped_into_its_folder(tmp_path):
+    info = StoreInfo("test-model", DIM, {"max_tokens": 256, "overlap_sentences": 1})
+    live = SqliteStore(tmp_path / "store", info)
+    assert not live.replaced()
+    SqliteStore(tmp_path / "store.next", info).close()
+    (tmp_path / "store").rename(tmp_path / "store.old")
+    (tmp_path / "store.next").rename(tmp_path / "store")  # what a rebuild or repair does
+    assert live.replaced()
+    live.close()

@@ -38,14 +38,14 @@ def evaluate_retrieval(dataset: Dataset, settings: Settings, modes: list[str], k
     store (``sqlite``, ``postgresql://…`` naming an empty database), so only the engines' ranking differs."""
     import tempfile
 
-    from rag.pipeline import Isnad
+    from rag.pipeline import Isnad, store_kind
 
     base = Isnad.in_memory(dataset.documents, settings, progress)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, store in enumerate(stores):
             app = base if store == "folders" else base.copied_to(store, Path(tmp) / str(i))
-            runs.append(_evaluate(app.searcher, dataset, modes, ks, progress, store))
+            runs.append(_evaluate(app.searcher, dataset, modes, ks, progress, store_kind(store)))
     return runs
 
 
@@ -71,12 +71,7 @@ def _evaluate(searcher, dataset: Dataset, modes: list[str], ks: list[int], progr
     names = [m.name for m in metrics] + [m.name for m in evidence_metrics]
     info = searcher.store.info()
     return RetrievalRun(dataset.name, info.model_id, info.n_docs, info.n_chunks, ks,
-                        summarise(rows, modes, names), rows, _engine(store))
-
-
-def _engine(store: str) -> str:
-    """The store's kind for reports (a PostgreSQL URL may hold a password)."""
-    return "postgresql" if store.startswith(("postgresql://", "postgres://")) else store
+                        summarise(rows, modes, names), rows, store)
 
 
 def _search(searcher, query: str, k: int, mode: str):

@@ -105,6 +105,10 @@ class Store(Reader, Protocol):
     def delete(self, doc_ids: list[str]) -> int:
         """Remove documents and their chunks; returns how many chunks went."""
 
+    def replaced(self) -> bool:
+        """Another store now stands where this one was opened (a rebuild or repair swapped it in)."""
+        return False
+
     def close(self) -> None: ...
 
 

@@ -103,13 +103,12 @@ class Postings:
         scores = np.bincount(all_rows, weights=np.concatenate(weights))
         if len(self.dead):
             scores[self.dead[self.dead < len(scores)]] = 0
-        candidates = np.flatnonzero(scores) if allowed is None else allowed[allowed < len(scores)]
-        candidates = candidates[scores[candidates] > 0]
+        eligible = np.flatnonzero(scores) if allowed is None else allowed[allowed < len(scores)]
+        candidates = eligible[scores[eligible] > 0]
         if len(candidates) > k:
             candidates = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
             # rows tied with the k-th score that argpartition left out: ties go to the lower row
             kth = scores[candidates].min()
-            tied = np.flatnonzero(scores == kth) if allowed is None else allowed[allowed < len(scores)]
-            candidates = np.union1d(candidates, tied[scores[tied] == kth])
+            candidates = np.union1d(candidates, eligible[scores[eligible] == kth])
         ranked = sorted(((int(r), float(scores[r])) for r in candidates), key=lambda x: (-x[1], x[0]))
         return ranked[:k]

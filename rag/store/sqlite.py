@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 import sqlite3
 import threading
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -68,6 +68,7 @@ class SqliteStore(Store):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
+            self._inode = (self.folder / "isnad.sqlite3").stat().st_ino
             self._info = self._meta(info)
             self._remove_orphans()
             self._load_all()
@@ -96,8 +97,16 @@ class SqliteStore(Store):
     def info(self) -> StoreInfo:
         with self._lock:  # the connection is shared by the app's threads
             n_docs, = self._db.execute("SELECT count(*) FROM documents").fetchone()
-            n_chunks, = self._db.execute("SELECT count(*) FROM chunks").fetchone()
+            n_chunks = self._totals()["n_chunks"]
         return StoreInfo(self._info.model_id, self._info.dim, self._info.chunker, n_docs, n_chunks)
+
+    def _totals(self) -> dict[str, int]:
+        """The chunk count and total token count each write keeps in ``meta`` (BM25's N and average length)."""
+        return dict(self._db.execute("SELECT key, CAST(value AS INTEGER) FROM meta WHERE key IN ('n_chunks', 'total_terms')"))
+
+    def replaced(self) -> bool:
+        path = self.folder / "isnad.sqlite3"
+        return not path.exists() or path.stat().st_ino != self._inode
 
     # ------------------------------------------------------------ writing
 
@@ -132,9 +141,7 @@ class SqliteStore(Store):
                     if items else np.zeros((0, self._info.dim), np.float32)
                 postings = Segment.build(ids.tolist(), [t for *_, ts in items for t in ts])
                 self._write_segment(segment, vectors, ids, postings)  # durable before the commit that names it
-            if gone:
-                self._index.remove_ids(np.array(gone, dtype=np.int64))
-                self._postings.remove(gone)
+            self._forget(gone)
             self._index.add_with_ids(vectors, ids)
             self._postings.add(postings)
             self._segments_seen = segment
@@ -163,9 +170,7 @@ class SqliteStore(Store):
         with self._lock:
             with self._writing():
                 gone = self._delete_rows(list(doc_ids))
-            if gone:
-                self._index.remove_ids(np.array(gone, dtype=np.int64))
-                self._postings.remove(gone)
+            self._forget(gone)
             self._seen_own_writes()
             return len(gone)
 
@@ -192,7 +197,7 @@ class SqliteStore(Store):
         """Inside a transaction: the documents' chunks tombstoned and removed, their terms and rows gone."""
         if not doc_ids:
             return []
-        marks = ",".join("?" * len(doc_ids))
+        marks = _marks(doc_ids)
         found = self._db.execute(f"SELECT row, n_terms, terms FROM chunks WHERE doc_id IN ({marks})", doc_ids).fetchall()
         rows = [r for r, _, _ in found]
         df = Counter(term for _, _, terms in found for term in terms.split())
@@ -268,9 +273,14 @@ class SqliteStore(Store):
         dead = self._db.execute("SELECT seq, row FROM tombstones WHERE seq > ? ORDER BY seq",
                                 (self._tombstones_seen,)).fetchall()
         if dead:
-            self._index.remove_ids(np.array([r for _, r in dead], dtype=np.int64))
-            self._postings.remove([r for _, r in dead])
+            self._forget([r for _, r in dead])
             self._tombstones_seen = dead[-1][0]
+
+    def _forget(self, rows: list[int]) -> None:
+        """Deleted chunks out of the in-memory vectors and postings (their segment files keep them until compaction)."""
+        if rows:
+            self._index.remove_ids(np.array(rows, dtype=np.int64))
+            self._postings.remove(rows)
 
     def _load_all(self) -> None:
         """The in-memory index from scratch: every segment, minus the tombstones."""
@@ -314,8 +324,7 @@ class SqliteStore(Store):
         if words:
             with self._lock:
                 df = dict(self._db.execute(f"SELECT term, df FROM vocabulary WHERE term IN ({_marks(words)})", words))
-                totals = dict(self._db.execute("SELECT key, CAST(value AS INTEGER) FROM meta "
-                                               "WHERE key IN ('n_chunks', 'total_terms')"))
+                totals = self._totals()
                 legs.bm25 = self._postings.search(words, df, totals["n_chunks"], totals["total_terms"], n, allowed)
         return legs
 
@@ -329,7 +338,7 @@ class SqliteStore(Store):
     def fetch(self, rows: list[int]) -> list[Stored]:
         if not rows:
             return []
-        marks = ",".join("?" * len(rows))
+        marks = _marks(rows)
         with self._lock:
             found = self._db.execute(f"SELECT c.row, c.data, d.data FROM chunks c JOIN documents d USING(doc_id) "
                                      f"WHERE c.row IN ({marks})", list(rows)).fetchall()
@@ -352,8 +361,8 @@ class SqliteStore(Store):
                                          list(sources))) if sources else {}
 
     def check(self) -> list[str]:
-        """What is wrong with this store ([] when sound): SQLite pages, the FTS5 index, and every chunk
-        having exactly one vector."""
+        """What is wrong with this store ([] when sound): SQLite pages, and every chunk having exactly
+        one vector."""
         problems = []
         with self._lock:
             try:
