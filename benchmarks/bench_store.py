@@ -40,6 +40,7 @@ from rag.ingest import Document  # noqa: E402
 from rag.retrieve import rrf  # noqa: E402
 from rag.store.base import StoreFilters, StoreInfo  # noqa: E402
 from rag.store.sqlite import SqliteStore  # noqa: E402
+from rag.store.vectors import _by_row  # noqa: E402
 from rag.text_ar import bm25_tokens  # noqa: E402
 
 PER_DOC = 10
@@ -170,9 +171,12 @@ def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
         out[f"{label}_p95_ms"] = round(percentile(times, 0.95), 1)
     if engine != "searchindex":  # recall@10 of the dense leg against exact inner products over every vector
         rows, everything = _all_vectors(engine, store)
-        hits = [len(set(rows[np.argsort(-(everything @ qv))[:10]]) & {r for r, _ in store.search(qv, None, 10).dense}) / 10
-                for qv in qvecs]
-        out["dense_recall@10"] = round(float(np.mean(hits)), 3)
+        cases = {"": None} if engine == "postgresql" else {"": None, "+outlet": filters["outlet"], "+date": filters["date"]}
+        for label, f in cases.items():  # filtered: against exact search over the rows the filter allows
+            keep = _by_row(store._allowed(f), rows) if f else np.ones(len(rows), bool)
+            hits = [len(set(rows[keep][np.argsort(-(everything[keep] @ qv))[:10]])
+                        & {r for r, _ in store.search(qv, None, 10, f).dense}) / 10 for qv in qvecs]
+            out[f"dense{label}_recall@10"] = round(float(np.mean(hits)), 3)
     doc, chunks, vecs, toks = next(corpus(PER_DOC, seed=99))
     doc = Document("new-doc", "synthetic/new.txt", doc.text, doc.title, doc.outlet, doc.date, "ar", doc.paragraphs)
     chunks = [Chunk(c.chunk_id.replace(c.doc_id, "new-doc"), "new-doc", c.start, c.end, c.text, c.sentences, c.n_tokens)
@@ -193,9 +197,7 @@ def _all_vectors(engine: str, store) -> tuple[np.ndarray, np.ndarray]:
         got = store._db.execute("SELECT row, embedding::text FROM isnad_chunks").fetchall()
         return (np.array([r for r, _ in got]),
                 np.array([np.array(v.strip("[]").split(","), dtype=np.float32) for _, v in got]))
-    import faiss
-
-    return faiss.vector_to_array(store._index.id_map), store._index.index.reconstruct_n(0, store._index.ntotal)
+    return store._vectors.all()
 
 
 def main() -> None:

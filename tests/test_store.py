@@ -15,7 +15,7 @@ import pytest
 from rag.chunking import Chunk
 from rag.ingest import Document
 from rag.store.base import StoreFilters, StoreInfo
-from rag.store.sqlite import SqliteStore
+from rag.store.sqlite import SEAL_AT, SqliteStore
 from rag.text_ar import bm25_tokens
 from tests.conftest import fresh_database
 
@@ -44,13 +44,15 @@ def _put(store, i: int, **kw) -> list[int]:
     return store.upsert(doc, chunks, _vectors(len(chunks), i), [bm25_tokens(c.text) for c in chunks])
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "sqlite-hnsw", "postgresql"])
 def engine(request, tmp_path):
-    """(where, opener, code a writer process uses to open it) for each engine."""
-    if request.param == "sqlite":
-        where = str(tmp_path / "store")
-        return where, lambda info=None: SqliteStore(Path(where), info), \
-            f"from rag.store.sqlite import SqliteStore; from pathlib import Path; store = SqliteStore(Path({where!r}))"
+    """(where, opener, code a writer process uses to open it) for each engine; "sqlite-hnsw" seals every
+    4 vectors into an HNSW part, so the contract holds for sealed parts as for flat ones."""
+    if request.param.startswith("sqlite"):
+        where, seal_at = str(tmp_path / "store"), 4 if request.param == "sqlite-hnsw" else SEAL_AT
+        return where, lambda info=None: SqliteStore(Path(where), info, seal_at), \
+            f"from rag.store.sqlite import SqliteStore; from pathlib import Path; " \
+            f"store = SqliteStore(Path({where!r}), seal_at={seal_at})"
     from rag.store.postgres import PostgresStore
 
     where = fresh_database(request.getfixturevalue("postgres"))

@@ -85,7 +85,7 @@ class Postings:
 
     def search(self, words: list[str], df: dict[str, int], n_chunks: int, total_terms: int, k: int,
                allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """The ``k`` best (row, score), best first, ties by row; only ``allowed`` rows when given."""
+        """The ``k`` best (row, score), best first, ties by row; only rows ``allowed`` (a mask by row) when given."""
         avgdl = max(total_terms / max(n_chunks, 1), 1.0)
         rows, weights = [], []
         for word in dict.fromkeys(words):
@@ -103,7 +103,10 @@ class Postings:
         scores = np.bincount(all_rows, weights=np.concatenate(weights))
         if len(self.dead):
             scores[self.dead[self.dead < len(scores)]] = 0
-        eligible = np.flatnonzero(scores) if allowed is None else allowed[allowed < len(scores)]
+        if allowed is not None:
+            scores[: min(len(allowed), len(scores))][~allowed[: len(scores)]] = 0
+            scores[len(allowed):] = 0
+        eligible = np.flatnonzero(scores)
         candidates = eligible[scores[eligible] > 0]
         if len(candidates) > k:
             candidates = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]

@@ -5,24 +5,30 @@ processes); outlet and date filters are indexed columns. Each upsert writes one 
 its vectors (FAISS) and its BM25 postings (rag/store/bm25.py), appended and never
 rewritten, so adding a document costs what the document costs, not what the corpus
 costs. Document frequencies and lengths are exact in SQLite, so BM25 is bm25s's formula,
-ranking as the generation-folder index and PostgreSQL do.
+ranking as the generation-folder index and PostgreSQL do. Once the flat segments hold
+``seal_at`` vectors, they are sealed into one HNSW part (rag/store/vectors.py), memory-mapped
+when opened; below that, dense search is exact.
 
 Layout::
 
-    folder/isnad.sqlite3                documents, chunks, vocabulary (df), segments, tombstones, meta
-    folder/vectors/seg-000007.faiss     IndexIDMap2 of one upsert's vectors, ids = chunk row ids
-    folder/vectors/seg-000007.bm25.npz  that upsert's postings (numpy, no pickle)
+    folder/isnad.sqlite3                  documents, chunks, vocabulary (df), segments, sealed, tombstones, meta
+    folder/vectors/seg-000007.faiss       IndexIDMap2 of one upsert's vectors, ids = chunk row ids (until sealed)
+    folder/vectors/seg-000007.bm25.npz    that upsert's postings (numpy, no pickle)
+    folder/vectors/hnsw-000012.faiss      HNSW of the vectors of segments up to 12 since the previous part
+    folder/vectors/hnsw-000012.rows.npy   its positions' chunk rows
 
 Segment files are written and fsynced before the transaction that records them commits, so
 a crash leaves either all or orphan files (removed on open). A deleted chunk's row is
 tombstoned until compaction rewrites the segments. Readers in other processes notice a
-commit (`PRAGMA data_version`) and load just the new segments and tombstones.
+commit (`PRAGMA data_version`) and load just the new segments and tombstones (everything
+again after a seal or a compaction).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import threading
 from collections import Counter
@@ -37,6 +43,9 @@ from rag.chunking import Chunk
 from rag.ingest import Document
 from rag.store.bm25 import Postings, Segment
 from rag.store.base import Item, Legs, Store, StoreError, check_items, paged_documents_sql, StoreFilters, StoreInfo, StoreMissingError, Stored, outlet_key
+from rag.store.vectors import Sealed, Vectors, rows_path
+
+SEAL_AT = 32_768  # flat vectors before they are sealed into an HNSW part (a flat scan of these: ~9 ms)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,6 +59,7 @@ CREATE TABLE IF NOT EXISTS chunks(row INTEGER PRIMARY KEY AUTOINCREMENT, doc_id 
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE TABLE IF NOT EXISTS tombstones(seq INTEGER PRIMARY KEY AUTOINCREMENT, row INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS vocabulary(term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sealed(upto INTEGER PRIMARY KEY);
 """
 FORMAT = "2"  # 1: BM25 in FTS5 (its own idf); 2: postings segments with exact df (bm25s's formula)
 
@@ -57,11 +67,12 @@ FORMAT = "2"  # 1: BM25 in FTS5 (its own idf); 2: postings segments with exact d
 class SqliteStore(Store):
     """One folder; open it from as many processes as you like, write from one at a time (SQLite's lock)."""
 
-    def __init__(self, folder: Path, info: StoreInfo | None = None):
-        self.folder = Path(folder)
+    def __init__(self, folder: Path, info: StoreInfo | None = None, seal_at: int = SEAL_AT):
+        self.folder, self.seal_at = Path(folder), seal_at
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "vectors").mkdir(exist_ok=True)
         self._lock = threading.RLock()  # one connection shared by the app's threads
+        self._columns = _Columns()
         try:
             self._db = sqlite3.connect(self.folder / "isnad.sqlite3", check_same_thread=False, isolation_level=None,
                                        timeout=60)
@@ -142,28 +153,62 @@ class SqliteStore(Store):
                 postings = Segment.build(ids.tolist(), [t for *_, ts in items for t in ts])
                 self._write_segment(segment, vectors, ids, postings)  # durable before the commit that names it
             self._forget(gone)
-            self._index.add_with_ids(vectors, ids)
+            self._vectors.add(vectors, ids)
             self._postings.add(postings)
             self._segments_seen = segment
             self._seen_own_writes()
+            if self._vectors.flat.ntotal >= self.seal_at:
+                self._seal()
             return all_rows
+
+    def _seal(self) -> None:
+        """The flat vectors into one HNSW part, written once; their flat segment files are then dropped."""
+        with self._writing():  # another process may have sealed them since
+            if self._vectors.flat.ntotal < self.seal_at:
+                return
+            rows, vectors = self._vectors.flat_rows_and_vectors()
+            order = np.argsort(rows)
+            upto = self._segments_seen
+            self._durably(self._sealed_path(upto), lambda p: Sealed.write(p, vectors[order], rows[order]))
+            self._db.execute("INSERT INTO sealed VALUES (?)", (upto,))
+        self._drop_sealed_flat_files()
+        self._vectors.sealed.append(Sealed.open(self._sealed_path(upto)))
+        self._vectors.flat = faiss.IndexIDMap2(faiss.IndexFlatIP(self._info.dim))
+        self._sealed_upto = upto
+        self._seen_own_writes()
+
+    def _drop_sealed_flat_files(self) -> None:
+        """Flat vector files of segments a sealed part now holds (also those a crash left behind)."""
+        upto = self._db.execute("SELECT coalesce(max(upto), 0) FROM sealed").fetchone()[0]
+        for p in (self.folder / "vectors").glob("seg-*.faiss"):
+            if (m := re.fullmatch(r"seg-(\d+)\.faiss", p.name)) and int(m[1]) <= upto:
+                p.unlink(missing_ok=True)
 
     def compact(self) -> None:
         """All live vectors into one segment, tombstones cleared (after many small upserts or deletes)."""
         with self._lock:
             with self._writing():
-                ids = np.array([r for r, in self._db.execute("SELECT row FROM chunks ORDER BY row")], dtype=np.int64)
-                vectors = np.vstack([self._index.reconstruct(int(i)) for i in ids]) if len(ids) else \
-                    np.zeros((0, self._info.dim), np.float32)
+                ids, vectors = self._vectors.all()
                 old = [s for s, in self._db.execute("SELECT segment FROM segments")]
+                old_sealed = [u for u, in self._db.execute("SELECT upto FROM sealed")]
                 segment = self._db.execute("INSERT INTO segments(n) VALUES (?)", (len(ids),)).lastrowid
-                self._write_segment(segment, vectors, ids, Segment.merged(self._postings.segments, self._postings.dead))
+                postings = Segment.merged(self._postings.segments, self._postings.dead)
+                self._durably(self._postings_path(segment), postings.save)
+                self._db.execute("DELETE FROM sealed")
+                if len(ids) >= self.seal_at:
+                    self._durably(self._sealed_path(segment), lambda p: Sealed.write(p, vectors, ids))
+                    self._db.execute("INSERT INTO sealed VALUES (?)", (segment,))
+                else:
+                    self._durably(self._segment_path(segment), lambda p: _write_flat(p, vectors, ids))
                 self._db.execute("DELETE FROM segments WHERE segment < ?", (segment,))
                 self._db.execute("DELETE FROM tombstones")
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('epoch', ?)", (str(segment),))
             for s in old:
                 self._segment_path(s).unlink(missing_ok=True)
                 self._postings_path(s).unlink(missing_ok=True)
+            for u in old_sealed:
+                self._sealed_path(u).unlink(missing_ok=True)
+                rows_path(self._sealed_path(u)).unlink(missing_ok=True)
             self._load_all()
 
     def delete(self, doc_ids: list[str]) -> int:
@@ -221,16 +266,25 @@ class SqliteStore(Store):
     def _postings_path(self, segment: int) -> Path:
         return self.folder / "vectors" / f"seg-{segment:06d}.bm25.npz"
 
+    def _sealed_path(self, upto: int) -> Path:
+        return self.folder / "vectors" / f"hnsw-{upto:06d}.faiss"
+
     def _write_segment(self, segment: int, vectors: np.ndarray, ids: np.ndarray, postings: Segment) -> None:
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(self._info.dim))
-        index.add_with_ids(vectors, ids)
-        for path, write in ((self._segment_path(segment), lambda p: faiss.write_index(index, str(p))),
-                            (self._postings_path(segment), postings.save)):
-            tmp = path.with_name(path.name + ".tmp")
-            write(tmp)
-            with open(tmp, "rb") as f:
+        self._durably(self._segment_path(segment), lambda p: _write_flat(p, vectors, ids))
+        self._durably(self._postings_path(segment), postings.save)
+
+    @staticmethod
+    def _durably(path: Path, write) -> None:
+        """``write(tmp)``, every file it wrote fsynced, then renamed into place (a sealed part writes two)."""
+        tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+        write(tmp)
+        written = [tmp] + ([rows_path(tmp)] if rows_path(tmp).exists() else [])
+        for t in written:
+            with open(t, "rb") as f:
                 os.fsync(f.fileno())
-            os.replace(tmp, path)
+        if len(written) > 1:
+            os.replace(rows_path(tmp), rows_path(path))
+        os.replace(tmp, path)
 
     def _remove_orphans(self) -> None:
         """Segment files no committed transaction names (a crash between file and commit). Under the write
@@ -239,9 +293,12 @@ class SqliteStore(Store):
         try:
             known = {p(s).name for s, in self._db.execute("SELECT segment FROM segments")
                      for p in (self._segment_path, self._postings_path)}
+            known |= {p.name for u, in self._db.execute("SELECT upto FROM sealed")
+                      for p in (self._sealed_path(u), rows_path(self._sealed_path(u)))}
             for p in (self.folder / "vectors").iterdir():
                 if p.name not in known:
                     p.unlink(missing_ok=True)
+            self._drop_sealed_flat_files()
         finally:
             self._db.execute("COMMIT")
 
@@ -260,8 +317,8 @@ class SqliteStore(Store):
         if version == self._version:
             return
         epoch = self._db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
-        if (epoch[0] if epoch else None) != self._epoch:  # compacted since: segments were rewritten
-            self._load_all()
+        if (epoch[0] if epoch else None) != self._epoch or self._sealed() != self._sealed_upto:
+            self._load_all()  # compacted or sealed since: vector files were replaced
             return
         for segment, in self._db.execute("SELECT segment FROM segments WHERE segment > ? ORDER BY segment",
                                          (self._segments_seen,)).fetchall():
@@ -279,16 +336,28 @@ class SqliteStore(Store):
     def _forget(self, rows: list[int]) -> None:
         """Deleted chunks out of the in-memory vectors and postings (their segment files keep them until compaction)."""
         if rows:
-            self._index.remove_ids(np.array(rows, dtype=np.int64))
+            self._vectors.remove(rows)
             self._postings.remove(rows)
+
+    def _sealed(self) -> int:
+        return self._db.execute("SELECT coalesce(max(upto), 0) FROM sealed").fetchone()[0]
 
     def _load_all(self) -> None:
         """The in-memory index from scratch: every segment, minus the tombstones."""
         epoch = self._db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
         self._epoch = epoch[0] if epoch else None
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(self._info.dim))
+        self._vectors = Vectors(self._info.dim)
         self._postings = Postings()
         self._segments_seen = self._tombstones_seen = 0
+        self._sealed_upto = self._sealed()
+        for upto, in self._db.execute("SELECT upto FROM sealed ORDER BY upto").fetchall():
+            path = self._sealed_path(upto)
+            if not path.exists() or not rows_path(path).exists():
+                raise StoreError(f"vector file {path.name} is missing")
+            try:
+                self._vectors.sealed.append(Sealed.open(path))
+            except (RuntimeError, OSError, ValueError) as e:  # FAISS or np.load of a damaged file
+                raise StoreError(f"vector file {path.name} is unreadable ({str(e).splitlines()[0]})") from None
         for segment, in self._db.execute("SELECT segment FROM segments ORDER BY segment").fetchall():
             self._add_segment(segment)
         self._remove_tombstones()
@@ -296,13 +365,13 @@ class SqliteStore(Store):
 
     def _add_segment(self, segment: int) -> None:
         path, postings = self._segment_path(segment), self._postings_path(segment)
-        for p in (path, postings):
+        flat = segment > self._sealed_upto  # else a sealed part holds its vectors
+        for p in (path, postings) if flat else (postings,):
             if not p.exists():
                 raise StoreError(f"segment file {p.name} is missing")
-        part = faiss.read_index(str(path))
-        if part.ntotal:
-            ids = faiss.vector_to_array(part.id_map).astype(np.int64)
-            self._index.add_with_ids(part.index.reconstruct_n(0, part.ntotal), ids)
+        part = faiss.read_index(str(path)) if flat else None
+        if part is not None and part.ntotal:
+            self._vectors.add(part.index.reconstruct_n(0, part.ntotal), faiss.vector_to_array(part.id_map))
         try:
             self._postings.add(Segment.load(postings))
         except (OSError, ValueError, KeyError) as e:  # np.load of a damaged file
@@ -314,12 +383,9 @@ class SqliteStore(Store):
         self._refresh()
         allowed = self._allowed(filters) if filters else None
         legs = Legs()
-        if query_vector is not None and self._index.ntotal and (allowed is None or len(allowed)):
-            q = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(1, -1)
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed)) if allowed is not None else None
+        if query_vector is not None and (allowed is None or allowed.any()):
             with self._lock:
-                scores, ids = self._index.search(q, min(n, self._index.ntotal), params=params)
-            legs.dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+                legs.dense = self._vectors.search(query_vector, n, allowed)
         words = [t for t in dict.fromkeys(tokens or []) if t]
         if words:
             with self._lock:
@@ -329,11 +395,41 @@ class SqliteStore(Store):
         return legs
 
     def _allowed(self, filters: StoreFilters) -> np.ndarray:
-        where, args = _where(filters)
+        """The rows the filters allow, as a mask by row: outlet and date compared in numpy over columns read
+        from SQLite once (then only newer rows), not an SQL scan of the matching chunks per query."""
         with self._lock:
-            rows = self._db.execute(f"SELECT c.row FROM chunks c JOIN documents d USING(doc_id) WHERE {where}",
-                                    args).fetchall()
-        return np.array([r for r, in rows], dtype=np.int64)
+            cols = self._filter_columns()
+            mask = cols.dated.copy() if filters.date_from or filters.date_to else np.ones(len(cols.date), bool)
+            if filters.outlet:
+                mask &= cols.outlet == cols.outlets.get(outlet_key(filters.outlet), -1)
+            if filters.date_from:
+                mask &= cols.date >= filters.date_from
+            if filters.date_to:
+                mask &= cols.date <= filters.date_to
+            if filters.doc_ids is not None:
+                ids = sorted(filters.doc_ids)
+                rows = [r for r, in self._db.execute(f"SELECT row FROM chunks WHERE doc_id IN ({_marks(ids)})", ids)
+                        if r < len(mask)]  # a row another writer added just now: not in the columns yet
+                keep = np.zeros(len(mask), bool)
+                keep[rows] = True
+                mask &= keep
+        return mask
+
+    def _filter_columns(self) -> "_Columns":
+        """Each row's outlet (as a code) and date, caught up with chunks added since (rows only grow)."""
+        cols = self._columns
+        new = self._db.execute("SELECT c.row, d.outlet_key, d.date FROM chunks c JOIN documents d USING(doc_id) "
+                               "WHERE c.row >= ? ORDER BY c.row", (len(cols.date),)).fetchall()
+        if new:
+            grow, rows = new[-1][0] + 1 - len(cols.date), np.array([r for r, _, _ in new])
+            dates = np.array([d or "" for _, _, d in new])
+            cols.outlet = np.concatenate([cols.outlet, np.full(grow, -1, np.int32)])
+            cols.outlet[rows] = [cols.outlets.setdefault(o, len(cols.outlets)) for _, o, _ in new]
+            cols.date = np.concatenate([cols.date, np.zeros(grow, dtype=dates.dtype)])  # as wide as the widest
+            cols.date[rows] = dates
+            cols.dated = np.concatenate([cols.dated, np.zeros(grow, bool)])
+            cols.dated[rows] = [d is not None for _, _, d in new]
+        return cols
 
     def fetch(self, rows: list[int]) -> list[Stored]:
         if not rows:
@@ -372,9 +468,11 @@ class SqliteStore(Store):
             except sqlite3.DatabaseError as e:
                 problems.append(f"database: {e}")
             rows = {r for r, in self._db.execute("SELECT row FROM chunks")}
-        ids = set(faiss.vector_to_array(self._index.id_map).tolist()) if self._index.ntotal else set()
-        if rows != ids:
-            problems.append(f"{len(rows - ids)} chunk(s) without a vector, {len(ids - rows)} vector(s) without a chunk")
+        held = self._vectors.rows()
+        ids = set(held.tolist())
+        if rows != ids or len(ids) != len(held):
+            problems.append(f"{len(rows - ids)} chunk(s) without a vector, {len(ids - rows)} vector(s) without a chunk, "
+                            f"{len(held) - len(ids)} duplicate vector(s)")
         return problems
 
     def close(self) -> None:
@@ -392,6 +490,22 @@ def salvage_documents(folder: Path) -> list[Document]:
             db.close()
     except sqlite3.DatabaseError:
         return []
+
+
+class _Columns:
+    """Filter columns by row (rows never change their document, so they are read once)."""
+
+    def __init__(self):
+        self.outlets: dict[str, int] = {}
+        self.outlet = np.zeros(0, np.int32)
+        self.date = np.zeros(0, dtype="U10")
+        self.dated = np.zeros(0, bool)
+
+
+def _write_flat(path: Path, vectors: np.ndarray, ids: np.ndarray) -> None:
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
+    index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+    faiss.write_index(index, str(path))
 
 
 def _marks(items: list) -> str:
