@@ -11,7 +11,7 @@ from rag.ingest import Document
 from rag.store.base import StoreError, StoreFilters, StoreInfo
 from rag.store.sqlite import SqliteStore
 from rag.store import vectors as vectors_module
-from rag.store.vectors import Sealed, Vectors
+from rag.store.vectors import Sealed, Vectors, rows_path
 
 DIM = 64
 
@@ -45,7 +45,8 @@ def test_sealed_parts_find_what_exact_search_finds(tmp_path, monkeypatch):
     x, rows = _clustered(6000), np.arange(1, 6001) * 3  # rows ascending with gaps, as after deletions
     vectors = Vectors(DIM)
     for part, span in enumerate((slice(0, 2500), slice(2500, 5000))):
-        Sealed.write(tmp_path / f"hnsw-{part}.faiss", x[span], rows[span])
+        path = tmp_path / f"hnsw-{part}.faiss"
+        Sealed.write(path, rows_path(path), x[span], rows[span])
         vectors.sealed.append(Sealed.open(tmp_path / f"hnsw-{part}.faiss"))
     vectors.add(x[5000:], rows[5000:])
     queries = _clustered(20, seed=1)

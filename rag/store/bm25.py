@@ -104,10 +104,10 @@ class Postings:
         if len(self.dead):
             scores[self.dead[self.dead < len(scores)]] = 0
         if allowed is not None:
-            scores[: min(len(allowed), len(scores))][~allowed[: len(scores)]] = 0
-            scores[len(allowed):] = 0
-        eligible = np.flatnonzero(scores)
-        candidates = eligible[scores[eligible] > 0]
+            n = min(len(allowed), len(scores))
+            scores[n:] = 0
+            scores[:n][~allowed[:n]] = 0
+        eligible = candidates = np.flatnonzero(scores > 0)
         if len(candidates) > k:
             candidates = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
             # rows tied with the k-th score that argpartition left out: ties go to the lower row

@@ -169,17 +169,15 @@ class SqliteStore(Store):
             rows, vectors = self._vectors.flat_rows_and_vectors()
             order = np.argsort(rows)
             upto = self._segments_seen
-            self._durably(self._sealed_path(upto), lambda p: Sealed.write(p, vectors[order], rows[order]))
-            self._db.execute("INSERT INTO sealed VALUES (?)", (upto,))
+            self._write_sealed(upto, vectors[order], rows[order])
         self._drop_sealed_flat_files()
-        self._vectors.sealed.append(Sealed.open(self._sealed_path(upto)))
-        self._vectors.flat = faiss.IndexIDMap2(faiss.IndexFlatIP(self._info.dim))
+        self._vectors.seal(Sealed.open(self._sealed_path(upto)))
         self._sealed_upto = upto
         self._seen_own_writes()
 
     def _drop_sealed_flat_files(self) -> None:
         """Flat vector files of segments a sealed part now holds (also those a crash left behind)."""
-        upto = self._db.execute("SELECT coalesce(max(upto), 0) FROM sealed").fetchone()[0]
+        upto = self._sealed()
         for p in (self.folder / "vectors").glob("seg-*.faiss"):
             if (m := re.fullmatch(r"seg-(\d+)\.faiss", p.name)) and int(m[1]) <= upto:
                 p.unlink(missing_ok=True)
@@ -193,22 +191,20 @@ class SqliteStore(Store):
                 old_sealed = [u for u, in self._db.execute("SELECT upto FROM sealed")]
                 segment = self._db.execute("INSERT INTO segments(n) VALUES (?)", (len(ids),)).lastrowid
                 postings = Segment.merged(self._postings.segments, self._postings.dead)
-                self._durably(self._postings_path(segment), postings.save)
+                self._durably(postings.save, self._postings_path(segment))
                 self._db.execute("DELETE FROM sealed")
                 if len(ids) >= self.seal_at:
-                    self._durably(self._sealed_path(segment), lambda p: Sealed.write(p, vectors, ids))
-                    self._db.execute("INSERT INTO sealed VALUES (?)", (segment,))
+                    self._write_sealed(segment, vectors, ids)
                 else:
-                    self._durably(self._segment_path(segment), lambda p: _write_flat(p, vectors, ids))
+                    self._durably(lambda p: _write_flat(p, vectors, ids), self._segment_path(segment))
                 self._db.execute("DELETE FROM segments WHERE segment < ?", (segment,))
                 self._db.execute("DELETE FROM tombstones")
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('epoch', ?)", (str(segment),))
             for s in old:
                 self._segment_path(s).unlink(missing_ok=True)
                 self._postings_path(s).unlink(missing_ok=True)
-            for u in old_sealed:
-                self._sealed_path(u).unlink(missing_ok=True)
-                rows_path(self._sealed_path(u)).unlink(missing_ok=True)
+            for p in (p for u in old_sealed for p in self._sealed_files(u)):
+                p.unlink(missing_ok=True)
             self._load_all()
 
     def delete(self, doc_ids: list[str]) -> int:
@@ -269,22 +265,29 @@ class SqliteStore(Store):
     def _sealed_path(self, upto: int) -> Path:
         return self.folder / "vectors" / f"hnsw-{upto:06d}.faiss"
 
+    def _sealed_files(self, upto: int) -> tuple[Path, Path]:
+        """A sealed part's graph and its rows."""
+        return self._sealed_path(upto), rows_path(self._sealed_path(upto))
+
     def _write_segment(self, segment: int, vectors: np.ndarray, ids: np.ndarray, postings: Segment) -> None:
-        self._durably(self._segment_path(segment), lambda p: _write_flat(p, vectors, ids))
-        self._durably(self._postings_path(segment), postings.save)
+        self._durably(lambda p: _write_flat(p, vectors, ids), self._segment_path(segment))
+        self._durably(postings.save, self._postings_path(segment))
+
+    def _write_sealed(self, upto: int, vectors: np.ndarray, rows: np.ndarray) -> None:
+        """Inside a write: the HNSW part over ``vectors``, durable, then named in ``sealed``."""
+        self._durably(lambda graph, rows_file: Sealed.write(graph, rows_file, vectors, rows), *self._sealed_files(upto))
+        self._db.execute("INSERT INTO sealed VALUES (?)", (upto,))
 
     @staticmethod
-    def _durably(path: Path, write) -> None:
-        """``write(tmp)``, every file it wrote fsynced, then renamed into place (a sealed part writes two)."""
-        tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-        write(tmp)
-        written = [tmp] + ([rows_path(tmp)] if rows_path(tmp).exists() else [])
-        for t in written:
+    def _durably(write, *paths: Path) -> None:
+        """``write`` to a temporary name for each of ``paths``, fsynced, then each renamed into place."""
+        tmps = [p.with_name(p.stem + ".tmp" + p.suffix) for p in paths]
+        write(*tmps)
+        for t in tmps:
             with open(t, "rb") as f:
                 os.fsync(f.fileno())
-        if len(written) > 1:
-            os.replace(rows_path(tmp), rows_path(path))
-        os.replace(tmp, path)
+        for t, p in zip(tmps[::-1], paths[::-1]):  # the first path last: a reader checks it first
+            os.replace(t, p)
 
     def _remove_orphans(self) -> None:
         """Segment files no committed transaction names (a crash between file and commit). Under the write
@@ -293,8 +296,7 @@ class SqliteStore(Store):
         try:
             known = {p(s).name for s, in self._db.execute("SELECT segment FROM segments")
                      for p in (self._segment_path, self._postings_path)}
-            known |= {p.name for u, in self._db.execute("SELECT upto FROM sealed")
-                      for p in (self._sealed_path(u), rows_path(self._sealed_path(u)))}
+            known |= {p.name for u, in self._db.execute("SELECT upto FROM sealed") for p in self._sealed_files(u)}
             for p in (self.folder / "vectors").iterdir():
                 if p.name not in known:
                     p.unlink(missing_ok=True)
@@ -351,8 +353,8 @@ class SqliteStore(Store):
         self._segments_seen = self._tombstones_seen = 0
         self._sealed_upto = self._sealed()
         for upto, in self._db.execute("SELECT upto FROM sealed ORDER BY upto").fetchall():
-            path = self._sealed_path(upto)
-            if not path.exists() or not rows_path(path).exists():
+            path, rows_file = self._sealed_files(upto)
+            if not path.exists() or not rows_file.exists():
                 raise StoreError(f"vector file {path.name} is missing")
             try:
                 self._vectors.sealed.append(Sealed.open(path))

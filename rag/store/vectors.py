@@ -31,13 +31,13 @@ class Sealed:
         self.vectors = faiss.rev_swig_ptr(storage.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
 
     @staticmethod
-    def write(path: Path, vectors: np.ndarray, rows: np.ndarray) -> None:
-        """The HNSW graph over ``vectors`` to ``path``, their rows beside it (``.rows.npy``)."""
+    def write(path: Path, rows_file: Path, vectors: np.ndarray, rows: np.ndarray) -> None:
+        """The HNSW graph over ``vectors`` to ``path``, their rows to ``rows_file`` (``rows_path(path)`` once in place)."""
         index = faiss.IndexHNSWFlat(vectors.shape[1], M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = EF_CONSTRUCTION
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         faiss.write_index(index, str(path))
-        np.save(rows_path(path), np.asarray(rows, dtype=np.int64))
+        np.save(rows_file, np.asarray(rows, dtype=np.int64))
 
     @classmethod
     def open(cls, path: Path) -> "Sealed":
@@ -61,12 +61,16 @@ class Sealed:
             return [(int(self.rows[at[i]]), float(scores[i])) for i in best]
         # a filtered walk passes over the rows it may not return: widen it in proportion
         ef = max(EF_SEARCH, k) if n_live == len(mask) else min(max(EF_SEARCH, k) * len(mask) // n_live, 4 * len(mask))
-        params = faiss.SearchParametersHNSW(efSearch=ef)
-        if n_live < len(mask):
-            bits = np.packbits(mask, bitorder="little")
-            params.sel = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
+        bits, selector = _selector(mask) if n_live < len(mask) else (None, None)
+        params = faiss.SearchParametersHNSW(efSearch=ef, sel=selector)
         scores, at = self.index.search(q, min(k, n_live), params=params)
         return [(int(self.rows[i]), float(s)) for i, s in zip(at[0], scores[0]) if i >= 0]
+
+
+def _selector(mask: np.ndarray) -> tuple[np.ndarray, faiss.IDSelectorBitmap]:
+    """A FAISS selector of the ids set in ``mask``, and the bits it points into (keep them alive while searching)."""
+    bits = np.packbits(mask, bitorder="little")
+    return bits, faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
 
 
 def _by_row(mask: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -92,6 +96,11 @@ class Vectors:
     @property
     def ntotal(self) -> int:
         return self.flat.ntotal + sum(int(s.live.sum()) for s in self.sealed)
+
+    def seal(self, part: Sealed) -> None:
+        """``part`` now holds what the flat vectors held."""
+        self.sealed.append(part)
+        self.flat = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
 
     def add(self, vectors: np.ndarray, rows: np.ndarray) -> None:
         self.flat.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(rows, dtype=np.int64))
@@ -125,10 +134,8 @@ class Vectors:
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
         found: list[tuple[int, float]] = []
         if self.flat.ntotal:
-            bits = np.packbits(allowed, bitorder="little") if allowed is not None else None
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))) \
-                if bits is not None else None
-            scores, ids = self.flat.search(q, min(k, self.flat.ntotal), params=params)
+            bits, selector = _selector(allowed) if allowed is not None else (None, None)
+            scores, ids = self.flat.search(q, min(k, self.flat.ntotal), params=faiss.SearchParameters(sel=selector))
             found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         for s in self.sealed:
             found += s.search(q, k, allowed)
