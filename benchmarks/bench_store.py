@@ -1,6 +1,7 @@
 """Store engines side by side: build, size, open, memory, query latency, recall, adding one document.
 
     python benchmarks/bench_store.py [--sizes 10000,100000] [--engines searchindex,sqlite]
+    python benchmarks/bench_store.py --one-by-one 20000   # uploads one document at a time
 
 Synthetic corpus from the seed index: chunks of three seed sentences (real Arabic BM25
 statistics), perturbed seed vectors (real dimensionality), documents of 10 chunks over 20
@@ -191,6 +192,32 @@ def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
     return out
 
 
+def one_by_one(n: int, folder: Path) -> dict:
+    """What an app's uploads do to the embedded store: ``n`` chunks written one 10-chunk document per
+    transaction, then the store opened again and queried (hybrid, unfiltered and by outlet)."""
+    seeds = seed_index()
+    store = SqliteStore(folder, StoreInfo(seeds.model_id, seeds.dim, seeds.chunker.to_dict()))
+    times = []
+    for item in corpus(n):
+        t = time.perf_counter()
+        store.upsert(*item)
+        times.append(time.perf_counter() - t)
+    store.close()
+    t = time.perf_counter()
+    store = SqliteStore(folder)
+    out = {"upload_p50_s": round(statistics.median(times), 4), "upload_max_s": round(max(times), 3),
+           "open_s": round(time.perf_counter() - t, 2)}
+    qvecs = seeds.vectors[np.random.default_rng(1).integers(0, len(seeds.vectors), 20)]
+    for label, f in (("hybrid", None), ("hybrid+outlet", StoreFilters(outlet=OUTLETS[3]))):
+        spent = []
+        for qv, q in zip(qvecs, QUERIES * 4):
+            t = time.perf_counter()
+            store.search(qv, bm25_tokens(q), 50, f)
+            spent.append((time.perf_counter() - t) * 1000)
+        out[f"{label}_p50_ms"] = round(statistics.median(spent), 1)
+    return out
+
+
 def _all_vectors(engine: str, store) -> tuple[np.ndarray, np.ndarray]:
     """Every (row id, vector) of a store, for exact search."""
     if engine == "postgresql":
@@ -205,6 +232,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--engines", default="searchindex,sqlite,postgresql")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--one-by-one", type=int, metavar="N",
+                    help="instead: N chunks uploaded one document at a time into the embedded store")
     ap.add_argument("--child", nargs=3, metavar=("STEP", "ENGINE", "N"), help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -213,6 +242,10 @@ def main() -> None:
         where = args.folder if engine == "postgresql" else Path(args.folder)
         result = build(engine, int(n), where) if step == "build" else serve(engine, int(n), where, args.rounds)
         print(json.dumps(result))
+        return
+    if args.one_by_one:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps({"engine": "sqlite", "chunks": args.one_by_one, **one_by_one(args.one_by_one, Path(tmp))}))
         return
     rows = []
     for n in [int(x) for x in args.sizes.split(",")]:

@@ -23,7 +23,7 @@ DIM = 16
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _doc(i: int, outlet: str = "العربي", date: str = "2021-06-05", source: str | None = None,
+def _doc(i: int, outlet: str = "العربي", date: str | None = "2021-06-05", source: str | None = None,
          words: str = "") -> tuple[Document, list[Chunk]]:
     text = f"الخبر رقم {i} عن انسحاب القوات {words}. وقال المتحدث إن المحادثات مستمرة {i}."
     half = text.index(".") + 1
@@ -141,6 +141,14 @@ def test_filters_apply_to_both_legs(open_store):
     for f, want in cases.items():
         legs = store.search(q, words, 10, f)
         assert {r for r, _ in legs.dense} == set(want) and {r for r, _ in legs.bm25} == set(want), f
+    d = _put(store, 4, outlet="الجزيرة", date="2021-07-15")  # a date between the others, after filtered queries
+    e = _put(store, 5, outlet="الجزيرة", date=None)  # undated: never inside a date range
+    for f, want in {StoreFilters(date_from="2021-07-01", date_to="2021-12-31"): c + d,
+                    StoreFilters(date_from="2021-07-15", date_to="2021-07-15"): d,
+                    StoreFilters(outlet="الجزيرة"): b + d + e}.items():
+        legs = store.search(q, words, 10, f)
+        assert {r for r, _ in legs.dense} == set(want) and {r for r, _ in legs.bm25} == set(want), f
+    store.delete(["d0004", "d0005"])
     assert [d.doc_id for d in store.documents(StoreFilters(outlet="العربي"))] == ["d0001", "d0003"]
     assert [d.doc_id for d in store.documents(limit=1, after="d0001")] == ["d0002"]
 
@@ -161,12 +169,12 @@ def test_reopening_gives_the_same_results(open_store):
     assert again.info().n_chunks == 8
 
 
-def test_orphan_segment_from_a_crash_is_dropped(tmp_path):
+def test_orphan_part_file_from_a_crash_is_dropped(tmp_path):
     info = StoreInfo("test-model", DIM, {"max_tokens": 256, "overlap_sentences": 1})
     store = SqliteStore(tmp_path / "store", info)
     _put(store, 1)
     store.close()
-    stray = tmp_path / "store" / "vectors" / "seg-999999.faiss"
+    stray = tmp_path / "store" / "vectors" / "part-999999.faiss"
     stray.write_bytes(b"half-written")
     again = SqliteStore(tmp_path / "store")
     assert not stray.exists() and again.info().n_chunks == 2
@@ -236,7 +244,7 @@ def test_compaction_keeps_results_and_other_readers_follow(tmp_path):
     q, words = _vectors(1, 11)[0], bm25_tokens("انسحاب القوات")
     before = store.search(q, words, 20)
     store.compact()
-    assert sorted(p.suffix for p in (store.folder / "vectors").iterdir()) == [".faiss", ".npz"]  # one segment
+    assert sorted(p.suffix for p in (store.folder / "vectors").iterdir()) == [".faiss", ".npy", ".npy", ".npz"]  # one part
     for s in (store, reader):
         after = s.search(q, words, 20)
         assert [r for r, _ in after.dense] == [r for r, _ in before.dense]

@@ -4,6 +4,7 @@ the default SQLite store takes over an old index, re-embeds in place and is repa
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import threading
 
 import pytest
@@ -91,13 +92,20 @@ def test_a_new_chunker_re_embeds_in_place_and_a_stopped_rebuild_changes_nothing(
     assert sorted(p.name for p in copied.index_dir.iterdir() if p.name.startswith("store")) == ["store"]
 
 
+def _damage_vectors(settings) -> None:
+    """Three of the seed store's vectors cut short (the seeds are all recent rows: below a part's size)."""
+    db = sqlite3.connect(settings.index_dir / "store" / "isnad.sqlite3")
+    with db:
+        db.execute("UPDATE recent SET vector = substr(vector, 1, 100) WHERE row IN (SELECT row FROM recent LIMIT 3)")
+    db.close()
+
+
 def test_doctor_rebuilds_a_damaged_store_from_its_documents_and_keeps_the_damaged_one(isnad, copied):
-    for segment in (copied.index_dir / "store" / "vectors").iterdir():
-        segment.unlink()
+    _damage_vectors(copied)
     with pytest.raises(IndexProblem, match="isnad doctor"):
         _ = Isnad(copied).index
     notes = Isnad(copied).doctor()
-    assert "segment" in notes[0] and "rebuilt from the 5 documents" in notes[-1]
+    assert "vectors of 3 recent chunk(s) are damaged" in notes[0] and "rebuilt from the 5 documents" in notes[-1]
     assert [h.chunk_id for h in Isnad(copied).search(QUESTION, k=5)] == [h.chunk_id for h in isnad.search(QUESTION, k=5)]
     kept = [p for p in copied.index_dir.iterdir() if p.name.startswith("store.damaged-")]
     assert len(kept) == 1 and (kept[0] / "isnad.sqlite3").exists()  # nothing deleted
@@ -111,8 +119,7 @@ def test_doctor_rebuilds_a_damaged_store_from_its_documents_and_keeps_the_damage
 def test_the_app_starts_on_a_damaged_store_and_repairs_it(copied):
     from app import IsnadApp
 
-    for segment in (copied.index_dir / "store" / "vectors").iterdir():
-        segment.write_bytes(b"damaged")
+    _damage_vectors(copied)
     ui = IsnadApp(Isnad(copied))
     ui.build()
     assert "needs repair" in ui.index_problem() and ui.corpus_rows() == []
@@ -142,8 +149,6 @@ def test_an_app_sees_what_another_process_adds_to_the_same_store(copied, tmp_pat
 
 
 def test_a_store_written_by_an_earlier_isnad_says_so_and_doctor_rebuilds_it(copied):
-    import sqlite3
-
     db = sqlite3.connect(copied.index_dir / "store" / "isnad.sqlite3")
     with db:
         db.execute("UPDATE meta SET value = '1' WHERE key = 'format'")

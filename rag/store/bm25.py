@@ -1,58 +1,73 @@
-"""BM25 over append-only postings segments, for the embedded store.
+"""BM25 postings for the embedded store: one segment per sealed part, and recent writes'
+segments merged in memory as they multiply.
 
-Each upsert writes one segment: for every term its chunk rows, term frequencies and chunk
-lengths, sorted by term (a column-major sparse matrix), saved without pickle next to the
-segment's vectors. Scores are bm25s's formula (Lucene's idf, k1 = 1.5, b = 0.75) with the
-corpus's exact document frequencies and lengths passed in by the store (kept in SQLite in
-each write's transaction), so rankings equal the generation-folder index's and PostgreSQL's.
-A query touches only its terms' postings: numpy over the rows that contain them, not a
-matcher over the corpus.
+A segment holds, for every term, its chunk rows, term frequencies and chunk lengths, sorted by
+term (a column-major sparse matrix). A part's segment is saved without pickle beside its
+vectors and memory-mapped when opened. Recent writes live in SQLite until sealed; here each
+write's segment joins the recent ones, and ten of a size merge into one of the next size
+(Lucene's tiered merging), so a query touches a few dozen segments however many
+single-document uploads came before. Scores are bm25s's formula (Lucene's idf, k1 = 1.5,
+b = 0.75) with the corpus's exact document frequencies and lengths passed in by the store
+(kept in SQLite in each write's transaction), so rankings equal the generation-folder
+index's and PostgreSQL's. A query touches only its terms' postings: numpy over the rows that
+contain them, not a matcher over the corpus.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 K1, B = 1.5, 0.75  # bm25s's defaults, as the generation folders use
+RECORD = np.dtype([("row", np.int64), ("tf", np.float32), ("dl", np.float32)])  # one posting on disk
+MERGE_AT = 10  # recent segments of one size tier merged into one of the next
 
 
 class Segment:
-    """One upsert's postings: ``terms`` sorted; term i's postings are ``[indptr[i], indptr[i+1])``."""
+    """Postings of some rows: ``terms`` sorted; term i's postings are ``[indptr[i], indptr[i+1])``, rows ascending."""
 
     def __init__(self, terms: np.ndarray, indptr: np.ndarray, rows: np.ndarray, tf: np.ndarray, dl: np.ndarray):
         self.terms, self.indptr, self.rows, self.tf, self.dl = terms, indptr, rows, tf, dl
 
+    def __len__(self) -> int:
+        return len(self.rows)
+
     @classmethod
     def build(cls, rows: list[int], tokens: list[list[str]]) -> "Segment":
-        counts = [(row, len(t), Counter(t)) for row, t in zip(rows, tokens)]
-        return cls._of(np.array([term for _, _, c in counts for term in c], dtype=str),
-                       np.array([row for row, _, c in counts for _ in c], dtype=np.int64),
-                       np.array([n for _, _, c in counts for n in c.values()], dtype=np.float32),
-                       np.array([dl for _, dl, c in counts for _ in c], dtype=np.float32))
+        """Postings of ``tokens[i]`` as row ``rows[i]``: terms numbered in one pass, counted in numpy."""
+        vocab: dict[str, int] = {}
+        lengths = np.array([len(t) for t in tokens], dtype=np.int64)
+        ids = np.fromiter((vocab.setdefault(w, len(vocab)) for t in tokens for w in t), np.int64, int(lengths.sum()))
+        width = max(len(vocab), 1)
+        pairs, tf = np.unique(np.repeat(np.arange(len(tokens)), lengths) * width + ids, return_counts=True)
+        at = pairs // width
+        return cls._of(np.array(list(vocab), dtype=str), pairs % width, np.asarray(rows, dtype=np.int64)[at],
+                       tf.astype(np.float32), lengths[at].astype(np.float32))
 
     @classmethod
     def merged(cls, segments: list["Segment"], dead: np.ndarray) -> "Segment":
-        """Every live posting of ``segments`` in one segment (compaction)."""
-        parts = [(np.repeat(s.terms, np.diff(s.indptr)), s.rows, s.tf, s.dl) for s in segments]
-        if not parts:
-            return cls._of(np.zeros(0, dtype=str), np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32))
-        terms, rows, tf, dl = (np.concatenate([p[i] for p in parts]) for i in range(4))
+        """Every posting of ``segments`` whose row is not ``dead``, in one segment."""
+        if not segments:
+            return cls.build([], [])
+        offsets = np.cumsum([0] + [len(s.terms) for s in segments[:-1]])
+        ids = np.concatenate([np.repeat(np.arange(len(s.terms)) + o, np.diff(s.indptr)) for s, o in zip(segments, offsets)])
+        rows, tf, dl = (np.concatenate([getattr(s, a) for s in segments]) for a in ("rows", "tf", "dl"))
         keep = ~np.isin(rows, dead)
-        return cls._of(terms[keep], rows[keep], tf[keep], dl[keep])
+        return cls._of(np.concatenate([s.terms for s in segments]), ids[keep], rows[keep], tf[keep], dl[keep])
 
     @classmethod
-    def _of(cls, terms: np.ndarray, rows: np.ndarray, tf: np.ndarray, dl: np.ndarray) -> "Segment":
-        """From one entry per posting, in any order: sorted by term, then row."""
-        order = np.lexsort((rows, terms))
-        terms, rows, tf, dl = terms[order], rows[order], tf[order], dl[order]
-        unique, counts = np.unique(terms, return_counts=True)
-        indptr = np.zeros(len(unique) + 1, dtype=np.int64)
-        indptr[1:] = np.cumsum(counts)
-        return cls(unique, indptr, rows, tf, dl)
+    def _of(cls, vocab: np.ndarray, ids: np.ndarray, rows: np.ndarray, tf: np.ndarray, dl: np.ndarray) -> "Segment":
+        """From one entry per posting in any order, its term given as a position in ``vocab`` (which may
+        repeat terms): sorted by term, then row. Strings are sorted once per distinct term, postings as integers."""
+        terms, term_of = np.unique(vocab, return_inverse=True)
+        ids = term_of.ravel()[ids] if len(ids) else ids
+        order = np.argsort(ids * (int(rows.max(initial=0)) + 1) + rows)
+        counts = np.bincount(ids, minlength=len(terms))
+        indptr = np.zeros(int((counts > 0).sum()) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum(counts[counts > 0])
+        return cls(terms[counts > 0], indptr, rows[order], tf[order], dl[order])
 
     def postings(self, term: str) -> slice | None:
         i = int(np.searchsorted(self.terms, term))
@@ -60,54 +75,98 @@ class Segment:
             return slice(int(self.indptr[i]), int(self.indptr[i + 1]))
         return None
 
-    def save(self, path: Path) -> None:
-        with open(path, "wb") as f:
-            np.savez(f, terms=self.terms, indptr=self.indptr, rows=self.rows, tf=self.tf, dl=self.dl)
+    def save(self, terms_file: Path, postings_file: Path) -> None:
+        """The vocabulary (small, read at open) and the postings as one array of (row, tf, dl) records
+        (large, memory-mapped at open: a query reads only its terms' pages)."""
+        with open(terms_file, "wb") as f:
+            np.savez(f, terms=self.terms, indptr=self.indptr)
+        records = np.empty(len(self.rows), dtype=RECORD)
+        records["row"], records["tf"], records["dl"] = self.rows, self.tf, self.dl
+        np.save(postings_file, records)
 
     @classmethod
-    def load(cls, path: Path) -> "Segment":
-        with np.load(path, allow_pickle=False) as z:
-            return cls(z["terms"], z["indptr"], z["rows"], z["tf"], z["dl"])
+    def load(cls, terms_file: Path, postings_file: Path) -> "Segment":
+        with np.load(terms_file, allow_pickle=False) as z:
+            terms, indptr = z["terms"], z["indptr"]
+        records = np.load(postings_file, mmap_mode="r", allow_pickle=False)
+        if records.dtype != RECORD or len(records) != indptr[-1]:
+            raise ValueError(f"{postings_file.name} does not match {terms_file.name}")
+        return cls(terms, indptr, records["row"], records["tf"], records["dl"])
 
 
 class Postings:
-    """All segments in memory; rows of deleted chunks are skipped until compaction drops them."""
+    """The parts' segments and the recent ones; rows of deleted chunks are skipped until a seal or
+    compaction drops them."""
 
     def __init__(self):
-        self.segments: list[Segment] = []
+        self.parts: list[Segment] = []
+        self.recent: list[Segment] = []
         self.dead = np.zeros(0, dtype=np.int64)
 
+    @property
+    def segments(self) -> list[Segment]:
+        return self.parts + self.recent
+
     def add(self, segment: Segment) -> None:
-        self.segments.append(segment)
+        """A recent write's postings; then any ``MERGE_AT`` newest segments of one size tier (powers of ten
+        postings, or smaller) merged, so n postings sit in O(log n) segments, each merged O(log n) times."""
+        self.recent.append(segment)
+        while n := self._mergeable():
+            self.recent[-n:] = [Segment.merged(self.recent[-n:], self.dead)]
+
+    def _mergeable(self) -> int:
+        """How many newest segments to merge: the shortest run of them, all at or below one size tier,
+        that reaches ``MERGE_AT`` (0: none). Mixed sizes merge too, so nothing piles up unmerged."""
+        for tier in sorted({_tier(s) for s in self.recent}):
+            n = next((i for i, s in enumerate(reversed(self.recent)) if _tier(s) > tier), len(self.recent))
+            if n >= MERGE_AT:
+                return n
+        return 0
+
+    def seal(self, part: Segment) -> None:
+        """``part`` now holds what the recent segments held."""
+        self.parts.append(part)
+        self.recent = []
 
     def remove(self, rows: list[int] | np.ndarray) -> None:
         self.dead = np.union1d(self.dead, np.asarray(rows, dtype=np.int64))
 
     def search(self, words: list[str], df: dict[str, int], n_chunks: int, total_terms: int, k: int,
                allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """The ``k`` best (row, score), best first, ties by row; only rows ``allowed`` (a mask by row) when given."""
+        """The ``k`` best (row, score), best first, ties by row; only rows ``allowed`` (a mask by row) when given.
+
+        MaxScore: a term adds less than its idf to any chunk, so the most common terms, whose idfs sum to
+        less than the k-th best score of the others, cannot lift a chunk that has none of the others into
+        the top k. Their (long) postings are then only looked up for the chunks that could still rank."""
         avgdl = max(total_terms / max(n_chunks, 1), 1.0)
-        rows, weights = [], []
-        for word in dict.fromkeys(words):
-            if not df.get(word):
-                continue
-            idf = math.log(1 + (n_chunks - df[word] + 0.5) / (df[word] + 0.5))
-            for s in self.segments:
-                if (span := s.postings(word)) is not None:
-                    tf, dl = s.tf[span].astype(np.float64), s.dl[span].astype(np.float64)
-                    rows.append(s.rows[span])
-                    weights.append(idf * tf / (tf + K1 * (1 - B + B * dl / avgdl)))
-        if not rows:
+        idf = {w: math.log(1 + (n_chunks - df[w] + 0.5) / (df[w] + 0.5)) for w in dict.fromkeys(words) if df.get(w)}
+        scored = sorted(idf, key=lambda w: -idf[w])  # rarest first
+        common: list[str] = []
+        while len(scored) > 1 and sum(idf[w] for w in common) + idf[scored[-1]] < idf[scored[0]] / 2:
+            common.append(scored.pop())
+        hits = [(s.rows[span], self._weights(s, span, idf[w], avgdl))
+                for w in scored for s in self.segments if (span := s.postings(w)) is not None]
+        if not hits:
             return []
-        all_rows = np.concatenate(rows)
-        scores = np.bincount(all_rows, weights=np.concatenate(weights))
-        if len(self.dead):
-            scores[self.dead[self.dead < len(scores)]] = 0
-        if allowed is not None:
-            n = min(len(allowed), len(scores))
-            scores[n:] = 0
-            scores[:n][~allowed[:n]] = 0
-        eligible = candidates = np.flatnonzero(scores > 0)
+        scores = np.bincount(np.concatenate([r for r, _ in hits]), weights=np.concatenate([w for _, w in hits]))
+        eligible = self._eligible(scores, allowed)
+        bound = sum(idf[w] for w in common)
+        if common and len(eligible) >= k and bound < (kth := np.partition(scores[eligible], -k)[-k]):
+            eligible = eligible[scores[eligible] + bound >= kth]  # the only chunks that can still reach the top k
+            for w in common:
+                for s in self.segments:
+                    if (span := s.postings(w)) is not None:
+                        at = np.searchsorted(s.rows[span], eligible)  # a term's rows are ascending in a segment
+                        found = at < span.stop - span.start
+                        found[found] = s.rows[span][at[found]] == eligible[found]
+                        scores[eligible[found]] += self._weights(s, span.start + at[found], idf[w], avgdl)
+        elif common:  # no cut-off to prune with: score the common terms in full
+            more = [(s.rows[span], self._weights(s, span, idf[w], avgdl))
+                    for w in common for s in self.segments if (span := s.postings(w)) is not None]
+            scores = np.bincount(np.concatenate([r for r, _ in hits + more]),
+                                 weights=np.concatenate([w for _, w in hits + more]))
+            eligible = self._eligible(scores, allowed)
+        candidates = eligible
         if len(candidates) > k:
             candidates = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
             # rows tied with the k-th score that argpartition left out: ties go to the lower row
@@ -115,3 +174,23 @@ class Postings:
             candidates = np.union1d(candidates, eligible[scores[eligible] == kth])
         ranked = sorted(((int(r), float(scores[r])) for r in candidates), key=lambda x: (-x[1], x[0]))
         return ranked[:k]
+
+    @staticmethod
+    def _weights(s: Segment, where: slice | np.ndarray, idf: float, avgdl: float) -> np.ndarray:
+        """bm25s's term weight of the postings of ``s`` at ``where`` (a term's span, or some positions)."""
+        tf, dl = s.tf[where].astype(np.float64), s.dl[where].astype(np.float64)
+        return idf * tf / (tf + K1 * (1 - B + B * dl / avgdl))
+
+    def _eligible(self, scores: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+        """Rows with a score, neither deleted nor filtered out (their scores zeroed)."""
+        if len(self.dead):
+            scores[self.dead[self.dead < len(scores)]] = 0
+        if allowed is not None:
+            n = min(len(allowed), len(scores))
+            scores[n:] = 0
+            scores[:n][~allowed[:n]] = 0
+        return np.flatnonzero(scores > 0)
+
+
+def _tier(segment: Segment) -> int:
+    return int(math.log10(max(len(segment), 1)))

@@ -1,34 +1,35 @@
-"""The embedded store: SQLite (documents, chunks, term statistics, indexed filters) + segment files.
+"""The embedded store: SQLite (documents, chunks, term statistics, recent vectors, indexed filters)
++ sealed part files.
 
 No server. SQLite gives real transactions and WAL (many readers, one writer, across
-processes); outlet and date filters are indexed columns. Each upsert writes one segment:
-its vectors (FAISS) and its BM25 postings (rag/store/bm25.py), appended and never
-rewritten, so adding a document costs what the document costs, not what the corpus
-costs. Document frequencies and lengths are exact in SQLite, so BM25 is bm25s's formula,
-ranking as the generation-folder index and PostgreSQL do. Once the flat segments hold
-``seal_at`` vectors, they are sealed into one HNSW part (rag/store/vectors.py), memory-mapped
-when opened; below that, dense search is exact.
+processes). An upsert is one SQLite transaction: the chunks, and their vectors and tokens in
+``recent``, so adding a document costs what the document costs and writes no other file.
+Once ``recent`` holds ``seal_at`` chunks, they are sealed into one part, written once: an
+HNSW graph over their vectors (rag/store/vectors.py, memory-mapped when opened) and their
+BM25 postings (rag/store/bm25.py); the recent rows are then dropped in the same
+transaction that records the part. Document frequencies and lengths are exact in SQLite, so
+BM25 is bm25s's formula, ranking as the generation-folder index and PostgreSQL do. Below
+``seal_at`` chunks, dense search is exact.
 
 Layout::
 
-    folder/isnad.sqlite3                  documents, chunks, vocabulary (df), segments, sealed, tombstones, meta
-    folder/vectors/seg-000007.faiss       IndexIDMap2 of one upsert's vectors, ids = chunk row ids (until sealed)
-    folder/vectors/seg-000007.bm25.npz    that upsert's postings (numpy, no pickle)
-    folder/vectors/hnsw-000012.faiss      HNSW of the vectors of segments up to 12 since the previous part
-    folder/vectors/hnsw-000012.rows.npy   its positions' chunk rows
+    folder/isnad.sqlite3                  documents, chunks, recent, vocabulary (df), parts, tombstones, meta
+    folder/vectors/part-000003.faiss      HNSW over one part's vectors
+    folder/vectors/part-000003.rows.npy   its positions' chunk rows
+    folder/vectors/part-000003.terms.npz  its vocabulary (where each term's postings are)
+    folder/vectors/part-000003.postings.npy  its postings (numpy, no pickle; memory-mapped when opened)
 
-Segment files are written and fsynced before the transaction that records them commits, so
-a crash leaves either all or orphan files (removed on open). A deleted chunk's row is
-tombstoned until compaction rewrites the segments. Readers in other processes notice a
-commit (`PRAGMA data_version`) and load just the new segments and tombstones (everything
-again after a seal or a compaction).
+A part's files are written and fsynced before the transaction that records it commits, so a
+crash leaves either a whole part or orphan files (removed on open). A deleted chunk's row is
+tombstoned until compaction rewrites the parts. Readers in other processes notice a commit
+(`PRAGMA data_version`) and load just the new recent rows and tombstones (everything again
+after a seal or a compaction).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import threading
 from collections import Counter
@@ -36,14 +37,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import faiss
 import numpy as np
 
 from rag.chunking import Chunk
 from rag.ingest import Document
 from rag.store.bm25 import Postings, Segment
 from rag.store.base import Item, Legs, Store, StoreError, check_items, paged_documents_sql, StoreFilters, StoreInfo, StoreMissingError, Stored, outlet_key
-from rag.store.vectors import Sealed, Vectors, rows_path
+from rag.store.vectors import Sealed, Vectors, prefetch, rows_path
 
 SEAL_AT = 32_768  # flat vectors before they are sealed into an HNSW part (a flat scan of these: ~9 ms)
 
@@ -53,15 +53,15 @@ CREATE TABLE IF NOT EXISTS documents(doc_id TEXT PRIMARY KEY, source TEXT UNIQUE
                                      date TEXT, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS documents_outlet ON documents(outlet_key);
 CREATE INDEX IF NOT EXISTS documents_date ON documents(date);
-CREATE TABLE IF NOT EXISTS segments(segment INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS chunks(row INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL, data TEXT NOT NULL,
                                   n_terms INTEGER NOT NULL, terms TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE TABLE IF NOT EXISTS tombstones(seq INTEGER PRIMARY KEY AUTOINCREMENT, row INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS vocabulary(term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sealed(upto INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS recent(row INTEGER PRIMARY KEY, vector BLOB NOT NULL, tokens TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS parts(part INTEGER PRIMARY KEY AUTOINCREMENT, upto INTEGER NOT NULL);
 """
-FORMAT = "2"  # 1: BM25 in FTS5 (its own idf); 2: postings segments with exact df (bm25s's formula)
+FORMAT = "3"  # 1: BM25 in FTS5 (its own idf); 2: a vector and postings file per upsert; 3: recent rows in SQLite
 
 
 class SqliteStore(Store):
@@ -73,6 +73,7 @@ class SqliteStore(Store):
         (self.folder / "vectors").mkdir(exist_ok=True)
         self._lock = threading.RLock()  # one connection shared by the app's threads
         self._columns = _Columns()
+        self._warmed: set[Path] = set()  # part files already read ahead
         try:
             self._db = sqlite3.connect(self.folder / "isnad.sqlite3", check_same_thread=False, isolation_level=None,
                                        timeout=60)
@@ -85,7 +86,7 @@ class SqliteStore(Store):
             self._load_all()
         except StoreMissingError:
             raise
-        except (sqlite3.DatabaseError, RuntimeError) as e:  # RuntimeError: FAISS could not read a segment
+        except (sqlite3.DatabaseError, RuntimeError) as e:  # RuntimeError: FAISS could not read a part
             raise StoreError(f"the index at {self.folder} is damaged ({str(e).splitlines()[0]}); "
                              f"`isnad doctor` rebuilds it from the documents it can still read") from None
 
@@ -122,7 +123,7 @@ class SqliteStore(Store):
     # ------------------------------------------------------------ writing
 
     def upsert_many(self, items: list[Item]) -> list[list[int]]:
-        """Several documents in one transaction and one vector segment (an ingest of many files)."""
+        """Several documents in one transaction (an ingest of many files); a seal after it when due."""
         check_items(items)
         with self._lock:
             with self._writing():
@@ -131,79 +132,62 @@ class SqliteStore(Store):
                     f"SELECT doc_id FROM documents WHERE source IN ({_marks(items)}) OR doc_id IN ({_marks(items)})",
                     sources)]
                 gone = self._delete_rows(old)
-                segment = self._db.execute("INSERT INTO segments(n) VALUES (?)",
-                                           (sum(len(c) for _, c, _, _ in items),)).lastrowid
                 all_rows, df = [], Counter()
-                for doc, chunks, _, tokens in items:
+                for doc, chunks, vectors, tokens in items:
                     self._db.execute("INSERT INTO documents VALUES (?, ?, ?, ?, ?)",
                                      (doc.doc_id, doc.source, outlet_key(doc.outlet), doc.date,
                                       json.dumps(doc.to_dict(), ensure_ascii=False)))
                     rows = []
-                    for c, t in zip(chunks, tokens):
+                    for c, v, t in zip(chunks, np.asarray(vectors, dtype=np.float32), tokens):
                         terms = sorted(set(t))
                         df.update(terms)
-                        rows.append(self._db.execute(
-                            "INSERT INTO chunks(doc_id, data, n_terms, terms) VALUES (?, ?, ?, ?)",
-                            (doc.doc_id, json.dumps(c.to_dict(), ensure_ascii=False), len(t), " ".join(terms))).lastrowid)
+                        row = self._db.execute("INSERT INTO chunks(doc_id, data, n_terms, terms) VALUES (?, ?, ?, ?)",
+                                               (doc.doc_id, json.dumps(c.to_dict(), ensure_ascii=False), len(t),
+                                                " ".join(terms))).lastrowid
+                        self._db.execute("INSERT INTO recent VALUES (?, ?, ?)",
+                                         (row, v.tobytes(), json.dumps(t, ensure_ascii=False)))
+                        rows.append(row)
                     all_rows.append(rows)
                 self._count(df, sum(len(r) for r in all_rows), sum(len(t) for *_, ts in items for t in ts))
-                ids = np.array([r for rows in all_rows for r in rows], dtype=np.int64)
-                vectors = np.ascontiguousarray(np.vstack([v for _, _, v, _ in items]), dtype=np.float32) \
-                    if items else np.zeros((0, self._info.dim), np.float32)
-                postings = Segment.build(ids.tolist(), [t for *_, ts in items for t in ts])
-                self._write_segment(segment, vectors, ids, postings)  # durable before the commit that names it
             self._forget(gone)
-            self._vectors.add(vectors, ids)
-            self._postings.add(postings)
-            self._segments_seen = segment
+            ids = [r for rows in all_rows for r in rows]
+            if ids:
+                self._vectors.add(np.vstack([v for _, _, v, _ in items]), np.array(ids, dtype=np.int64))
+                self._postings.add(Segment.build(ids, [t for *_, ts in items for t in ts]))
+                self._recent_seen = ids[-1]
             self._seen_own_writes()
             if self._vectors.flat.ntotal >= self.seal_at:
                 self._seal()
             return all_rows
 
     def _seal(self) -> None:
-        """The flat vectors into one HNSW part, written once; their flat segment files are then dropped."""
+        """The recent rows into one part (HNSW vectors and postings), written once; ``recent`` emptied of them."""
         with self._writing():  # another process may have sealed them since
             if self._vectors.flat.ntotal < self.seal_at:
                 return
             rows, vectors = self._vectors.flat_rows_and_vectors()
             order = np.argsort(rows)
-            upto = self._segments_seen
-            self._write_sealed(upto, vectors[order], rows[order])
-        self._drop_sealed_flat_files()
-        self._vectors.seal(Sealed.open(self._sealed_path(upto)))
-        self._sealed_upto = upto
+            postings = Segment.merged(self._postings.recent, self._postings.dead)
+            part = self._write_part(vectors[order], rows[order], postings)
+            self._db.execute("DELETE FROM recent WHERE row <= ?", (int(rows.max()),))
+        self._vectors.seal(Sealed.open(self._part_path(part)))
+        self._postings.seal(postings)
+        self._parts_seen = part
         self._seen_own_writes()
 
-    def _drop_sealed_flat_files(self) -> None:
-        """Flat vector files of segments a sealed part now holds (also those a crash left behind)."""
-        upto = self._sealed()
-        for p in (self.folder / "vectors").glob("seg-*.faiss"):
-            if (m := re.fullmatch(r"seg-(\d+)\.faiss", p.name)) and int(m[1]) <= upto:
-                p.unlink(missing_ok=True)
-
     def compact(self) -> None:
-        """All live vectors into one segment, tombstones cleared (after many small upserts or deletes)."""
+        """Every live chunk into one part, tombstones cleared (after many deletes or many small parts)."""
         with self._lock:
             with self._writing():
-                ids, vectors = self._vectors.all()
-                old = [s for s, in self._db.execute("SELECT segment FROM segments")]
-                old_sealed = [u for u, in self._db.execute("SELECT upto FROM sealed")]
-                segment = self._db.execute("INSERT INTO segments(n) VALUES (?)", (len(ids),)).lastrowid
-                postings = Segment.merged(self._postings.segments, self._postings.dead)
-                self._durably(postings.save, self._postings_path(segment))
-                self._db.execute("DELETE FROM sealed")
-                if len(ids) >= self.seal_at:
-                    self._write_sealed(segment, vectors, ids)
-                else:
-                    self._durably(lambda p: _write_flat(p, vectors, ids), self._segment_path(segment))
-                self._db.execute("DELETE FROM segments WHERE segment < ?", (segment,))
+                rows, vectors = self._vectors.all()
+                old = [p for p, in self._db.execute("SELECT part FROM parts")]
+                self._db.execute("DELETE FROM parts")
+                if len(rows):
+                    self._write_part(vectors, rows, Segment.merged(self._postings.segments, self._postings.dead))
+                self._db.execute("DELETE FROM recent")
                 self._db.execute("DELETE FROM tombstones")
-                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('epoch', ?)", (str(segment),))
-            for s in old:
-                self._segment_path(s).unlink(missing_ok=True)
-                self._postings_path(s).unlink(missing_ok=True)
-            for p in (p for u in old_sealed for p in self._sealed_files(u)):
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('epoch', ?)", (str(int(self._epoch or 0) + 1),))
+            for p in (p for part in old for p in self._part_files(part)):
                 p.unlink(missing_ok=True)
             self._load_all()
 
@@ -244,6 +228,7 @@ class SqliteStore(Store):
         df = Counter(term for _, _, terms in found for term in terms.split())
         self._count(Counter({t: -n for t, n in df.items()}), -len(rows), -sum(n for _, n, _ in found))
         self._db.executemany("INSERT INTO tombstones(row) VALUES (?)", [(r,) for r in rows])
+        self._db.executemany("DELETE FROM recent WHERE row = ?", [(r,) for r in rows])
         self._db.execute(f"DELETE FROM chunks WHERE doc_id IN ({marks})", doc_ids)
         self._db.execute(f"DELETE FROM documents WHERE doc_id IN ({marks})", doc_ids)
         return rows
@@ -256,27 +241,24 @@ class SqliteStore(Store):
         self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'n_chunks'", (chunks,))
         self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'total_terms'", (terms,))
 
-    def _segment_path(self, segment: int) -> Path:
-        return self.folder / "vectors" / f"seg-{segment:06d}.faiss"
+    def _part_path(self, part: int) -> Path:
+        return self.folder / "vectors" / f"part-{part:06d}.faiss"
 
-    def _postings_path(self, segment: int) -> Path:
-        return self.folder / "vectors" / f"seg-{segment:06d}.bm25.npz"
+    def _part_files(self, part: int) -> tuple[Path, Path, Path, Path]:
+        """A part's graph, its rows, its vocabulary and its postings."""
+        graph = self._part_path(part)
+        return graph, rows_path(graph), graph.with_suffix(".terms.npz"), graph.with_suffix(".postings.npy")
 
-    def _sealed_path(self, upto: int) -> Path:
-        return self.folder / "vectors" / f"hnsw-{upto:06d}.faiss"
+    def _write_part(self, vectors: np.ndarray, rows: np.ndarray, postings: Segment) -> int:
+        """Inside a write: a part over ``rows`` (ascending), its files durable, then recorded in ``parts``."""
+        part = self._db.execute("INSERT INTO parts(upto) VALUES (?)", (int(rows.max()),)).lastrowid
 
-    def _sealed_files(self, upto: int) -> tuple[Path, Path]:
-        """A sealed part's graph and its rows."""
-        return self._sealed_path(upto), rows_path(self._sealed_path(upto))
+        def write(graph: Path, rows_file: Path, terms_file: Path, postings_file: Path) -> None:
+            Sealed.write(graph, rows_file, vectors, rows)
+            postings.save(terms_file, postings_file)
 
-    def _write_segment(self, segment: int, vectors: np.ndarray, ids: np.ndarray, postings: Segment) -> None:
-        self._durably(lambda p: _write_flat(p, vectors, ids), self._segment_path(segment))
-        self._durably(postings.save, self._postings_path(segment))
-
-    def _write_sealed(self, upto: int, vectors: np.ndarray, rows: np.ndarray) -> None:
-        """Inside a write: the HNSW part over ``vectors``, durable, then named in ``sealed``."""
-        self._durably(lambda graph, rows_file: Sealed.write(graph, rows_file, vectors, rows), *self._sealed_files(upto))
-        self._db.execute("INSERT INTO sealed VALUES (?)", (upto,))
+        self._durably(write, *self._part_files(part))
+        return part
 
     @staticmethod
     def _durably(write, *paths: Path) -> None:
@@ -290,17 +272,14 @@ class SqliteStore(Store):
             os.replace(t, p)
 
     def _remove_orphans(self) -> None:
-        """Segment files no committed transaction names (a crash between file and commit). Under the write
-        lock: a writer in another process may be writing its segment right now, before its commit."""
+        """Part files no committed transaction names (a crash between files and commit). Under the write
+        lock: a writer in another process may be writing a part right now, before its commit."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            known = {p(s).name for s, in self._db.execute("SELECT segment FROM segments")
-                     for p in (self._segment_path, self._postings_path)}
-            known |= {p.name for u, in self._db.execute("SELECT upto FROM sealed") for p in self._sealed_files(u)}
+            known = {p.name for part, in self._db.execute("SELECT part FROM parts") for p in self._part_files(part)}
             for p in (self.folder / "vectors").iterdir():
                 if p.name not in known:
                     p.unlink(missing_ok=True)
-            self._drop_sealed_flat_files()
         finally:
             self._db.execute("COMMIT")
 
@@ -310,7 +289,7 @@ class SqliteStore(Store):
         return self._db.execute("PRAGMA data_version").fetchone()[0]
 
     def _refresh(self) -> None:
-        """Load segments and tombstones committed since we last looked (by us or another process)."""
+        """Load recent rows and tombstones committed since we last looked (by us or another process)."""
         with self._lock:
             self._refresh_locked()
 
@@ -318,13 +297,10 @@ class SqliteStore(Store):
         version = self._data_version()
         if version == self._version:
             return
-        epoch = self._db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
-        if (epoch[0] if epoch else None) != self._epoch or self._sealed() != self._sealed_upto:
-            self._load_all()  # compacted or sealed since: vector files were replaced
+        if self._meta_epoch() != self._epoch or self._last_part() != self._parts_seen:
+            self._load_all()  # compacted or sealed since: parts were replaced
             return
-        for segment, in self._db.execute("SELECT segment FROM segments WHERE segment > ? ORDER BY segment",
-                                         (self._segments_seen,)).fetchall():
-            self._add_segment(segment)
+        self._load_recent()
         self._remove_tombstones()
         self._version = version
 
@@ -336,49 +312,55 @@ class SqliteStore(Store):
             self._tombstones_seen = dead[-1][0]
 
     def _forget(self, rows: list[int]) -> None:
-        """Deleted chunks out of the in-memory vectors and postings (their segment files keep them until compaction)."""
+        """Deleted chunks out of the in-memory vectors and postings (part files keep them until compaction)."""
         if rows:
             self._vectors.remove(rows)
             self._postings.remove(rows)
 
-    def _sealed(self) -> int:
-        return self._db.execute("SELECT coalesce(max(upto), 0) FROM sealed").fetchone()[0]
+    def _last_part(self) -> int:
+        return self._db.execute("SELECT coalesce(max(part), 0) FROM parts").fetchone()[0]
+
+    def _meta_epoch(self) -> str | None:
+        epoch = self._db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+        return epoch[0] if epoch else None
 
     def _load_all(self) -> None:
-        """The in-memory index from scratch: every segment, minus the tombstones."""
-        epoch = self._db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
-        self._epoch = epoch[0] if epoch else None
+        """The in-memory index from scratch: every part, the recent rows, minus the tombstones."""
+        self._epoch, self._parts_seen = self._meta_epoch(), self._last_part()
         self._vectors = Vectors(self._info.dim)
         self._postings = Postings()
-        self._segments_seen = self._tombstones_seen = 0
-        self._sealed_upto = self._sealed()
-        for upto, in self._db.execute("SELECT upto FROM sealed ORDER BY upto").fetchall():
-            path, rows_file = self._sealed_files(upto)
-            if not path.exists() or not rows_file.exists():
-                raise StoreError(f"vector file {path.name} is missing")
+        self._recent_seen = self._tombstones_seen = 0
+        parts = self._db.execute("SELECT part, upto FROM parts ORDER BY part").fetchall()
+        for part, upto in parts:
+            files = self._part_files(part)
+            if missing := [p.name for p in files if not p.exists()]:
+                raise StoreError(f"vector file {missing[0]} is missing")
             try:
-                self._vectors.sealed.append(Sealed.open(path))
-            except (RuntimeError, OSError, ValueError) as e:  # FAISS or np.load of a damaged file
-                raise StoreError(f"vector file {path.name} is unreadable ({str(e).splitlines()[0]})") from None
-        for segment, in self._db.execute("SELECT segment FROM segments ORDER BY segment").fetchall():
-            self._add_segment(segment)
+                self._vectors.sealed.append(Sealed.open(files[0]))
+                self._postings.parts.append(Segment.load(*files[2:]))
+            except (RuntimeError, OSError, ValueError, KeyError) as e:  # FAISS or np.load of a damaged file
+                raise StoreError(f"vector file {files[0].name} is unreadable ({str(e).splitlines()[0]})") from None
+            self._recent_seen = max(self._recent_seen, upto)
+        fresh = [p for part, _ in parts for p in self._part_files(part)[::3] if p not in self._warmed]
+        prefetch(fresh)  # graphs and postings, once per file (a reload after another's seal reads only the new part)
+        self._warmed.update(fresh)
+        self._load_recent()
         self._remove_tombstones()
         self._version = self._data_version()
 
-    def _add_segment(self, segment: int) -> None:
-        path, postings = self._segment_path(segment), self._postings_path(segment)
-        flat = segment > self._sealed_upto  # else a sealed part holds its vectors
-        for p in (path, postings) if flat else (postings,):
-            if not p.exists():
-                raise StoreError(f"segment file {p.name} is missing")
-        part = faiss.read_index(str(path)) if flat else None
-        if part is not None and part.ntotal:
-            self._vectors.add(part.index.reconstruct_n(0, part.ntotal), faiss.vector_to_array(part.id_map))
-        try:
-            self._postings.add(Segment.load(postings))
-        except (OSError, ValueError, KeyError) as e:  # np.load of a damaged file
-            raise StoreError(f"segment file {postings.name} is unreadable ({e})") from None
-        self._segments_seen = segment
+    def _load_recent(self) -> None:
+        """Rows written since we last looked (rows only grow: one writer at a time allocates them)."""
+        found = self._db.execute("SELECT row, vector, tokens FROM recent WHERE row > ? ORDER BY row",
+                                 (self._recent_seen,)).fetchall()
+        if not found:
+            return
+        if damaged := [r for r, v, _ in found if len(v) != 4 * self._info.dim]:
+            raise StoreError(f"the vectors of {len(damaged)} recent chunk(s) are damaged (row {damaged[0]})")
+        rows = np.array([r for r, _, _ in found], dtype=np.int64)
+        vectors = np.frombuffer(b"".join(v for _, v, _ in found), dtype=np.float32).reshape(len(found), -1)
+        self._vectors.add(vectors, rows)
+        self._postings.add(Segment.build(rows.tolist(), [json.loads(t) for _, _, t in found]))
+        self._recent_seen = int(rows[-1])
 
     def search(self, query_vector: np.ndarray | None, tokens: list[str] | None, n: int,
                filters: StoreFilters | None = None) -> Legs:
@@ -404,10 +386,10 @@ class SqliteStore(Store):
             mask = cols.dated.copy() if filters.date_from or filters.date_to else np.ones(len(cols.date), bool)
             if filters.outlet:
                 mask &= cols.outlet == cols.outlets.get(outlet_key(filters.outlet), -1)
-            if filters.date_from:
-                mask &= cols.date >= filters.date_from
+            if filters.date_from:  # dates as ranks among the distinct dates: integer comparisons, string order
+                mask &= cols.date >= np.searchsorted(cols.dates, filters.date_from, "left")
             if filters.date_to:
-                mask &= cols.date <= filters.date_to
+                mask &= cols.date < np.searchsorted(cols.dates, filters.date_to, "right")
             if filters.doc_ids is not None:
                 ids = sorted(filters.doc_ids)
                 rows = [r for r, in self._db.execute(f"SELECT row FROM chunks WHERE doc_id IN ({_marks(ids)})", ids)
@@ -427,8 +409,12 @@ class SqliteStore(Store):
             dates = np.array([d or "" for _, _, d in new])
             cols.outlet = np.concatenate([cols.outlet, np.full(grow, -1, np.int32)])
             cols.outlet[rows] = [cols.outlets.setdefault(o, len(cols.outlets)) for _, o, _ in new]
-            cols.date = np.concatenate([cols.date, np.zeros(grow, dtype=dates.dtype)])  # as wide as the widest
-            cols.date[rows] = dates
+            known = np.union1d(cols.dates, dates)
+            if len(known) > len(cols.dates):  # new distinct dates: earlier rows' ranks move up
+                cols.date = np.searchsorted(known, cols.dates).astype(np.int32)[cols.date]
+                cols.dates = known
+            cols.date = np.concatenate([cols.date, np.zeros(grow, np.int32)])
+            cols.date[rows] = np.searchsorted(cols.dates, dates)
             cols.dated = np.concatenate([cols.dated, np.zeros(grow, bool)])
             cols.dated[rows] = [d is not None for _, _, d in new]
         return cols
@@ -500,14 +486,9 @@ class _Columns:
     def __init__(self):
         self.outlets: dict[str, int] = {}
         self.outlet = np.zeros(0, np.int32)
-        self.date = np.zeros(0, dtype="U10")
+        self.dates = np.zeros(0, dtype=str)  # the distinct dates, sorted
+        self.date = np.zeros(0, np.int32)  # each row's date as its rank in ``dates``
         self.dated = np.zeros(0, bool)
-
-
-def _write_flat(path: Path, vectors: np.ndarray, ids: np.ndarray) -> None:
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
-    index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
-    faiss.write_index(index, str(path))
 
 
 def _marks(items: list) -> str:

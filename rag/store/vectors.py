@@ -12,6 +12,7 @@ graph. Below ``seal_at`` chunks, everything is flat and search is exact.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import faiss
@@ -27,8 +28,8 @@ class Sealed:
     def __init__(self, index: faiss.Index, rows: np.ndarray):
         self.index, self.rows = index, rows
         self.live = np.ones(len(rows), dtype=bool)
-        storage = faiss.downcast_index(index.storage)
-        self.vectors = faiss.rev_swig_ptr(storage.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
+        self.storage = faiss.downcast_index(index.storage)  # the flat vectors the graph links
+        self.vectors = faiss.rev_swig_ptr(self.storage.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
 
     @staticmethod
     def write(path: Path, rows_file: Path, vectors: np.ndarray, rows: np.ndarray) -> None:
@@ -54,17 +55,32 @@ class Sealed:
         n_live = int(mask.sum())
         if not n_live:
             return []
-        if allowed is not None and n_live <= EXACT_UP_TO:
-            at = np.flatnonzero(mask)
-            scores = self.vectors[at] @ q[0]
-            best = np.argsort(-scores, kind="stable")[:k]
-            return [(int(self.rows[at[i]]), float(scores[i])) for i in best]
-        # a filtered walk passes over the rows it may not return: widen it in proportion
-        ef = max(EF_SEARCH, k) if n_live == len(mask) else min(max(EF_SEARCH, k) * len(mask) // n_live, 4 * len(mask))
         bits, selector = _selector(mask) if n_live < len(mask) else (None, None)
-        params = faiss.SearchParametersHNSW(efSearch=ef, sel=selector)
-        scores, at = self.index.search(q, min(k, n_live), params=params)
+        if allowed is not None and n_live <= EXACT_UP_TO:  # few rows: scored exactly, in place, no graph
+            scores, at = self.storage.search(q, min(k, n_live), params=faiss.SearchParameters(sel=selector))
+        else:  # a filtered walk passes over rows it may not return: widened by √(1 / share allowed)
+            # (in proportion: same recall@10, 1.0, at 1M chunks and a 20 % filter, but 30 % slower)
+            ef = min(int(max(EF_SEARCH, k) * (len(mask) / n_live) ** 0.5), 4 * len(mask))
+            params = faiss.SearchParametersHNSW(efSearch=ef, sel=selector)
+            scores, at = self.index.search(q, min(k, n_live), params=params)
         return [(int(self.rows[i]), float(s)) for i, s in zip(at[0], scores[0]) if i >= 0]
+
+
+def prefetch(paths: list[Path]) -> None:
+    """Read mapped parts into the page cache from a background thread, in order: otherwise the first
+    queries after opening fault their graphs in page by page (seconds each at a million chunks)."""
+    def read_ahead() -> None:
+        for path in paths:
+            try:
+                with open(path, "rb", buffering=0) as f:
+                    while f.readinto(buffer):
+                        pass
+            except OSError:  # gone (compacted meanwhile): nothing to warm
+                pass
+
+    buffer = bytearray(8 << 20)
+    if paths:
+        threading.Thread(target=read_ahead, name="isnad-prefetch", daemon=True).start()
 
 
 def _selector(mask: np.ndarray) -> tuple[np.ndarray, faiss.IDSelectorBitmap]:
