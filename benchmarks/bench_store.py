@@ -128,6 +128,11 @@ def _open(engine: str, where, info: StoreInfo | None = None):
     return SqliteStore(Path(where), info)
 
 
+def _query_vectors(seeds: SearchIndex) -> np.ndarray:
+    """Twenty seed chunk vectors as query vectors, the same in every run."""
+    return seeds.vectors[np.random.default_rng(1).integers(0, len(seeds.vectors), 20)]
+
+
 def _rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -137,8 +142,7 @@ def _rss_mb() -> float:
 
 def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
     seeds = seed_index()
-    rng = np.random.default_rng(1)
-    qvecs = seeds.vectors[rng.integers(0, len(seeds.vectors), 20)]
+    qvecs = _query_vectors(seeds)
     qtokens = [bm25_tokens(q) for q in QUERIES] * 4
     rss0 = _rss_mb()
     t = time.perf_counter()
@@ -207,7 +211,7 @@ def one_by_one(n: int, folder: Path) -> dict:
     store = SqliteStore(folder)
     out = {"upload_p50_s": round(statistics.median(times), 4), "upload_max_s": round(max(times), 3),
            "open_s": round(time.perf_counter() - t, 2)}
-    qvecs = seeds.vectors[np.random.default_rng(1).integers(0, len(seeds.vectors), 20)]
+    qvecs = _query_vectors(seeds)
     for label, f in (("hybrid", None), ("hybrid+outlet", StoreFilters(outlet=OUTLETS[3]))):
         spent = []
         for qv, q in zip(qvecs, QUERIES * 4):

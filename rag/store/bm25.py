@@ -144,11 +144,10 @@ class Postings:
         common: list[str] = []
         while len(scored) > 1 and sum(idf[w] for w in common) + idf[scored[-1]] < idf[scored[0]] / 2:
             common.append(scored.pop())
-        hits = [(s.rows[span], self._weights(s, span, idf[w], avgdl))
-                for w in scored for s in self.segments if (span := s.postings(w)) is not None]
+        hits = self._hits(scored, idf, avgdl)
         if not hits:
             return []
-        scores = np.bincount(np.concatenate([r for r, _ in hits]), weights=np.concatenate([w for _, w in hits]))
+        scores = _summed(hits)
         eligible = self._eligible(scores, allowed)
         bound = sum(idf[w] for w in common)
         if common and len(eligible) >= k and bound < (kth := np.partition(scores[eligible], -k)[-k]):
@@ -156,15 +155,13 @@ class Postings:
             for w in common:
                 for s in self.segments:
                     if (span := s.postings(w)) is not None:
-                        at = np.searchsorted(s.rows[span], eligible)  # a term's rows are ascending in a segment
-                        found = at < span.stop - span.start
-                        found[found] = s.rows[span][at[found]] == eligible[found]
+                        rows = s.rows[span]
+                        at = np.searchsorted(rows, eligible)  # a term's rows are ascending in a segment
+                        found = at < len(rows)
+                        found[found] = rows[at[found]] == eligible[found]
                         scores[eligible[found]] += self._weights(s, span.start + at[found], idf[w], avgdl)
         elif common:  # no cut-off to prune with: score the common terms in full
-            more = [(s.rows[span], self._weights(s, span, idf[w], avgdl))
-                    for w in common for s in self.segments if (span := s.postings(w)) is not None]
-            scores = np.bincount(np.concatenate([r for r, _ in hits + more]),
-                                 weights=np.concatenate([w for _, w in hits + more]))
+            scores = _summed(hits + self._hits(common, idf, avgdl))
             eligible = self._eligible(scores, allowed)
         candidates = eligible
         if len(candidates) > k:
@@ -174,6 +171,11 @@ class Postings:
             candidates = np.union1d(candidates, eligible[scores[eligible] == kth])
         ranked = sorted(((int(r), float(scores[r])) for r in candidates), key=lambda x: (-x[1], x[0]))
         return ranked[:k]
+
+    def _hits(self, words: list[str], idf: dict[str, float], avgdl: float) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(rows, weights) of each of ``words``' postings lists, segment by segment."""
+        return [(s.rows[span], self._weights(s, span, idf[w], avgdl))
+                for w in words for s in self.segments if (span := s.postings(w)) is not None]
 
     @staticmethod
     def _weights(s: Segment, where: slice | np.ndarray, idf: float, avgdl: float) -> np.ndarray:
@@ -190,6 +192,11 @@ class Postings:
             scores[n:] = 0
             scores[:n][~allowed[:n]] = 0
         return np.flatnonzero(scores > 0)
+
+
+def _summed(hits: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Each row's summed weight over ``hits``, as an array by row."""
+    return np.bincount(np.concatenate([r for r, _ in hits]), weights=np.concatenate([w for _, w in hits]))
 
 
 def _tier(segment: Segment) -> int:

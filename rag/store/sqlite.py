@@ -132,7 +132,7 @@ class SqliteStore(Store):
                     f"SELECT doc_id FROM documents WHERE source IN ({_marks(items)}) OR doc_id IN ({_marks(items)})",
                     sources)]
                 gone = self._delete_rows(old)
-                all_rows, df = [], Counter()
+                all_rows, df, all_tokens = [], Counter(), [t for *_, ts in items for t in ts]
                 for doc, chunks, vectors, tokens in items:
                     self._db.execute("INSERT INTO documents VALUES (?, ?, ?, ?, ?)",
                                      (doc.doc_id, doc.source, outlet_key(doc.outlet), doc.date,
@@ -148,12 +148,12 @@ class SqliteStore(Store):
                                          (row, v.tobytes(), json.dumps(t, ensure_ascii=False)))
                         rows.append(row)
                     all_rows.append(rows)
-                self._count(df, sum(len(r) for r in all_rows), sum(len(t) for *_, ts in items for t in ts))
+                self._count(df, sum(len(r) for r in all_rows), sum(len(t) for t in all_tokens))
             self._forget(gone)
             ids = [r for rows in all_rows for r in rows]
             if ids:
                 self._vectors.add(np.vstack([v for _, _, v, _ in items]), np.array(ids, dtype=np.int64))
-                self._postings.add(Segment.build(ids, [t for *_, ts in items for t in ts]))
+                self._postings.add(Segment.build(ids, all_tokens))
                 self._recent_seen = ids[-1]
             self._seen_own_writes()
             if self._vectors.flat.ntotal >= self.seal_at:
@@ -330,8 +330,8 @@ class SqliteStore(Store):
         self._vectors = Vectors(self._info.dim)
         self._postings = Postings()
         self._recent_seen = self._tombstones_seen = 0
-        parts = self._db.execute("SELECT part, upto FROM parts ORDER BY part").fetchall()
-        for part, upto in parts:
+        warm = []
+        for part, upto in self._db.execute("SELECT part, upto FROM parts ORDER BY part").fetchall():
             files = self._part_files(part)
             if missing := [p.name for p in files if not p.exists()]:
                 raise StoreError(f"vector file {missing[0]} is missing")
@@ -341,9 +341,9 @@ class SqliteStore(Store):
             except (RuntimeError, OSError, ValueError, KeyError) as e:  # FAISS or np.load of a damaged file
                 raise StoreError(f"vector file {files[0].name} is unreadable ({str(e).splitlines()[0]})") from None
             self._recent_seen = max(self._recent_seen, upto)
-        fresh = [p for part, _ in parts for p in self._part_files(part)[::3] if p not in self._warmed]
-        prefetch(fresh)  # graphs and postings, once per file (a reload after another's seal reads only the new part)
-        self._warmed.update(fresh)
+            warm += [p for p in (files[0], files[3]) if p not in self._warmed]  # graph and postings
+        prefetch(warm)  # once per file: a reload after another's seal reads only the new part
+        self._warmed.update(warm)
         self._load_recent()
         self._remove_tombstones()
         self._version = self._data_version()

@@ -70,6 +70,7 @@ def prefetch(paths: list[Path]) -> None:
     """Read mapped parts into the page cache from a background thread, in order: otherwise the first
     queries after opening fault their graphs in page by page (seconds each at a million chunks)."""
     def read_ahead() -> None:
+        buffer = bytearray(8 << 20)
         for path in paths:
             try:
                 with open(path, "rb", buffering=0) as f:
@@ -78,7 +79,6 @@ def prefetch(paths: list[Path]) -> None:
             except OSError:  # gone (compacted meanwhile): nothing to warm
                 pass
 
-    buffer = bytearray(8 << 20)
     if paths:
         threading.Thread(target=read_ahead, name="isnad-prefetch", daemon=True).start()
 
