@@ -10,7 +10,8 @@ engine and size runs in fresh processes (one builds, one opens and serves), so m
 that engine's alone (for PostgreSQL, the client's; the server is a throwaway local one with
 fsync off). "searchindex" is `rag.index.SearchIndex`, the generation folders (ISNAD_STORE=folders,
 a whole generation written per change); "sqlite" is `rag.store.sqlite.SqliteStore` (the default);
-"postgresql" `rag.store.postgres.PostgresStore`.
+"postgresql" `rag.store.postgres.PostgresStore`; "chroma" is Chroma's PersistentClient, a reference
+row for the dense leg and its filters only (it has no BM25 here; `pip install -e .[bench]`).
 """
 
 from __future__ import annotations
@@ -104,10 +105,18 @@ def build(engine: str, n: int, folder: Path) -> dict:
             index.chunks.extend(chunks)
         index.vectors = np.vstack([v for _, _, v, _ in items])
         index.save(folder)
+    elif engine == "chroma":
+        col = _chroma(folder, create=True)
+        rows = [(c, v, d) for d, chunks, vecs, _ in items for c, v in zip(chunks, vecs)]
+        for i in range(0, len(rows), 5000):
+            batch = rows[i:i + 5000]
+            col.add(ids=[c.chunk_id for c, _, _ in batch], embeddings=np.array([v for _, v, _ in batch]),
+                    metadatas=[_chroma_meta(d) for _, _, d in batch])
     else:
         store = _open(engine, folder, StoreInfo(seeds.model_id, seeds.dim, seeds.chunker.to_dict()))
-        for i in range(0, len(items), 1000):
-            store.upsert_many(items[i:i + 1000])
+        step = len(items) if engine == "postgresql" else 1000  # a first ingest: PostgreSQL builds its indexes once
+        for i in range(0, len(items), step):
+            store.upsert_many(items[i:i + step])
         store.close()
     seconds = time.perf_counter() - t
     if engine == "postgresql":
@@ -126,6 +135,28 @@ def _open(engine: str, where, info: StoreInfo | None = None):
 
         return PostgresStore(str(where), info)
     return SqliteStore(Path(where), info)
+
+
+def _chroma(folder: Path, create: bool = False):
+    import chromadb
+
+    client = chromadb.PersistentClient(path=str(folder))
+    if create:  # inner product, as the other engines; no embedding function: vectors are given
+        return client.create_collection("isnad", configuration={"hnsw": {"space": "ip"}}, embedding_function=None)
+    return client.get_collection("isnad", embedding_function=None)
+
+
+def _chroma_meta(doc: Document) -> dict:
+    return {"outlet": doc.outlet, "date": int(doc.date.replace("-", ""))}  # Chroma compares numbers only
+
+
+def _chroma_where(f: StoreFilters | None) -> dict | None:
+    if f is None:
+        return None
+    if f.outlet:
+        return {"outlet": f.outlet}
+    return {"$and": [{"date": {"$gte": int(f.date_from.replace("-", ""))}},
+                     {"date": {"$lte": int(f.date_to.replace("-", ""))}}]}
 
 
 def _query_vectors(seeds: SearchIndex) -> np.ndarray:
@@ -149,12 +180,17 @@ def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
     if engine == "searchindex":
         index = SearchIndex.load(folder)
         index.dense, index.bm25  # noqa: B018 (loaded structures, as the app holds them)
+    elif engine == "chroma":
+        col = _chroma(folder)
     else:
         store = _open(engine, folder)
     out = {"open_s": round(time.perf_counter() - t, 2), "rss_mb": round(_rss_mb() - rss0)}
     filters = {"outlet": StoreFilters(outlet=OUTLETS[3]), "date": StoreFilters(date_from="2023-01-01", date_to="2023-12-31")}
 
     def query(qv, toks, mode, f):
+        if engine == "chroma":
+            got = col.query(query_embeddings=qv[None, :], n_results=50, where=_chroma_where(f), include=["distances"])
+            return got["ids"][0]
         if engine == "searchindex":
             mask = index.mask(f.outlet, f.date_from, f.date_to) if f else None
             dense = index.dense_search(qv, 50, mask) if mode != "bm25" else []
@@ -164,8 +200,12 @@ def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
             dense, bm = legs.dense, legs.bm25
         return rrf([[i for i, _ in dense], [i for i, _ in bm]], 60, [1.0, 0.5]) if mode == "hybrid" else dense or bm
 
-    for label, mode, f in (("dense", "dense", None), ("bm25", "bm25", None), ("hybrid", "hybrid", None),
-                           ("hybrid+outlet", "hybrid", filters["outlet"]), ("hybrid+date", "hybrid", filters["date"])):
+    cases = (("dense", "dense", None), ("bm25", "bm25", None), ("hybrid", "hybrid", None),
+             ("hybrid+outlet", "hybrid", filters["outlet"]), ("hybrid+date", "hybrid", filters["date"]))
+    if engine == "chroma":
+        cases = (("dense", "dense", None), ("dense+outlet", "dense", filters["outlet"]),
+                 ("dense+date", "dense", filters["date"]))
+    for label, mode, f in cases:
         times = []
         for _ in range(rounds):
             for qv, toks in zip(qvecs, qtokens):
@@ -174,7 +214,12 @@ def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
                 times.append((time.perf_counter() - t) * 1000)
         out[f"{label}_p50_ms"] = round(statistics.median(times), 1)
         out[f"{label}_p95_ms"] = round(percentile(times, 0.95), 1)
-    if engine != "searchindex":  # recall@10 of the dense leg against exact inner products over every vector
+    if engine == "chroma":
+        got = col.get(include=["embeddings"])
+        ids, everything = np.array(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32)
+        out["dense_recall@10"] = round(float(np.mean([len(set(ids[np.argsort(-(everything @ qv))[:10]]) & set(
+            col.query(query_embeddings=qv[None, :], n_results=10, include=[])["ids"][0])) / 10 for qv in qvecs])), 3)
+    elif engine != "searchindex":  # recall@10 of the dense leg against exact inner products over every vector
         rows, everything = _all_vectors(engine, store)
         cases = {"": None} if engine == "postgresql" else {"": None, "+outlet": filters["outlet"], "+date": filters["date"]}
         for label, f in cases.items():  # filtered: against exact search over the rows the filter allows
@@ -190,6 +235,8 @@ def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
     if engine == "searchindex":  # what an upload costs today: add, rebuild BM25 and FAISS, write a generation
         index.add([doc], _Fixed(index.model_id, index.dim, vecs))
         index.save(folder)
+    elif engine == "chroma":
+        col.add(ids=[c.chunk_id for c in chunks], embeddings=vecs, metadatas=[_chroma_meta(doc)] * len(chunks))
     else:
         store.upsert(doc, chunks, vecs, toks)
     out["add_10_chunks_s"] = round(time.perf_counter() - t, 3)
@@ -225,9 +272,8 @@ def one_by_one(n: int, folder: Path) -> dict:
 def _all_vectors(engine: str, store) -> tuple[np.ndarray, np.ndarray]:
     """Every (row id, vector) of a store, for exact search."""
     if engine == "postgresql":
-        got = store._db.execute("SELECT row, embedding::text FROM isnad_chunks").fetchall()
-        return (np.array([r for r, _ in got]),
-                np.array([np.array(v.strip("[]").split(","), dtype=np.float32) for _, v in got]))
+        got = store._db.execute("SELECT row, embedding FROM isnad_chunks").fetchall()
+        return np.array([r for r, _ in got]), np.array([v.to_numpy() for _, v in got])
     return store._vectors.all()
 
 
@@ -274,7 +320,7 @@ def main() -> None:
                         server.stop()
                 print(json.dumps(row), flush=True)
                 rows.append(row)
-    keys = [k for k in rows[0] if k not in ("engine", "chunks")]
+    keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in ("engine", "chunks")]
     print("\n| engine | chunks | " + " | ".join(keys) + " |\n|" + "---|" * (len(keys) + 2))
     for r in rows:
         print(f"| {r['engine']} | {r['chunks']:,} | " + " | ".join(str(r.get(k, "")) for k in keys) + " |")

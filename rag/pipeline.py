@@ -321,10 +321,9 @@ class Isnad:
                 f"{self.settings.index_dir} into {store_label(self.settings)} (the folders are left as they were)")
 
     def _fill(self, index: SearchIndex, store: Store) -> Store:
-        """Copy ``index`` (vectors and all) into ``store``, and read from it from now on."""
-        items = index.items()
-        for at in range(0, len(items), 100):
-            store.upsert_many(items[at:at + 100])
+        """Copy ``index`` (vectors and all) into ``store`` in one transaction (a copy stopped half-way leaves
+        nothing to clean up, and PostgreSQL builds its indexes once), and read from it from now on."""
+        store.upsert_many(index.items())
         self._index, self._searcher = store, None
         return store
 

@@ -138,12 +138,8 @@ class Postings:
         MaxScore: a term adds less than its idf to any chunk, so the most common terms, whose idfs sum to
         less than the k-th best score of the others, cannot lift a chunk that has none of the others into
         the top k. Their (long) postings are then only looked up for the chunks that could still rank."""
-        avgdl = max(total_terms / max(n_chunks, 1), 1.0)
-        idf = {w: math.log(1 + (n_chunks - df[w] + 0.5) / (df[w] + 0.5)) for w in dict.fromkeys(words) if df.get(w)}
-        scored = sorted(idf, key=lambda w: -idf[w])  # rarest first
-        common: list[str] = []
-        while len(scored) > 1 and sum(idf[w] for w in common) + idf[scored[-1]] < idf[scored[0]] / 2:
-            common.append(scored.pop())
+        idf, avgdl = idfs(words, df, n_chunks, total_terms)
+        scored, common = split_common(idf, max(idf.values(), default=0) / 2)
         hits = self._hits(scored, idf, avgdl)
         if not hits:
             return []
@@ -192,6 +188,22 @@ class Postings:
             scores[n:] = 0
             scores[:n][~allowed[:n]] = 0
         return np.flatnonzero(scores > 0)
+
+
+def idfs(words: list[str], df: dict[str, int], n_chunks: int, total_terms: int) -> tuple[dict[str, float], float]:
+    """Lucene's idf of each of ``words`` in the corpus (the absent ones left out), and the mean chunk length."""
+    idf = {w: math.log(1 + (n_chunks - df[w] + 0.5) / (df[w] + 0.5)) for w in dict.fromkeys(words) if df.get(w)}
+    return idf, max(total_terms / max(n_chunks, 1), 1.0)
+
+
+def split_common(idf: dict[str, float], below: float) -> tuple[list[str], list[str]]:
+    """MaxScore's split: (terms scored in full, rarest first; the commonest terms, whose idfs sum to less than
+    ``below``, looked up only for the chunks the others leave in reach of the top k)."""
+    scored = sorted(idf, key=lambda w: -idf[w])
+    common: list[str] = []
+    while len(scored) > 1 and sum(idf[w] for w in common) + idf[scored[-1]] < below:
+        common.append(scored.pop())
+    return scored, common
 
 
 def _summed(hits: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
