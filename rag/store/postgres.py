@@ -194,8 +194,8 @@ class PostgresStore(Store):
             # a filter's rows hash-joined to the terms' postings, not probed one posting at a time
             # (at 100k chunks: an outlet filter 54 ms, not 149 ms); only for this query
             self._db.execute("SET LOCAL enable_nestloop = off")
-            idf, avgdl, df = self._idfs(words)
-            floor = self._floor(idf, avgdl, df, where, args, bool(filters), n)
+            idf, avgdl, df, n_chunks = self._idfs(words)
+            floor = self._floor(idf, avgdl, df, n_chunks, where, args, bool(filters), n)
             scored, common = split_common(idf, floor)
             sql, params = self._legs(query_vector, scored, common, idf, avgdl, floor, where, args, bool(filters), n)
             rows = self._db.execute(sql, params).fetchall() if sql else []  # no vector, no known word
@@ -203,20 +203,20 @@ class PostgresStore(Store):
         legs.bm25 = sorted(((int(r), float(s)) for leg, r, s in rows if leg == "b"), key=lambda x: (-x[1], x[0]))
         return legs
 
-    def _idfs(self, words: list[str]) -> tuple[dict[str, float], float, dict[str, int]]:
-        """Each word's idf, the mean chunk length, and the document frequencies (with "" for the chunk count)."""
+    def _idfs(self, words: list[str]) -> tuple[dict[str, float], float, dict[str, int], int]:
+        """Each known word's idf, the mean chunk length, the words' document frequencies, the chunk count."""
         if not words:
-            return {}, 1.0, {}
+            return {}, 1.0, {}, 0
         n_chunks, total_terms = self._db.execute("SELECT n_chunks, total_terms FROM isnad_stats").fetchone()
         df = dict(self._db.execute("SELECT term, df FROM isnad_terms WHERE term = ANY(%s)", (words,)).fetchall())
-        return *idfs(words, df, n_chunks, total_terms), {**df, "": n_chunks}
+        return *idfs(words, df, n_chunks, total_terms), df, n_chunks
 
-    def _floor(self, idf: dict[str, float], avgdl: float, df: dict[str, int], where: str, args: list,
-               filtered: bool, n: int) -> float:
+    def _floor(self, idf: dict[str, float], avgdl: float, df: dict[str, int], n_chunks: int, where: str,
+               args: list, filtered: bool, n: int) -> float:
         """A floor under the n-th best BM25 score: the n-th best over the rarest terms alone (scores only grow as
         terms are added), from postings that are cheap to read. The commonest terms whose idfs sum below it can
         lift no chunk that lacks the others into the top n. 0 when the rare terms give no floor."""
-        rare, budget = [], max(1000, df.get("", 0) // 20)
+        rare, budget = [], max(1000, n_chunks // 20)  # a few percent of the postings at most
         for w in sorted(idf, key=lambda w: -idf[w]):
             if sum(df[x] for x in rare) + df[w] > budget:
                 break
