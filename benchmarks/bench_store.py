@@ -164,6 +164,12 @@ def _query_vectors(seeds: SearchIndex) -> np.ndarray:
     return seeds.vectors[np.random.default_rng(1).integers(0, len(seeds.vectors), 20)]
 
 
+def _recall_at_10(ids: np.ndarray, vectors: np.ndarray, qvecs: np.ndarray, search) -> float:
+    """Mean share of the exact top 10 (inner product over ``vectors``, named by ``ids``) that ``search(qv)`` returns."""
+    return round(float(np.mean([len(set(ids[np.argsort(-(vectors @ qv))[:10]]) & set(search(qv))) / 10
+                                for qv in qvecs])), 3)
+
+
 def _rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -216,17 +222,16 @@ def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
         out[f"{label}_p95_ms"] = round(percentile(times, 0.95), 1)
     if engine == "chroma":
         got = col.get(include=["embeddings"])
-        ids, everything = np.array(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32)
-        out["dense_recall@10"] = round(float(np.mean([len(set(ids[np.argsort(-(everything @ qv))[:10]]) & set(
-            col.query(query_embeddings=qv[None, :], n_results=10, include=[])["ids"][0])) / 10 for qv in qvecs])), 3)
+        out["dense_recall@10"] = _recall_at_10(np.array(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32),
+                                               qvecs, lambda qv: col.query(query_embeddings=qv[None, :], n_results=10,
+                                                                           include=[])["ids"][0])
     elif engine != "searchindex":  # recall@10 of the dense leg against exact inner products over every vector
         rows, everything = _all_vectors(engine, store)
         cases = {"": None} if engine == "postgresql" else {"": None, "+outlet": filters["outlet"], "+date": filters["date"]}
         for label, f in cases.items():  # filtered: against exact search over the rows the filter allows
             keep = _by_row(store._allowed(f), rows) if f else np.ones(len(rows), bool)
-            hits = [len(set(rows[keep][np.argsort(-(everything[keep] @ qv))[:10]])
-                        & {r for r, _ in store.search(qv, None, 10, f).dense}) / 10 for qv in qvecs]
-            out[f"dense{label}_recall@10"] = round(float(np.mean(hits)), 3)
+            out[f"dense{label}_recall@10"] = _recall_at_10(
+                rows[keep], everything[keep], qvecs, lambda qv: [r for r, _ in store.search(qv, None, 10, f).dense])
     doc, chunks, vecs, toks = next(corpus(PER_DOC, seed=99))
     doc = Document("new-doc", "synthetic/new.txt", doc.text, doc.title, doc.outlet, doc.date, "ar", doc.paragraphs)
     chunks = [Chunk(c.chunk_id.replace(c.doc_id, "new-doc"), "new-doc", c.start, c.end, c.text, c.sentences, c.n_tokens)

@@ -85,14 +85,19 @@ def _reference(docs: dict[int, list[str]], words: list[str], k: int, only=lambda
     return sorted(scores.items(), key=lambda x: (-x[1], x[0]))[:k]
 
 
+def zipf_chunks(n: int = 3000) -> list[list[str]]:
+    """``n`` chunks of 20–120 words drawn from 2,000 with Zipf frequencies (a few words in most chunks)."""
+    rng = np.random.default_rng(3)
+    vocab = [f"w{i}" for i in range(2000)]
+    zipf = 1 / np.arange(1, 2001)
+    return [list(rng.choice(vocab, size=int(rng.integers(20, 120)), p=zipf / zipf.sum())) for _ in range(n)]
+
+
 def test_common_terms_pruned_by_their_bound_rank_as_if_scored_in_full():
     """Zipf-distributed words: a query of one rare word and several words in most chunks takes the
     MaxScore path (the common words' idfs sum below the rare word's half) and must give exactly the
     full ranking, with deletions and filters, for small and large k."""
-    rng = np.random.default_rng(3)
-    vocab = [f"w{i}" for i in range(2000)]
-    zipf = 1 / np.arange(1, 2001)
-    docs = {row: list(rng.choice(vocab, size=int(rng.integers(20, 120)), p=zipf / zipf.sum())) for row in range(1, 3001)}
+    docs = dict(enumerate(zipf_chunks(), start=1))
     p = Postings()
     for start in range(1, 3001, 300):  # ten segments, as after a few seals
         p.add(Segment.build(list(range(start, start + 300)), [docs[r] for r in range(start, start + 300)]))

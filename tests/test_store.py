@@ -311,12 +311,9 @@ def test_postgresql_bm25_prunes_common_terms_exactly(postgres):
     """PostgreSQL's MaxScore (common words looked up only for chunks in reach of the top k) ranks exactly as
     bm25s's formula chunk by chunk, on Zipf-distributed words, after deletions and under a filter."""
     from rag.store.postgres import PostgresStore
-    from tests.test_bm25 import _reference
+    from tests.test_bm25 import _reference, zipf_chunks
 
-    rng = np.random.default_rng(3)
-    vocab = [f"w{i}" for i in range(2000)]
-    zipf = 1 / np.arange(1, 2001)
-    words = [list(rng.choice(vocab, size=int(rng.integers(20, 120)), p=zipf / zipf.sum())) for _ in range(3000)]
+    words = zipf_chunks()
     items = []
     for d in range(300):
         doc, _ = _doc(d, outlet=f"منفذ {d % 2}")

@@ -112,6 +112,11 @@ class Store(Reader, Protocol):
     def close(self) -> None: ...
 
 
+def best_first(pairs, k: int | None = None) -> list[tuple[int, float]]:
+    """(row, score) pairs, best first, ties to the lower row: the order every engine's legs come in."""
+    return sorted(((int(r), float(s)) for r, s in pairs), key=lambda x: (-x[1], x[0]))[:k]
+
+
 def paged_documents_sql(table: str, where: str, args: list, after: str | None, limit: int | None,
                         mark: str) -> tuple[str, list]:
     """The documents query both SQL engines run: filters, then doc_id order from ``after``, at most ``limit``

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.store.base import best_first
+
 K1, B = 1.5, 0.75  # bm25s's defaults, as the generation folders use
 RECORD = np.dtype([("row", np.int64), ("tf", np.float32), ("dl", np.float32)])  # one posting on disk
 MERGE_AT = 10  # recent segments of one size tier merged into one of the next
@@ -165,8 +167,7 @@ class Postings:
             # rows tied with the k-th score that argpartition left out: ties go to the lower row
             kth = scores[candidates].min()
             candidates = np.union1d(candidates, eligible[scores[eligible] == kth])
-        ranked = sorted(((int(r), float(scores[r])) for r in candidates), key=lambda x: (-x[1], x[0]))
-        return ranked[:k]
+        return best_first(zip(candidates, scores[candidates]), k)
 
     def _hits(self, words: list[str], idf: dict[str, float], avgdl: float) -> list[tuple[np.ndarray, np.ndarray]]:
         """(rows, weights) of each of ``words``' postings lists, segment by segment."""

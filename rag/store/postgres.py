@@ -25,7 +25,7 @@ from psycopg.types.json import Jsonb, set_json_dumps
 from rag.chunking import Chunk
 from rag.ingest import Document
 from rag.store.bm25 import B, K1, idfs, split_common
-from rag.store.base import Item, Legs, Store, StoreError, check_items, paged_documents_sql, StoreFilters, StoreInfo, StoreMissingError, Stored, outlet_key
+from rag.store.base import best_first, Item, Legs, Store, StoreError, check_items, paged_documents_sql, StoreFilters, StoreInfo, StoreMissingError, Stored, outlet_key
 
 WRITER_LOCK = 0x15A4D  # pg_advisory_xact_lock key: one writer at a time
 SCHEMA = """
@@ -59,6 +59,7 @@ DROP INDEX isnad_chunks_hnsw, isnad_postings_row;
 ALTER TABLE isnad_postings DROP CONSTRAINT isnad_postings_row_fkey, DROP CONSTRAINT isnad_postings_pkey;
 """
 WEIGHT = f"sum(q.idf * p.tf / (p.tf + {K1} * (1 - {B} + {B} * p.n_terms / %s::float8)))"  # bm25s's, over postings p
+NTH_BEST = "(SELECT score FROM s ORDER BY score DESC OFFSET %s LIMIT 1)"  # over the CTE s, n-1 as the offset
 BULK_AT = 20_000  # chunks into an empty database: indexes dropped and built once after the rows
 MAX_BUILD_MB = 8192  # the most memory a bulk build asks of the server (maintenance_work_mem)
 
@@ -199,8 +200,8 @@ class PostgresStore(Store):
             scored, common = split_common(idf, floor)
             sql, params = self._legs(query_vector, scored, common, idf, avgdl, floor, where, args, bool(filters), n)
             rows = self._db.execute(sql, params).fetchall() if sql else []  # no vector, no known word
-        legs.dense = sorted(((int(r), float(s)) for leg, r, s in rows if leg == "d"), key=lambda x: (-x[1], x[0]))
-        legs.bm25 = sorted(((int(r), float(s)) for leg, r, s in rows if leg == "b"), key=lambda x: (-x[1], x[0]))
+        legs.dense = best_first((r, s) for leg, r, s in rows if leg == "d")
+        legs.bm25 = best_first((r, s) for leg, r, s in rows if leg == "b")
         return legs
 
     def _idfs(self, words: list[str]) -> tuple[dict[str, float], float, dict[str, int], int]:
@@ -218,15 +219,14 @@ class PostgresStore(Store):
         lift no chunk that lacks the others into the top n. 0 when the rare terms give no floor."""
         rare, budget = [], max(1000, n_chunks // 20)  # a few percent of the postings at most
         for w in sorted(idf, key=lambda w: -idf[w]):
-            if sum(df[x] for x in rare) + df[w] > budget:
+            if df[w] > budget:
                 break
             rare.append(w)
+            budget -= df[w]
         if not rare or len(rare) == len(idf):
             return 0.0
         sql, params = self._lexical(rare, idf, avgdl, where, args, filtered)
-        got = self._db.execute(f"WITH {sql} SELECT score FROM s ORDER BY score DESC OFFSET %s LIMIT 1",
-                               [*params, n - 1]).fetchone()
-        return got[0] if got else 0.0
+        return self._db.execute(f"WITH {sql} SELECT coalesce({NTH_BEST}, 0)", [*params, n - 1]).fetchone()[0]
 
     @staticmethod
     def _lexical(scored: list[str], idf: dict[str, float], avgdl: float, where: str, args: list,
@@ -259,7 +259,7 @@ class PostgresStore(Store):
             parts.append("(SELECT 'b', row, score FROM s ORDER BY score DESC, row LIMIT %s)")
             params.append(n)
         else:
-            ctes += (", kth AS (SELECT coalesce((SELECT score FROM s ORDER BY score DESC OFFSET %s LIMIT 1), 0) AS score), "
+            ctes += (f", kth AS (SELECT coalesce({NTH_BEST}, 0) AS score), "
                      "reach AS (SELECT s.row, s.score FROM s, kth WHERE s.score + %s >= greatest(kth.score, %s)), "
                      f"more AS (SELECT p.row, {WEIGHT} AS score FROM isnad_postings p JOIN q USING (term) "
                      "WHERE p.term = ANY(%s) AND p.row = ANY(ARRAY(SELECT row FROM reach)) GROUP BY p.row)")

@@ -18,6 +18,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from rag.store.base import best_first
+
 M, EF_CONSTRUCTION, EF_SEARCH = 32, 64, 64  # recall@10 0.995-1.0 of exact at 200k-1M chunks (benchmarks/bench_store.py)
 EXACT_UP_TO = 4096  # a filtered part with at most this many allowed rows is scored exactly
 
@@ -155,4 +157,4 @@ class Vectors:
             found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         for s in self.sealed:
             found += s.search(q, k, allowed)
-        return sorted(found, key=lambda x: (-x[1], x[0]))[:k]
+        return best_first(found, k)
