@@ -266,8 +266,9 @@ def test_a_store_knows_when_another_was_swapped_into_its_folder(tmp_path):
 
 
 def test_postgresql_bulk_fill_matches_row_by_row_and_keeps_its_indexes(postgres):
-    """An empty database filled in one large upsert gets its indexes built after the rows; it answers
-    exactly as one filled row by row, and later writes keep every index and the postings' cascade."""
+    """An empty database filled in one large upsert gets its HNSW graph built after the rows and its postings
+    written as one sealed segment; it answers exactly as one filled row by row (all postings recent), and later
+    writes keep every index, the postings' cascade, and deletions out of the segment's results."""
     from rag.store.postgres import PostgresStore
 
     info = StoreInfo("test-model", DIM, {"max_tokens": 256})
@@ -275,29 +276,35 @@ def test_postgresql_bulk_fill_matches_row_by_row_and_keeps_its_indexes(postgres)
     for i in range(1, 31):
         doc, chunks = _doc(i, outlet=f"منفذ {i % 3}", date=f"202{i % 4}-01-01", words="الموصل" * (i % 2))
         items.append((doc, chunks, _vectors(len(chunks), i), [bm25_tokens(c.text) for c in chunks]))
-    bulk = PostgresStore(fresh_database(postgres), info, bulk_at=10)
-    one = PostgresStore(fresh_database(postgres), info, bulk_at=10**9)
+    bulk = PostgresStore(fresh_database(postgres), info, bulk_at=10, seal_at=100)
+    one = PostgresStore(fresh_database(postgres), info, bulk_at=10**9, seal_at=10**9)
     try:
         doc, chunks, _, tokens = items[-1]
-        with pytest.raises(psycopg.Error):  # a failed fill rolls back, its dropped indexes with it
+        with pytest.raises(psycopg.Error):  # a failed fill rolls back, its dropped index with it
             bulk.upsert_many(items[:-1] + [(doc, chunks, np.ones((len(chunks), DIM + 1), np.float32), tokens)])
         assert bulk.info().n_chunks == 0 and bulk.search(None, ["انسحاب"], 5).bm25 == []
         assert _indexes(bulk) == _indexes(one)
         bulk.upsert_many(items)
         for item in items:
             one.upsert_many([item])
+        assert _count(bulk, "isnad_postings") == 0 < _count(bulk, "isnad_segments")
+        assert _count(one, "isnad_segments") == 0 < _count(one, "isnad_postings")
         for f in (None, StoreFilters(outlet="منفذ 1"), StoreFilters(date_from="2022-01-01")):
             for q in range(3):
                 a = bulk.search(_vectors(1, 100 + q)[0], bm25_tokens("انسحاب القوات من الموصل 7"), 20, f)
                 b = one.search(_vectors(1, 100 + q)[0], bm25_tokens("انسحاب القوات من الموصل 7"), 20, f)
                 assert a.bm25 and [s for _, s in a.dense] == pytest.approx([s for _, s in b.dense])
-                assert [s for _, s in a.bm25] == pytest.approx([s for _, s in b.bm25])
+                assert [s for _, s in a.bm25] == pytest.approx([s for _, s in b.bm25])  # rows differ: the failed fill used ids
         assert {"isnad_chunks_hnsw", "isnad_postings_pkey", "isnad_postings_row"} <= _indexes(bulk) == _indexes(one)
         _put(bulk, 40)
-        bulk.delete(["d0001"])
-        assert bulk._db.execute("SELECT count(*) FROM isnad_postings p LEFT JOIN isnad_chunks c USING (row) "
-                                "WHERE c.row IS NULL").fetchone()[0] == 0
-        assert bulk.info().n_chunks == 60 and bulk.search(None, bm25_tokens("الخبر رقم 40"), 1).bm25
+        for store in (bulk, one):
+            store.delete(["d0001", "d0007"])
+        assert _count(bulk, "isnad_dead") == 4 and _count(one, "isnad_dead") == 0
+        assert _count(bulk, "isnad_postings p LEFT JOIN isnad_chunks c USING (row) WHERE c.row IS NULL") == 0
+        assert bulk.info().n_chunks == 58 and bulk.search(None, bm25_tokens("الخبر رقم 40"), 1).bm25
+        _put(one, 40)
+        query = bm25_tokens("الخبر رقم 7 انسحاب القوات من الموصل")
+        assert [s for _, s in bulk.search(None, query, 60).bm25] == pytest.approx([s for _, s in one.search(None, query, 60).bm25])
     finally:
         bulk.close()
         one.close()
@@ -307,9 +314,13 @@ def _indexes(store) -> set[str]:
     return {r for r, in store._db.execute("SELECT indexname FROM pg_indexes WHERE tablename LIKE 'isnad_%'")}
 
 
-def test_postgresql_bm25_prunes_common_terms_exactly(postgres):
-    """PostgreSQL's MaxScore (common words looked up only for chunks in reach of the top k) ranks exactly as
-    bm25s's formula chunk by chunk, on Zipf-distributed words, after deletions and under a filter."""
+def _count(store, table: str) -> int:
+    return store._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def test_postgresql_bm25_over_sealed_segments_and_recent_rows_is_exact(postgres):
+    """BM25 over several sealed segments, recent rows and deletions in both ranks exactly as bm25s's formula
+    chunk by chunk, on Zipf-distributed words (MaxScore's lookups included), unfiltered and under a filter."""
     from rag.store.postgres import PostgresStore
     from tests.test_bm25 import _reference, zipf_chunks
 
@@ -319,10 +330,13 @@ def test_postgresql_bm25_prunes_common_terms_exactly(postgres):
         doc, _ = _doc(d, outlet=f"منفذ {d % 2}")
         chunks = [Chunk(f"{doc.doc_id}:{i}", doc.doc_id, 0, 1, "x", [(0, 1)], 1) for i in range(10)]
         items.append((doc, chunks, _vectors(10, d), words[d * 10:d * 10 + 10]))
-    store = PostgresStore(fresh_database(postgres), StoreInfo("test-model", DIM, {}))
+    store = PostgresStore(fresh_database(postgres), StoreInfo("test-model", DIM, {}), seal_at=40_000)
     try:
-        rows = store.upsert_many(items)
+        rows = [r for batch in range(0, 275, 25) for r in store.upsert_many(items[batch:batch + 25])]
+        rows += [store.upsert_many([item])[0] for item in items[275:]]
+        assert _count(store, "(SELECT DISTINCT seg FROM isnad_segments) s") >= 3 and _count(store, "isnad_postings")
         store.delete([f"d{d:04d}" for d in range(0, 300, 7)])
+        assert _count(store, "isnad_dead") and _count(store, "isnad_postings p JOIN isnad_chunks c USING (row)")
         live = {r: w for d, rs in enumerate(rows) if d % 7 for r, w in zip(rs, words[d * 10:d * 10 + 10])}
         even = {r for d, rs in enumerate(rows) if d % 2 == 0 for r in rs}
         for rare in ("w150", "w400", "w1200"):
@@ -332,5 +346,37 @@ def test_postgresql_bm25_prunes_common_terms_exactly(postgres):
                 assert [r for r, _ in got] == [r for r, _ in ref] and np.allclose([s for _, s in got], [s for _, s in ref])
             got = store.search(None, query, 10, StoreFilters(outlet="منفذ 0")).bm25
             assert [r for r, _ in got] == [r for r, _ in _reference(live, query, 10, only=even.__contains__)]
+    finally:
+        store.close()
+
+
+def test_postgresql_database_from_before_segments_is_upgraded_on_open(postgres):
+    """A database whose postings are all rows, without chunk terms (as sessions 7–11 wrote it), is upgraded
+    when opened: postings sealed, terms gathered, the same rankings, and deletions still keep df exact."""
+    from rag.store.postgres import PostgresStore
+
+    where, info = fresh_database(postgres), StoreInfo("test-model", DIM, {})
+    store = PostgresStore(where, info, seal_at=10**9)
+    for i in range(1, 21):
+        _put(store, i, words="الموصل" * (i % 3 == 0))
+    query = bm25_tokens("انسحاب القوات من الموصل 12")
+    before = store.search(_vectors(1, 5)[0], query, 10)
+    store._db.execute("DROP TABLE isnad_segments, isnad_dead, isnad_chunk_terms; "
+                      "ALTER TABLE isnad_stats DROP COLUMN segments, DROP COLUMN unsealed")
+    store.close()
+    store = PostgresStore(where)
+    try:
+        assert _count(store, "isnad_postings") == 0 < _count(store, "isnad_segments")
+        after = store.search(_vectors(1, 5)[0], query, 10)
+        assert after.dense == before.dense and after.bm25 == [(r, pytest.approx(s)) for r, s in before.bm25]
+        store.delete(["d0003", "d0012"])
+        fresh = PostgresStore(fresh_database(postgres), info)
+        for i in range(1, 21):
+            if i not in (3, 12):
+                _put(fresh, i, words="الموصل" * (i % 3 == 0))
+        assert [s for _, s in store.search(None, query, 10).bm25] == pytest.approx(
+            [s for _, s in fresh.search(None, query, 10).bm25])
+        assert _count(store, "isnad_terms") == _count(fresh, "isnad_terms")
+        fresh.close()
     finally:
         store.close()

@@ -100,10 +100,11 @@ class Postings:
     """The parts' segments and the recent ones; rows of deleted chunks are skipped until a seal or
     compaction drops them."""
 
-    def __init__(self):
-        self.parts: list[Segment] = []
-        self.recent: list[Segment] = []
-        self.dead = np.zeros(0, dtype=np.int64)
+    def __init__(self, parts: list[Segment] | None = None, recent: list[Segment] | None = None,
+                 dead: np.ndarray | None = None):
+        self.parts: list[Segment] = parts or []
+        self.recent: list[Segment] = recent or []
+        self.dead = np.zeros(0, dtype=np.int64) if dead is None else dead
 
     @property
     def segments(self) -> list[Segment]:

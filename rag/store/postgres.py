@@ -2,12 +2,15 @@
 
 One table of chunks with their vectors under HNSW (``hnsw.iterative_scan`` keeps filtered
 searches full), outlet and date copied onto each chunk as indexed columns, and the lexical
-leg as real BM25 computed from a postings table ``(term, row, tf)`` with document
-frequencies and corpus statistics kept exact in the same transaction as every upsert.
-PostgreSQL's ``ts_rank`` is not BM25 and is not used. Both legs come back in one query; the
-commonest query words are only looked up for the chunks still in reach of the top k (MaxScore).
-Writers serialise on a transaction-level advisory lock (df and statistics stay exact);
-readers never wait (MVCC), except for the one transaction that fills an empty database in bulk.
+leg as real BM25 (PostgreSQL's ``ts_rank`` is not BM25 and is not used), over the same
+postings layout as the embedded store: recent writes as rows ``(term, row, tf)``, sealed
+every million postings into segments that keep each term's postings packed in one ``bytea``.
+A query reads its terms' packed postings, and the dense leg's rows, in one round trip and one
+snapshot, and scores them with rag/store/bm25.py (MaxScore included): summing millions of
+postings is milliseconds in numpy and about a second in SQL's GROUP BY. Document
+frequencies and corpus statistics stay exact in the same transaction as every write.
+Writers serialise on a transaction-level advisory lock; readers never wait (MVCC), except
+for the one transaction that fills an empty database in bulk.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from psycopg.types.json import Jsonb, set_json_dumps
 
 from rag.chunking import Chunk
 from rag.ingest import Document
-from rag.store.bm25 import B, K1, idfs, split_common
+from rag.store.bm25 import Postings, Segment
+from rag.store.columns import FilterColumns
 from rag.store.base import best_first, Item, Legs, Store, StoreError, check_items, paged_documents_sql, StoreFilters, StoreInfo, StoreMissingError, Stored, outlet_key
 
 WRITER_LOCK = 0x15A4D  # pg_advisory_xact_lock key: one writer at a time
@@ -41,58 +45,74 @@ CREATE TABLE IF NOT EXISTS isnad_chunks(row bigserial PRIMARY KEY,
 CREATE INDEX IF NOT EXISTS isnad_chunks_doc ON isnad_chunks(doc_id);
 CREATE INDEX IF NOT EXISTS isnad_chunks_outlet ON isnad_chunks(outlet_key);
 CREATE INDEX IF NOT EXISTS isnad_chunks_date ON isnad_chunks(date);
-CREATE TABLE IF NOT EXISTS isnad_postings(term text NOT NULL, row bigint NOT NULL, tf int NOT NULL, n_terms int NOT NULL);
+CREATE INDEX IF NOT EXISTS isnad_chunks_hnsw ON isnad_chunks USING hnsw (embedding vector_ip_ops);
+CREATE TABLE IF NOT EXISTS isnad_postings(term text NOT NULL, row bigint NOT NULL REFERENCES isnad_chunks(row) ON DELETE CASCADE,
+    tf int NOT NULL, n_terms int NOT NULL, PRIMARY KEY (term, row) INCLUDE (tf, n_terms));
+CREATE INDEX IF NOT EXISTS isnad_postings_row ON isnad_postings(row);
 CREATE TABLE IF NOT EXISTS isnad_terms(term text PRIMARY KEY, df int NOT NULL);
 CREATE TABLE IF NOT EXISTS isnad_stats(id int PRIMARY KEY, n_chunks bigint NOT NULL, total_terms bigint NOT NULL);
 INSERT INTO isnad_stats VALUES (1, 0, 0) ON CONFLICT DO NOTHING;
-"""
-# The indexes a row-by-row insert pays for on every row: built once, after the rows, when an empty
-# database is filled in bulk (the names are PostgreSQL's defaults, so earlier databases match)
-BUILT_LATE = """
-CREATE INDEX isnad_chunks_hnsw ON isnad_chunks USING hnsw (embedding vector_ip_ops);
-ALTER TABLE isnad_postings ADD CONSTRAINT isnad_postings_pkey PRIMARY KEY (term, row) INCLUDE (tf, n_terms),
-    ADD CONSTRAINT isnad_postings_row_fkey FOREIGN KEY (row) REFERENCES isnad_chunks(row) ON DELETE CASCADE;
-CREATE INDEX isnad_postings_row ON isnad_postings(row);
-"""
-DROPPED_EARLY = """
-DROP INDEX isnad_chunks_hnsw, isnad_postings_row;
-ALTER TABLE isnad_postings DROP CONSTRAINT isnad_postings_row_fkey, DROP CONSTRAINT isnad_postings_pkey;
-"""
-WEIGHT = f"sum(q.idf * p.tf / (p.tf + {K1} * (1 - {B} + {B} * p.n_terms / %s::float8)))"  # bm25s's, over postings p
-NTH_BEST = "(SELECT score FROM s ORDER BY score DESC OFFSET %s LIMIT 1)"  # over the CTE s, n-1 as the offset
-BULK_AT = 20_000  # chunks into an empty database: indexes dropped and built once after the rows
+""" + """
+CREATE TABLE IF NOT EXISTS isnad_chunk_terms(row bigint PRIMARY KEY REFERENCES isnad_chunks(row) ON DELETE CASCADE,
+    terms text[] NOT NULL);
+CREATE TABLE IF NOT EXISTS isnad_segments(term text NOT NULL, seg int NOT NULL, base bigint NOT NULL,
+    rows bytea NOT NULL, tf bytea NOT NULL, dl bytea NOT NULL, PRIMARY KEY (term, seg));
+ALTER TABLE isnad_segments ALTER rows SET STORAGE EXTERNAL, ALTER tf SET STORAGE EXTERNAL, ALTER dl SET STORAGE EXTERNAL;
+CREATE TABLE IF NOT EXISTS isnad_dead(row bigint PRIMARY KEY);
+ALTER TABLE isnad_stats ADD COLUMN IF NOT EXISTS segments int NOT NULL DEFAULT 0,
+                        ADD COLUMN IF NOT EXISTS unsealed bigint NOT NULL DEFAULT 0;
+"""  # the second half: what sealed segments added (session 12); applied once to an earlier database
+SEGMENTS = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS isnad_chunk_terms"):]
+# a term's postings, whether recent rows or a sealed segment: rows ascending, each field packed
+PACKED = "string_agg(int8send(row), '' ORDER BY row), string_agg(int4send(tf), '' ORDER BY row), " \
+         "string_agg(int4send(n_terms), '' ORDER BY row)"
+BULK_AT = 20_000  # chunks into an empty database: the HNSW graph built once after the rows
+SEAL_AT = 250_000  # recent postings sealed into a segment (about 4,000 chunks of Arabic news; ~1 s)
 MAX_BUILD_MB = 8192  # the most memory a bulk build asks of the server (maintenance_work_mem)
 
 
 class PostgresStore(Store):
     """Chunks, vectors and postings in one PostgreSQL database; any number of app servers may share it."""
 
-    def __init__(self, url: str, info: StoreInfo | None = None, ef_search: int = 200, bulk_at: int = BULK_AT):
-        try:
-            self._db = psycopg.connect(url, autocommit=True)
+    def __init__(self, url: str, info: StoreInfo | None = None, ef_search: int = 200, bulk_at: int = BULK_AT,
+                 seal_at: int = SEAL_AT):
+        try:  # never prepared: a generic plan ignores a filter's values (filtered dense queries 10-30x slower)
+            self._db = psycopg.connect(url, autocommit=True, prepare_threshold=None)
         except psycopg.Error as e:
             raise StoreError(f"cannot reach PostgreSQL ({str(e).strip().splitlines()[0]}); check ISNAD_STORE") from None
-        self._lock, self._bulk_at = threading.RLock(), bulk_at
+        self._lock, self._bulk_at, self._seal_at = threading.RLock(), bulk_at, seal_at
+        self._columns = FilterColumns()  # each row's outlet and date, for the BM25 leg's filters
         self._db.execute(f"SET hnsw.ef_search = {int(ef_search)}")
         self._db.execute("SET hnsw.iterative_scan = relaxed_order")  # a filter never empties the result
         self._db.execute("SET jit = off")  # compiling a query's expressions cost more (~50 ms) than they save here
         self._info = self._meta(info)
-        register_vector(self._db)  # vectors travel in pgvector's binary form, not as text
+        register_vector(self._db)  # vectors travel in pgvector's binary form, not as text (once the type exists)
         set_json_dumps(partial(json.dumps, ensure_ascii=False), self._db)  # Arabic as itself, not \uXXXX
 
     def _meta(self, info: StoreInfo | None) -> StoreInfo:
         with self._db.transaction():
-            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
-            exists = self._db.execute("SELECT to_regclass('isnad_meta') IS NOT NULL").fetchone()[0]
-            rows = dict(self._db.execute("SELECT key, value FROM isnad_meta").fetchall()) if exists else {}
+            cur = self._db.cursor()
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+            exists = cur.execute("SELECT to_regclass('isnad_meta') IS NOT NULL").fetchone()[0]
+            rows = dict(cur.execute("SELECT key, value FROM isnad_meta").fetchall()) if exists else {}
             if not rows:
                 if info is None:
                     raise StoreMissingError("no Isnad index in this database: run `isnad ingest PATH...` first")
-                self._db.execute(SCHEMA.format(dim=int(info.dim)) + BUILT_LATE)
-                self._db.cursor().executemany("INSERT INTO isnad_meta VALUES (%s, %s)", [
+                cur.execute(SCHEMA.format(dim=int(info.dim)))
+                cur.executemany("INSERT INTO isnad_meta VALUES (%s, %s)", [
                     ("model_id", info.model_id), ("dim", str(info.dim)), ("chunker", json.dumps(info.chunker))])
                 return StoreInfo(info.model_id, info.dim, info.chunker)
+            if cur.execute("SELECT to_regclass('isnad_segments') IS NULL").fetchone()[0]:
+                self._upgrade(cur)
         return StoreInfo(rows["model_id"], int(rows["dim"]), json.loads(rows["chunker"]))
+
+    def _upgrade(self, cur) -> None:
+        """A database written before sealed segments: each chunk's terms gathered from its postings (deleting it
+        needs them once its postings are sealed), in their own table (rewriting the chunk rows would insert
+        each into the HNSW graph again), then every posting sealed. Once, on the first open."""
+        cur.execute(SEGMENTS)
+        cur.execute("INSERT INTO isnad_chunk_terms SELECT row, array_agg(term) FROM isnad_postings GROUP BY row")
+        self._seal(cur)
 
     def info(self) -> StoreInfo:
         with self._lock:
@@ -105,9 +125,10 @@ class PostgresStore(Store):
     def upsert_many(self, items: list[Item]) -> list[list[int]]:
         """Documents, chunks, postings, document frequencies and statistics in one transaction.
 
-        Filling an empty database with at least BULK_AT chunks (a first ingest, a migration)
-        builds the HNSW graph and the postings' keys once, after the rows, in the same
-        transaction: inserting into them row by row is what made 100k chunks take 8.5 minutes.
+        Postings go to the recent rows, sealed into a segment once SEAL_AT of them gather; a write that
+        brings SEAL_AT postings itself becomes a segment directly. Filling an empty database with at
+        least BULK_AT chunks (a first ingest, a migration) builds the HNSW graph once, after the rows,
+        in the same transaction: inserting into it row by row made 100k chunks take 8.5 minutes.
         Readers wait for that transaction, as they would see nothing before it anyway."""
         check_items(items)
         with self._lock, self._db.transaction():
@@ -119,10 +140,13 @@ class PostgresStore(Store):
             n_new = sum(len(chunks) for _, chunks, _, _ in items)
             bulk = n_new >= self._bulk_at and cur.execute("SELECT n_chunks = 0 FROM isnad_stats").fetchone()[0]
             if bulk:
-                cur.execute(DROPPED_EARLY)
+                cur.execute("DROP INDEX isnad_chunks_hnsw")
             ids = iter(r for r, in cur.execute("SELECT nextval('isnad_chunks_row_seq') FROM generate_series(1, %s)",
                                                 (n_new,)).fetchall())
             out = [[next(ids) for _ in chunks] for _, chunks, _, _ in items]
+            rows = [r for rs in out for r in rs]
+            tokens = [t for _, _, _, ts in items for t in ts]
+            counts = [Counter(t) for t in tokens]
             with cur.copy("COPY isnad_documents (doc_id, source, outlet_key, date, data) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(["text", "text", "text", "text", "jsonb"])
                 for doc, *_ in items:
@@ -130,36 +154,67 @@ class PostgresStore(Store):
             with cur.copy("COPY isnad_chunks (row, doc_id, outlet_key, date, n_terms, data, embedding) "
                           "FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(["int8", "text", "text", "text", "int4", "jsonb", "vector"])
-                for rows, (doc, chunks, vectors, tokens) in zip(out, items):
+                for rs, (doc, chunks, vectors, ts) in zip(out, items):
                     key = outlet_key(doc.outlet)
-                    for r, c, v, t in zip(rows, chunks, vectors, tokens):
+                    for r, c, v, t in zip(rs, chunks, vectors, ts):
                         copy.write_row((r, doc.doc_id, key, doc.date, len(t), Jsonb(c.to_dict()),
                                         np.asarray(v, dtype=np.float32)))
-            df: Counter = Counter()
-            n_terms = 0
-            with cur.copy("COPY isnad_postings (term, row, tf, n_terms) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(["text", "int8", "int4", "int4"])
-                for rows, (_, _, _, tokens) in zip(out, items):
-                    for row, t in zip(rows, tokens):
-                        counts = Counter(t)
-                        for term, tf in counts.items():
+            with cur.copy("COPY isnad_chunk_terms (row, terms) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["int8", "text[]"])
+                for row, c in zip(rows, counts):
+                    copy.write_row((row, list(c)))
+            n_postings = sum(len(c) for c in counts)
+            if n_postings >= self._seal_at:
+                self._write_segment(cur, Segment.build(rows, tokens))
+            else:
+                with cur.copy("COPY isnad_postings (term, row, tf, n_terms) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(["text", "int8", "int4", "int4"])
+                    for row, t, c in zip(rows, tokens, counts):
+                        for term, tf in c.items():
                             copy.write_row((term, row, tf, len(t)))
-                        df.update(counts.keys())
-                        n_terms += len(t)
+                unsealed = cur.execute("UPDATE isnad_stats SET unsealed = unsealed + %s RETURNING unsealed",
+                                       (n_postings,)).fetchone()[0]
+                if unsealed >= self._seal_at:
+                    self._seal(cur)
+            df = Counter(term for c in counts for term in c)
             terms = sorted(df)
             cur.execute("INSERT INTO isnad_terms SELECT * FROM unnest(%s::text[], %s::int[]) ON CONFLICT (term) "
                         "DO UPDATE SET df = isnad_terms.df + EXCLUDED.df", (terms, [df[t] for t in terms]))
             cur.execute("UPDATE isnad_stats SET n_chunks = n_chunks + %s, total_terms = total_terms + %s",
-                        (n_new, n_terms))
+                        (n_new, sum(len(t) for t in tokens)))
             if bulk:  # the graph is built in memory when it fits (pgvector), else page by page, far slower
                 need = n_new * (self._info.dim * 4 + 400) * 1.3 / 2**20
                 cur.execute(f"SET LOCAL maintenance_work_mem = '{int(min(max(need, 64), MAX_BUILD_MB))}MB'")
-                cur.execute(BUILT_LATE)
-                cur.execute("ANALYZE isnad_chunks, isnad_postings, isnad_terms")
-        if bulk:  # the visibility map set at once, so postings are index-only scans from the first query
+                cur.execute("CREATE INDEX isnad_chunks_hnsw ON isnad_chunks USING hnsw (embedding vector_ip_ops)")
+                cur.execute("ANALYZE isnad_chunks, isnad_segments, isnad_terms")
+        if bulk:  # now, not by autovacuum while the first queries run (a million rows' visibility and hint bits)
             with self._lock:
-                self._db.execute("VACUUM isnad_chunks, isnad_postings")
+                self._db.execute("VACUUM isnad_chunks, isnad_segments")
         return out
+
+    def _seal(self, cur) -> None:
+        """Inside a writer's transaction: every recent posting into one new segment."""
+        segment = _segment(cur.execute(f"SELECT term, 0, {PACKED} FROM isnad_postings GROUP BY term",
+                                       binary=True).fetchall(), ">i8", ">i4")
+        if len(segment):
+            self._write_segment(cur, segment)
+        cur.execute("DELETE FROM isnad_postings")
+        cur.execute("UPDATE isnad_stats SET unsealed = 0")
+
+    @staticmethod
+    def _write_segment(cur, segment: Segment) -> None:
+        """One row per term: its rows as offsets from the segment's first row, its term frequencies and chunk
+        lengths, each packed little-endian (lengths past 65,535 tokens count as 65,535)."""
+        seg = cur.execute("UPDATE isnad_stats SET segments = segments + 1 RETURNING segments").fetchone()[0]
+        base = int(segment.rows.min(initial=0))
+        if len(segment) and int(segment.rows.max()) - base >= 2**32:
+            raise StoreError("rows of one segment span more than 2^32 ids")
+        offsets = (segment.rows - base).astype("<u4")
+        tf, dl = (np.minimum(a, 65535).astype("<u2") for a in (segment.tf, segment.dl))
+        with cur.copy("COPY isnad_segments (term, seg, base, rows, tf, dl) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["text", "int4", "int8", "bytea", "bytea", "bytea"])
+            for term, a, b in zip(segment.terms, segment.indptr[:-1], segment.indptr[1:]):
+                copy.write_row((str(term), seg, base, offsets[a:b].tobytes(), tf[a:b].tobytes(), dl[a:b].tobytes()))
 
     def delete(self, doc_ids: list[str]) -> int:
         with self._lock, self._db.transaction():
@@ -169,14 +224,17 @@ class PostgresStore(Store):
 
     @staticmethod
     def _delete(cur, doc_ids: list[str]) -> int:
-        """Inside a writer's transaction: frequencies and statistics first, then the rows (postings cascade)."""
+        """Inside a writer's transaction: frequencies and statistics first, sealed rows marked dead (their
+        segments skip them), then the rows (recent postings cascade)."""
         if not doc_ids:
             return 0
-        cur.execute("UPDATE isnad_terms t SET df = t.df - x.n FROM (SELECT p.term, count(*) AS n FROM isnad_postings p "
-                    "JOIN isnad_chunks c ON c.row = p.row WHERE c.doc_id = ANY(%s) GROUP BY p.term) x "
+        cur.execute("UPDATE isnad_terms t SET df = t.df - x.n FROM (SELECT term, count(*) AS n FROM isnad_chunks c "
+                    "JOIN isnad_chunk_terms USING (row), unnest(terms) AS term WHERE c.doc_id = ANY(%s) GROUP BY term) x "
                     "WHERE t.term = x.term", (doc_ids,))
         n, terms = cur.execute("SELECT count(*), coalesce(sum(n_terms), 0) FROM isnad_chunks WHERE doc_id = ANY(%s)",
                                (doc_ids,)).fetchone()
+        cur.execute("INSERT INTO isnad_dead SELECT c.row FROM isnad_chunks c WHERE c.doc_id = ANY(%s) "
+                    "AND NOT EXISTS (SELECT FROM isnad_postings p WHERE p.row = c.row)", (doc_ids,))
         cur.execute("UPDATE isnad_stats SET n_chunks = n_chunks - %s, total_terms = total_terms - %s", (n, terms))
         cur.execute("DELETE FROM isnad_documents WHERE doc_id = ANY(%s)", (doc_ids,))
         cur.execute("DELETE FROM isnad_terms WHERE df <= 0")
@@ -186,88 +244,62 @@ class PostgresStore(Store):
 
     def search(self, query_vector: np.ndarray | None, tokens: list[str] | None, n: int,
                filters: StoreFilters | None = None) -> Legs:
+        """Both legs from one snapshot and one round trip (a pipeline): the dense leg, filtered in SQL, and what
+        the BM25 leg needs (``_send_lexical``), scored here over the query's postings only."""
         where, args = _where(filters, "c")
         words = list(dict.fromkeys(t for t in (tokens or []) if t))
         legs = Legs()
         if query_vector is None and not words:
             return legs
         with self._lock, self._db.transaction():
-            # a filter's rows hash-joined to the terms' postings, not probed one posting at a time
-            # (at 100k chunks: an outlet filter 54 ms, not 149 ms); only for this query
-            self._db.execute("SET LOCAL enable_nestloop = off")
-            idf, avgdl, df, n_chunks = self._idfs(words)
-            floor = self._floor(idf, avgdl, df, n_chunks, where, args, bool(filters), n)
-            scored, common = split_common(idf, floor)
-            sql, params = self._legs(query_vector, scored, common, idf, avgdl, floor, where, args, bool(filters), n)
-            rows = self._db.execute(sql, params).fetchall() if sql else []  # no vector, no known word
-        legs.dense = best_first((r, s) for leg, r, s in rows if leg == "d")
-        legs.bm25 = best_first((r, s) for leg, r, s in rows if leg == "b")
+            self._db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            with self._db.pipeline():
+                dense = self._db.cursor()
+                if query_vector is not None:
+                    q = np.asarray(query_vector, dtype=np.float32)
+                    dense.execute(f"SELECT c.row, -(c.embedding <#> %s::vector) FROM isnad_chunks c WHERE {where} "
+                                  "ORDER BY c.embedding <#> %s::vector LIMIT %s", [q, *args, q, n])
+                lexical = self._send_lexical(words, filters) if words else None
+            if query_vector is not None:
+                legs.dense = best_first(dense.fetchall())
+            if lexical:
+                legs.bm25 = self._bm25(lexical, words, n, filters)
         return legs
 
-    def _idfs(self, words: list[str]) -> tuple[dict[str, float], float, dict[str, int], int]:
-        """Each known word's idf, the mean chunk length, the words' document frequencies, the chunk count."""
-        if not words:
-            return {}, 1.0, {}, 0
-        n_chunks, total_terms = self._db.execute("SELECT n_chunks, total_terms FROM isnad_stats").fetchone()
-        df = dict(self._db.execute("SELECT term, df FROM isnad_terms WHERE term = ANY(%s)", (words,)).fetchall())
-        return *idfs(words, df, n_chunks, total_terms), df, n_chunks
+    def _send_lexical(self, words: list[str], filters: StoreFilters | None) -> dict[str, psycopg.Cursor]:
+        """Cursors, sent but not yet read: corpus statistics, the words' document frequencies, their sealed and
+        recent postings, the dead rows, and under a filter the filter columns of rows added since the last
+        filtered query (rows only grow) and the rows of the documents asked for."""
+        sql = {"stats": ("SELECT n_chunks, total_terms FROM isnad_stats", ()),
+               "df": ("SELECT term, df FROM isnad_terms WHERE term = ANY(%s)", (words,)),
+               "sealed": ("SELECT seg, term, base, rows, tf, dl FROM isnad_segments WHERE term = ANY(%s)", (words,)),
+               "recent": (f"SELECT term, 0, {PACKED} FROM isnad_postings WHERE term = ANY(%s) GROUP BY term", (words,)),
+               "dead": ("SELECT string_agg(int8send(row), '') FROM isnad_dead", ())}
+        if filters:
+            sql["columns"] = ("SELECT row, outlet_key, date FROM isnad_chunks WHERE row >= %s ORDER BY row",
+                              (len(self._columns),))
+        if filters and filters.doc_ids is not None:
+            sql["doc_rows"] = ("SELECT row FROM isnad_chunks WHERE doc_id = ANY(%s)", (sorted(filters.doc_ids),))
+        sent = {}
+        for name, (query, params) in sql.items():
+            sent[name] = self._db.cursor(binary=True)
+            sent[name].execute(query, params)
+        return sent
 
-    def _floor(self, idf: dict[str, float], avgdl: float, df: dict[str, int], n_chunks: int, where: str,
-               args: list, filtered: bool, n: int) -> float:
-        """A floor under the n-th best BM25 score: the n-th best over the rarest terms alone (scores only grow as
-        terms are added), from postings that are cheap to read. The commonest terms whose idfs sum below it can
-        lift no chunk that lacks the others into the top n. 0 when the rare terms give no floor."""
-        rare, budget = [], max(1000, n_chunks // 20)  # a few percent of the postings at most
-        for w in sorted(idf, key=lambda w: -idf[w]):
-            if df[w] > budget:
-                break
-            rare.append(w)
-            budget -= df[w]
-        if not rare or len(rare) == len(idf):
-            return 0.0
-        sql, params = self._lexical(rare, idf, avgdl, where, args, filtered)
-        return self._db.execute(f"WITH {sql} SELECT coalesce({NTH_BEST}, 0)", [*params, n - 1]).fetchone()[0]
-
-    @staticmethod
-    def _lexical(scored: list[str], idf: dict[str, float], avgdl: float, where: str, args: list,
-                 filtered: bool) -> tuple[str, list]:
-        """CTEs ``q`` (each term's idf) and ``s`` (each chunk's summed BM25 weight over ``scored``), and their
-        parameters. Each posting carries its chunk's length: the chunk table is joined only to filter."""
-        allowed = f"AND p.row IN (SELECT c.row FROM isnad_chunks c WHERE {where})" if filtered else ""
-        return ("q(term, idf) AS (SELECT * FROM unnest(%s::text[], %s::float8[])), "
-                f"s AS (SELECT p.row, {WEIGHT} AS score FROM isnad_postings p JOIN q USING (term) "
-                f"WHERE p.term = ANY(%s) {allowed} GROUP BY p.row)",
-                [list(idf), list(idf.values()), avgdl, scored, *(args if filtered else [])])
-
-    @classmethod
-    def _legs(cls, query_vector: np.ndarray | None, scored: list[str], common: list[str], idf: dict[str, float],
-              avgdl: float, floor: float, where: str, args: list, filtered: bool, n: int) -> tuple[str, list]:
-        """Both legs in one statement: rows ('d' | 'b', row, score). The ``common`` terms (MaxScore, as in
-        rag/store/bm25.py) are looked up, by probes of the postings' primary key, only for the chunks whose
-        score over ``scored`` plus the common terms' idfs reaches the n-th best (or ``floor``, known to be under
-        the n-th best of all terms): the ranking stays exact."""
-        parts, params = [], []
-        if query_vector is not None:
-            q = np.asarray(query_vector, dtype=np.float32)
-            parts.append(f"(SELECT 'd', c.row, -(c.embedding <#> %s::vector) FROM isnad_chunks c WHERE {where} "
-                         "ORDER BY c.embedding <#> %s::vector LIMIT %s)")
-            params += [q, *args, q, n]
-        if not scored:
-            return " UNION ALL ".join(parts), params
-        ctes, cte_params = cls._lexical(scored, idf, avgdl, where, args, filtered)
-        if not common:
-            parts.append("(SELECT 'b', row, score FROM s ORDER BY score DESC, row LIMIT %s)")
-            params.append(n)
-        else:
-            ctes += (f", kth AS (SELECT coalesce({NTH_BEST}, 0) AS score), "
-                     "reach AS (SELECT s.row, s.score FROM s, kth WHERE s.score + %s >= greatest(kth.score, %s)), "
-                     f"more AS (SELECT p.row, {WEIGHT} AS score FROM isnad_postings p JOIN q USING (term) "
-                     "WHERE p.term = ANY(%s) AND p.row = ANY(ARRAY(SELECT row FROM reach)) GROUP BY p.row)")
-            cte_params += [n - 1, sum(idf[w] for w in common), floor, avgdl, common]
-            parts.append("(SELECT 'b', r.row, r.score + coalesce(m.score, 0) AS score FROM reach r "
-                         "LEFT JOIN more m USING (row) ORDER BY 3 DESC, 2 LIMIT %s)")
-            params.append(n)
-        return f"WITH {ctes} " + " UNION ALL ".join(parts), cte_params + params
+    def _bm25(self, got: dict[str, psycopg.Cursor], words: list[str], n: int,
+              filters: StoreFilters | None) -> list[tuple[int, float]]:
+        """The n best chunks by BM25, scored by rag/store/bm25.py over the postings ``_send_lexical`` read."""
+        by_seg: dict[int, list] = {}
+        for seg, *packed in got["sealed"].fetchall():
+            by_seg.setdefault(seg, []).append(packed)
+        postings = Postings([_segment(terms, "<u4", "<u2") for terms in by_seg.values()],
+                            [_segment(got["recent"].fetchall(), ">i8", ">i4")],
+                            np.frombuffer(got["dead"].fetchone()[0] or b"", ">i8").astype(np.int64))
+        allowed = None
+        if filters:
+            self._columns.catch_up(got["columns"].fetchall())
+            allowed = self._columns.mask(filters, [r for r, in got["doc_rows"]] if "doc_rows" in got else None)
+        return postings.search(words, dict(got["df"].fetchall()), *got["stats"].fetchone(), n, allowed)
 
     def fetch(self, rows: list[int]) -> list[Stored]:
         if not rows:
@@ -316,3 +348,15 @@ def _where(filters: StoreFilters | None, table: str) -> tuple[str, list]:
         parts.append(f"{table}.doc_id = ANY(%s)")
         args.append(sorted(filters.doc_ids))
     return " AND ".join(parts), args
+
+
+def _segment(got: list[tuple], rows_type: str, field_type: str) -> Segment:
+    """A Segment from ``(term, base, rows, tf, dl)`` per term, each field packed (the recent postings' big-endian
+    int8/int4 from ``PACKED`` with base 0, or a sealed segment's little-endian offsets and uint16, base shared).
+    Each field is joined and widened once; tf and dl stay integers (the weights widen them to float64)."""
+    got = sorted(got, key=lambda g: g[0])
+    fields = [[np.frombuffer(g[i], rows_type if i == 2 else field_type) for g in got] for i in (2, 3, 4)]
+    indptr = np.concatenate([[0], np.cumsum([len(r) for r in fields[0]])]).astype(np.int64)
+    rows, tf, dl = (np.concatenate(f) if f else np.zeros(0, np.int64) for f in fields)
+    base = got[0][1] if got else 0
+    return Segment(np.array([g[0] for g in got], dtype=str), indptr, rows.astype(np.int64) + base, tf, dl)

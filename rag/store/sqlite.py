@@ -42,6 +42,7 @@ import numpy as np
 from rag.chunking import Chunk
 from rag.ingest import Document
 from rag.store.bm25 import Postings, Segment
+from rag.store.columns import FilterColumns
 from rag.store.base import Item, Legs, Store, StoreError, check_items, paged_documents_sql, StoreFilters, StoreInfo, StoreMissingError, Stored, outlet_key
 from rag.store.vectors import Sealed, Vectors, prefetch, rows_path
 
@@ -72,7 +73,7 @@ class SqliteStore(Store):
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "vectors").mkdir(exist_ok=True)
         self._lock = threading.RLock()  # one connection shared by the app's threads
-        self._columns = _Columns()
+        self._columns = FilterColumns()
         self._warmed: set[Path] = set()  # part files already read ahead
         try:
             self._db = sqlite3.connect(self.folder / "isnad.sqlite3", check_same_thread=False, isolation_level=None,
@@ -382,42 +383,14 @@ class SqliteStore(Store):
         """The rows the filters allow, as a mask by row: outlet and date compared in numpy over columns read
         from SQLite once (then only newer rows), not an SQL scan of the matching chunks per query."""
         with self._lock:
-            cols = self._filter_columns()
-            mask = cols.dated.copy() if filters.date_from or filters.date_to else np.ones(len(cols.date), bool)
-            if filters.outlet:
-                mask &= cols.outlet == cols.outlets.get(outlet_key(filters.outlet), -1)
-            if filters.date_from:  # dates as ranks among the distinct dates: integer comparisons, string order
-                mask &= cols.date >= np.searchsorted(cols.dates, filters.date_from, "left")
-            if filters.date_to:
-                mask &= cols.date < np.searchsorted(cols.dates, filters.date_to, "right")
+            cols = self._columns
+            cols.catch_up(self._db.execute("SELECT c.row, d.outlet_key, d.date FROM chunks c JOIN documents d "
+                                           "USING(doc_id) WHERE c.row >= ? ORDER BY c.row", (len(cols),)).fetchall())
+            doc_rows = None
             if filters.doc_ids is not None:
                 ids = sorted(filters.doc_ids)
-                rows = [r for r, in self._db.execute(f"SELECT row FROM chunks WHERE doc_id IN ({_marks(ids)})", ids)
-                        if r < len(mask)]  # a row another writer added just now: not in the columns yet
-                keep = np.zeros(len(mask), bool)
-                keep[rows] = True
-                mask &= keep
-        return mask
-
-    def _filter_columns(self) -> "_Columns":
-        """Each row's outlet (as a code) and date, caught up with chunks added since (rows only grow)."""
-        cols = self._columns
-        new = self._db.execute("SELECT c.row, d.outlet_key, d.date FROM chunks c JOIN documents d USING(doc_id) "
-                               "WHERE c.row >= ? ORDER BY c.row", (len(cols.date),)).fetchall()
-        if new:
-            grow, rows = new[-1][0] + 1 - len(cols.date), np.array([r for r, _, _ in new])
-            dates = np.array([d or "" for _, _, d in new])
-            cols.outlet = np.concatenate([cols.outlet, np.full(grow, -1, np.int32)])
-            cols.outlet[rows] = [cols.outlets.setdefault(o, len(cols.outlets)) for _, o, _ in new]
-            known = np.union1d(cols.dates, dates)
-            if len(known) > len(cols.dates):  # new distinct dates: earlier rows' ranks move up
-                cols.date = np.searchsorted(known, cols.dates).astype(np.int32)[cols.date]
-                cols.dates = known
-            cols.date = np.concatenate([cols.date, np.zeros(grow, np.int32)])
-            cols.date[rows] = np.searchsorted(cols.dates, dates)
-            cols.dated = np.concatenate([cols.dated, np.zeros(grow, bool)])
-            cols.dated[rows] = [d is not None for _, _, d in new]
-        return cols
+                doc_rows = [r for r, in self._db.execute(f"SELECT row FROM chunks WHERE doc_id IN ({_marks(ids)})", ids)]
+            return cols.mask(filters, doc_rows)
 
     def fetch(self, rows: list[int]) -> list[Stored]:
         if not rows:
@@ -478,17 +451,6 @@ def salvage_documents(folder: Path) -> list[Document]:
             db.close()
     except sqlite3.DatabaseError:
         return []
-
-
-class _Columns:
-    """Filter columns by row (rows never change their document, so they are read once)."""
-
-    def __init__(self):
-        self.outlets: dict[str, int] = {}
-        self.outlet = np.zeros(0, np.int32)
-        self.dates = np.zeros(0, dtype=str)  # the distinct dates, sorted
-        self.date = np.zeros(0, np.int32)  # each row's date as its rank in ``dates``
-        self.dated = np.zeros(0, bool)
 
 
 def _marks(items: list) -> str:
