@@ -4,7 +4,7 @@ One table of chunks with their vectors under HNSW (``hnsw.iterative_scan`` keeps
 searches full), outlet and date copied onto each chunk as indexed columns, and the lexical
 leg as real BM25 (PostgreSQL's ``ts_rank`` is not BM25 and is not used), over the same
 postings layout as the embedded store: recent writes as rows ``(term, row, tf)``, sealed
-every million postings into segments that keep each term's postings packed in one ``bytea``.
+every 250,000 postings into segments that keep each term's postings packed in one ``bytea``.
 A query reads its terms' packed postings, and the dense leg's rows, in one round trip and one
 snapshot, and scores them with rag/store/bm25.py (MaxScore included): summing millions of
 postings is milliseconds in numpy and about a second in SQL's GROUP BY. Document
