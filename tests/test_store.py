@@ -48,7 +48,8 @@ def _put(store, i: int, **kw) -> list[int]:
 @pytest.fixture(params=["sqlite", "sqlite-hnsw", "postgresql"])
 def engine(request, tmp_path):
     """(where, opener, code a writer process uses to open it) for each engine; "sqlite-hnsw" seals every
-    4 vectors into an HNSW part, so the contract holds for sealed parts as for flat ones."""
+    4 vectors into an HNSW part and PostgreSQL adds every 4 new rows to its graph (both in the background),
+    so the contract holds for graphs as for exact search, and while rows move from one to the other."""
     if request.param.startswith("sqlite"):
         where, seal_at = str(tmp_path / "store"), 4 if request.param == "sqlite-hnsw" else SEAL_AT
         return where, lambda info=None: SqliteStore(Path(where), info, seal_at), \
@@ -57,7 +58,7 @@ def engine(request, tmp_path):
     from rag.store.postgres import PostgresStore
 
     where = fresh_database(request.getfixturevalue("postgres"))
-    return where, lambda info=None: PostgresStore(where, info), \
+    return where, lambda info=None: PostgresStore(where, info, graph_at=4), \
         f"from rag.store.postgres import PostgresStore; store = PostgresStore({where!r})"
 
 
@@ -254,6 +255,68 @@ def test_compaction_keeps_results_and_other_readers_follow(tmp_path):
     assert reader.info().n_docs == 8 and len(reader.search(q, None, 50).dense) == 16
 
 
+def test_a_seal_runs_after_the_upload_and_a_failed_one_loses_nothing(tmp_path, monkeypatch, caplog):
+    """The upload that fills ``recent`` starts the seal in the background; when writing the part fails (a full
+    disk), the recent rows stay searchable and the next upload seals them."""
+    from rag.store.vectors import Sealed
+
+    info = StoreInfo("test-model", DIM, {"max_tokens": 256, "overlap_sentences": 1})
+    store = SqliteStore(tmp_path / "store", info, seal_at=8)
+    write = Sealed.write
+
+    def full_disk(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Sealed, "write", staticmethod(full_disk))
+    for i in range(1, 5):
+        _put(store, i)
+    store.settle()
+    q, words = _vectors(1, 11)[0], bm25_tokens("انسحاب القوات")
+    assert "No space left" in caplog.text and _parts(store) == 0
+    assert store._db.execute("SELECT count(*) FROM recent").fetchone()[0] == 8
+    before = store.search(q, words, 20)
+    assert len(before.dense) == 8 and len(before.bm25) == 4
+    monkeypatch.setattr(Sealed, "write", staticmethod(write))
+    _put(store, 5)
+    store.settle()
+    assert _parts(store) == 1 and store._db.execute("SELECT count(*) FROM recent").fetchone()[0] == 0
+    for s in (store, SqliteStore(tmp_path / "store")):
+        after = s.search(q, words, 20)
+        assert [r for r, _ in after.dense if r <= 8] == [r for r, _ in before.dense]
+        assert len(after.dense) == 10 and s.check() == []
+        s.close()
+
+
+def _parts(store: SqliteStore) -> int:
+    return store._db.execute("SELECT count(*) FROM parts").fetchone()[0]
+
+
+def test_background_work_asked_for_while_it_runs_runs_once_more():
+    """A seal or a graph batch asked for while one runs is not lost, and never runs twice at once."""
+    import threading
+
+    from rag.store.base import Background
+
+    runs, started, release = [], threading.Event(), threading.Event()
+
+    def work() -> None:
+        runs.append(1)
+        started.set()
+        release.wait(10)
+
+    background = Background(work, "test")
+    background.request()
+    assert started.wait(10)
+    background.request()
+    background.request()
+    release.set()
+    background.wait()
+    assert len(runs) == 2
+    background.request()
+    background.wait()
+    assert len(runs) == 3
+
+
 def test_a_store_knows_when_another_was_swapped_into_its_folder(tmp_path):
     info = StoreInfo("test-model", DIM, {"max_tokens": 256, "overlap_sentences": 1})
     live = SqliteStore(tmp_path / "store", info)
@@ -322,18 +385,15 @@ def test_postgresql_bm25_over_sealed_segments_and_recent_rows_is_exact(postgres)
     """BM25 over several sealed segments, recent rows and deletions in both ranks exactly as bm25s's formula
     chunk by chunk, on Zipf-distributed words (MaxScore's lookups included), unfiltered and under a filter."""
     from rag.store.postgres import PostgresStore
-    from tests.test_bm25 import _reference, zipf_chunks
+    from tests.test_bm25 import _reference
 
-    words = zipf_chunks()
-    items = []
-    for d in range(300):
-        doc, _ = _doc(d, outlet=f"منفذ {d % 2}")
-        chunks = [Chunk(f"{doc.doc_id}:{i}", doc.doc_id, 0, 1, "x", [(0, 1)], 1) for i in range(10)]
-        items.append((doc, chunks, _vectors(10, d), words[d * 10:d * 10 + 10]))
+    words, items = _zipf_items()
     store = PostgresStore(fresh_database(postgres), StoreInfo("test-model", DIM, {}), seal_at=40_000)
     try:
-        rows = [r for batch in range(0, 275, 25) for r in store.upsert_many(items[batch:batch + 25])]
-        rows += [store.upsert_many([item])[0] for item in items[275:]]
+        rows = []
+        for batch in [items[b:b + 25] for b in range(0, 275, 25)] + [[item] for item in items[275:]]:
+            rows += store.upsert_many(batch)
+            store.settle()  # sealed in the background: waited for, so the segments are the same each run
         assert _count(store, "(SELECT DISTINCT seg FROM isnad_segments) s") >= 3 and _count(store, "isnad_postings")
         store.delete([f"d{d:04d}" for d in range(0, 300, 7)])
         assert _count(store, "isnad_dead") and _count(store, "isnad_postings p JOIN isnad_chunks c USING (row)")
@@ -350,6 +410,104 @@ def test_postgresql_bm25_over_sealed_segments_and_recent_rows_is_exact(postgres)
         store.close()
 
 
+def test_postgresql_new_rows_are_searched_exactly_until_the_background_adds_them_to_the_graph(postgres):
+    """Uploads leave their rows outside the HNSW graph (an upload does not pay for graph inserts); both kinds
+    are searched, filtered or not; once ``graph_at`` wait, a background batch adds them, and the graph's
+    branch of the query can use the partial index."""
+    from rag.store.postgres import PostgresStore
+
+    store = PostgresStore(fresh_database(postgres), StoreInfo("test-model", DIM, {}), graph_at=12)
+    vectors, outlets = {}, {}
+    try:
+        def exact_matches(f: StoreFilters | None = None) -> None:
+            for seed in range(3):
+                q = _vectors(1, 50 + seed)[0]
+                allowed = [r for r in vectors if f is None or outlets[r] == f.outlet]
+                want = sorted(allowed, key=lambda r: -float(vectors[r] @ q))[:5]
+                assert [r for r, _ in store.search(q, None, 5, f).dense] == want
+
+        def put(i: int) -> None:
+            outlet = "منفذ" if i % 2 else "آخر"
+            doc, chunks = _doc(i, outlet=outlet)
+            for r, v in zip(store.upsert(doc, chunks, _vectors(len(chunks), i), [["w"]] * len(chunks)),
+                            _vectors(len(chunks), i)):
+                vectors[r], outlets[r] = v, outlet
+
+        for i in range(1, 6):
+            put(i)
+        assert _count(store, "isnad_chunks WHERE graphed") == 0
+        exact_matches(), exact_matches(StoreFilters(outlet="منفذ"))
+        for i in range(6, 10):
+            put(i)
+        store.settle()
+        assert _count(store, "isnad_chunks WHERE NOT graphed") == 0
+        put(10)
+        exact_matches(), exact_matches(StoreFilters(outlet="منفذ"))
+        store._db.execute("SET enable_seqscan = off")
+        plan = store._db.execute("EXPLAIN SELECT row FROM isnad_chunks WHERE graphed ORDER BY embedding <#> %s::vector "
+                                 "LIMIT 5", (_vectors(1, 1)[0],)).fetchall()
+        assert "isnad_chunks_hnsw" in str(plan)
+    finally:
+        store.close()
+
+
+def _zipf_items() -> tuple[list[list[str]], list]:
+    """300 documents of ten chunks, each chunk's tokens Zipf-distributed words (tests/test_bm25.py), two outlets."""
+    from tests.test_bm25 import zipf_chunks
+
+    words, items = zipf_chunks(), []
+    for d in range(300):
+        doc, _ = _doc(d, outlet=f"منفذ {d % 2}")
+        chunks = [Chunk(f"{doc.doc_id}:{i}", doc.doc_id, 0, 1, "x", [(0, 1)], 1) for i in range(10)]
+        items.append((doc, chunks, _vectors(10, d), words[d * 10:d * 10 + 10]))
+    return words, items
+
+
+def test_postgresql_segments_merge_as_they_multiply_and_drop_their_dead_rows(postgres):
+    """Ten segments of a size become one, and the rows deleted from them leave the dead list; compaction
+    leaves one segment and no dead rows; BM25 stays exact against bm25s's formula throughout."""
+    from rag.store.postgres import PostgresStore
+    from tests.test_bm25 import _reference
+
+    words, items = _zipf_items()
+    store = PostgresStore(fresh_database(postgres), StoreInfo("test-model", DIM, {}), seal_at=5_000)
+    rows: list[list[int]] = []
+    gone = set()
+
+    def segments_and_dead() -> tuple[int, int]:
+        return _count(store, "(SELECT DISTINCT seg FROM isnad_segments) s"), _count(store, "isnad_dead")
+
+    def exact() -> None:
+        live = {r: w for d, rs in enumerate(rows) if d not in gone for r, w in zip(rs, words[d * 10:d * 10 + 10])}
+        for query in (["w150", "w0", "w1", "w2"], ["w900", "w3"], ["w1", "w2"]):
+            got, ref = store.search(None, query, 20).bm25, _reference(live, query, 20)
+            assert [r for r, _ in got] == [r for r, _ in ref] and np.allclose([s for _, s in got], [s for _, s in ref])
+
+    try:
+        for batch in range(9):  # each batch of 250 chunks (~12,000 postings) becomes a segment of its own
+            rows += store.upsert_many(items[batch * 25:batch * 25 + 25])
+            store.settle()  # merged in the background
+        gone = set(range(0, 225, 7))
+        store.delete([f"d{d:04d}" for d in sorted(gone)])
+        assert segments_and_dead() == (9, 10 * len(gone))
+        exact()
+        rows += store.upsert_many(items[225:250])  # the tenth of its size: all ten merged, their dead rows dropped
+        store.settle()
+        assert segments_and_dead() == (1, 0) and _count(store, "isnad_postings") == 0
+        exact()
+        rows += [store.upsert_many([item])[0] for item in items[250:260]]  # ten single uploads: recent rows
+        store.settle()
+        store.delete(["d0003", "d0251"])
+        gone |= {3, 251}
+        assert _count(store, "isnad_postings") and segments_and_dead()[1] == 10
+        exact()
+        store.compact()
+        assert segments_and_dead() == (1, 0) and _count(store, "isnad_postings") == 0
+        exact()
+    finally:
+        store.close()
+
+
 def test_postgresql_database_from_before_segments_is_upgraded_on_open(postgres):
     """A database whose postings are all rows, without chunk terms (as sessions 7–11 wrote it), is upgraded
     when opened: postings sealed, terms gathered, the same rankings, and deletions still keep df exact."""
@@ -362,14 +520,19 @@ def test_postgresql_database_from_before_segments_is_upgraded_on_open(postgres):
     query = bm25_tokens("انسحاب القوات من الموصل 12")
     before = store.search(_vectors(1, 5)[0], query, 10)
     store._db.execute("DROP TABLE isnad_segments, isnad_dead, isnad_chunk_terms; "
-                      "ALTER TABLE isnad_stats DROP COLUMN segments, DROP COLUMN unsealed")
+                      "ALTER TABLE isnad_stats DROP COLUMN segments, DROP COLUMN unsealed; "
+                      "ALTER TABLE isnad_chunks DROP COLUMN graphed; "  # its partial indexes with it
+                      "CREATE INDEX isnad_chunks_hnsw ON isnad_chunks USING hnsw (embedding vector_ip_ops)")
     store.close()
     store = PostgresStore(where)
     try:
         assert _count(store, "isnad_postings") == 0 < _count(store, "isnad_segments")
+        assert _count(store, "isnad_chunks WHERE graphed") == 40  # its rows are in its graph
         after = store.search(_vectors(1, 5)[0], query, 10)
         assert after.dense == before.dense and after.bm25 == [(r, pytest.approx(s)) for r, s in before.bm25]
-        store.delete(["d0003", "d0012"])
+        new = _put(store, 21)  # a row outside the graph, in a database whose graph holds every row
+        assert store.search(_vectors(2, 21)[1], None, 1).dense[0][0] == new[1]
+        store.delete(["d0003", "d0012", "d0021"])
         fresh = PostgresStore(fresh_database(postgres), info)
         for i in range(1, 21):
             if i not in (3, 12):

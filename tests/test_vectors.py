@@ -85,8 +85,9 @@ def test_the_store_seals_compacts_and_recovers_its_parts(tmp_path):
     store, reader = SqliteStore(folder, info, seal_at=400), SqliteStore(folder, seal_at=400)
     x = _clustered(1500)
     rows = []
-    for i in range(30):  # 50 chunks a document: a part sealed every 8 documents
+    for i in range(30):  # 50 chunks a document: a part sealed every 8 documents (in the background: waited for)
         rows += _put(store, i, x[50 * i: 50 * (i + 1)], outlet="العربي" if i % 3 else "الجزيرة")
+        store.settle()
     rows = np.array(rows)
     names = sorted(p.name for p in (folder / "vectors").iterdir())
     assert sum(n.startswith("part-") and n.endswith(".faiss") for n in names) == 3 and len(names) == 12

@@ -9,8 +9,9 @@ lifetime, never reused, and the only thing a search returns.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -150,3 +151,37 @@ def corpus_stats(reader: Reader) -> dict:
             "per_document": [{"doc_id": d.doc_id, "title": d.title, "outlet": d.outlet, "date": d.date,
                               "language": d.language, "source": d.source, "chunks": counts.get(d.doc_id, 0),
                               "arrival": d.arrival()} for d in docs]}
+
+
+class Background:
+    """One thread running ``work`` whenever asked, never two at once, and again if asked while it ran (no
+    request lost). Not a daemon: a command that writes and exits finishes the work rather than dropping it."""
+
+    def __init__(self, work: Callable[[], None], name: str):
+        self._work, self._name = work, name
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._asked = False
+
+    def request(self) -> None:
+        with self._lock:
+            self._asked = True
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._asked:
+                    self._thread = None
+                    return
+                self._asked = False
+            self._work()
+
+    def wait(self) -> None:
+        """Until the work asked for so far is done."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join()

@@ -114,22 +114,8 @@ class Postings:
         """A recent write's postings; then any ``MERGE_AT`` newest segments of one size tier (powers of ten
         postings, or smaller) merged, so n postings sit in O(log n) segments, each merged O(log n) times."""
         self.recent.append(segment)
-        while n := self._mergeable():
+        while n := mergeable([len(s) for s in self.recent]):
             self.recent[-n:] = [Segment.merged(self.recent[-n:], self.dead)]
-
-    def _mergeable(self) -> int:
-        """How many newest segments to merge: the shortest run of them, all at or below one size tier,
-        that reaches ``MERGE_AT`` (0: none). Mixed sizes merge too, so nothing piles up unmerged."""
-        for tier in sorted({_tier(s) for s in self.recent}):
-            n = next((i for i, s in enumerate(reversed(self.recent)) if _tier(s) > tier), len(self.recent))
-            if n >= MERGE_AT:
-                return n
-        return 0
-
-    def seal(self, part: Segment) -> None:
-        """``part`` now holds what the recent segments held."""
-        self.parts.append(part)
-        self.recent = []
 
     def remove(self, rows: list[int] | np.ndarray) -> None:
         self.dead = np.union1d(self.dead, np.asarray(rows, dtype=np.int64))
@@ -213,5 +199,13 @@ def _summed(hits: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     return np.bincount(np.concatenate([r for r, _ in hits]), weights=np.concatenate([w for _, w in hits]))
 
 
-def _tier(segment: Segment) -> int:
-    return int(math.log10(max(len(segment), 1)))
+def mergeable(sizes: list[int]) -> int:
+    """How many of the newest segments (their posting counts, oldest first) to merge: the shortest run of
+    them, all at or below one size tier (powers of ten), that reaches ``MERGE_AT`` (0: none). Mixed sizes
+    merge too, so nothing piles up unmerged."""
+    tiers = [int(math.log10(max(n, 1))) for n in sizes]
+    for tier in sorted(set(tiers)):
+        n = next((i for i, t in enumerate(reversed(tiers)) if t > tier), len(tiers))
+        if n >= MERGE_AT:
+            return n
+    return 0

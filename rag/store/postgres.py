@@ -1,10 +1,15 @@
 """The server store: PostgreSQL + pgvector, selected with ``ISNAD_STORE=postgresql://…``.
 
 One table of chunks with their vectors under HNSW (``hnsw.iterative_scan`` keeps filtered
-searches full), outlet and date copied onto each chunk as indexed columns, and the lexical
+searches full), outlet and date copied onto each chunk as indexed columns. New rows stay
+outside the graph, searched exactly, until a background thread adds them a batch at a time:
+inserting into a graph of a million rows costs about 0.1 s a row on a small server, which an
+upload should not wait for. The lexical
 leg as real BM25 (PostgreSQL's ``ts_rank`` is not BM25 and is not used), over the same
 postings layout as the embedded store: recent writes as rows ``(term, row, tf)``, sealed
-every 250,000 postings into segments that keep each term's postings packed in one ``bytea``.
+every 250,000 postings into segments that keep each term's postings packed in one ``bytea``;
+ten segments of a size are merged into one of the next, dropping deleted rows (sealing and
+merging run in the same background thread).
 A query reads its terms' packed postings, and the dense leg's rows, in one round trip and one
 snapshot, and scores them with rag/store/bm25.py (MaxScore included): summing millions of
 postings is milliseconds in numpy and about a second in SQL's GROUP BY. Document
@@ -16,6 +21,7 @@ for the one transaction that fills an empty database in bulk.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import Counter
 from functools import partial
@@ -27,9 +33,9 @@ from psycopg.types.json import Jsonb, set_json_dumps
 
 from rag.chunking import Chunk
 from rag.ingest import Document
-from rag.store.bm25 import Postings, Segment
+from rag.store.bm25 import mergeable, Postings, Segment
 from rag.store.columns import FilterColumns
-from rag.store.base import best_first, Item, Legs, Store, StoreError, check_items, paged_documents_sql, StoreFilters, StoreInfo, StoreMissingError, Stored, outlet_key
+from rag.store.base import Background, best_first, Item, Legs, Store, StoreError, check_items, paged_documents_sql, StoreFilters, StoreInfo, StoreMissingError, Stored, outlet_key
 
 WRITER_LOCK = 0x15A4D  # pg_advisory_xact_lock key: one writer at a time
 SCHEMA = """
@@ -45,7 +51,6 @@ CREATE TABLE IF NOT EXISTS isnad_chunks(row bigserial PRIMARY KEY,
 CREATE INDEX IF NOT EXISTS isnad_chunks_doc ON isnad_chunks(doc_id);
 CREATE INDEX IF NOT EXISTS isnad_chunks_outlet ON isnad_chunks(outlet_key);
 CREATE INDEX IF NOT EXISTS isnad_chunks_date ON isnad_chunks(date);
-CREATE INDEX IF NOT EXISTS isnad_chunks_hnsw ON isnad_chunks USING hnsw (embedding vector_ip_ops);
 CREATE TABLE IF NOT EXISTS isnad_postings(term text NOT NULL, row bigint NOT NULL REFERENCES isnad_chunks(row) ON DELETE CASCADE,
     tf int NOT NULL, n_terms int NOT NULL, PRIMARY KEY (term, row) INCLUDE (tf, n_terms));
 CREATE INDEX IF NOT EXISTS isnad_postings_row ON isnad_postings(row);
@@ -61,13 +66,25 @@ ALTER TABLE isnad_segments ALTER rows SET STORAGE EXTERNAL, ALTER tf SET STORAGE
 CREATE TABLE IF NOT EXISTS isnad_dead(row bigint PRIMARY KEY);
 ALTER TABLE isnad_stats ADD COLUMN IF NOT EXISTS segments int NOT NULL DEFAULT 0,
                         ADD COLUMN IF NOT EXISTS unsealed bigint NOT NULL DEFAULT 0;
-"""  # the second half: what sealed segments added (session 12); applied once to an earlier database
-SEGMENTS = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS isnad_chunk_terms"):]
+""" + """
+ALTER TABLE isnad_chunks ADD COLUMN IF NOT EXISTS graphed boolean NOT NULL DEFAULT true;
+ALTER TABLE isnad_chunks ALTER graphed SET DEFAULT false;
+CREATE INDEX IF NOT EXISTS isnad_chunks_ungraphed ON isnad_chunks(row) WHERE NOT graphed;
+"""  # what sealed segments (session 12) and rows outside the graph (13) added; applied once to an earlier database
+SEGMENTS = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS isnad_chunk_terms"):SCHEMA.index("ALTER TABLE isnad_chunks")]
+GRAPHED = SCHEMA[SCHEMA.index("ALTER TABLE isnad_chunks"):]
+HNSW_M, HNSW_EF_CONSTRUCTION = 32, 128  # recall@10 at 1M: 0.90-0.945 with pgvector's 16, 64; 1.0 with these
+# the graph holds the rows marked graphed: new rows are searched exactly until a background batch adds them
+HNSW = "CREATE INDEX {} isnad_chunks_hnsw ON isnad_chunks USING hnsw (embedding vector_ip_ops) " \
+       f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) WHERE graphed"
 # a term's postings, whether recent rows or a sealed segment: rows ascending, each field packed
 PACKED = "string_agg(int8send(row), '' ORDER BY row), string_agg(int4send(tf), '' ORDER BY row), " \
          "string_agg(int4send(n_terms), '' ORDER BY row)"
 BULK_AT = 20_000  # chunks into an empty database: the HNSW graph built once after the rows
 SEAL_AT = 250_000  # recent postings sealed into a segment (about 4,000 chunks of Arabic news; ~1 s)
+GRAPH_AT = 1_000  # rows outside the graph (searched exactly: a few ms) before a background batch adds them
+GRAPH_BATCH = 100  # rows added to the graph per transaction
+log = logging.getLogger(__name__)
 MAX_BUILD_MB = 8192  # the most memory a bulk build asks of the server (maintenance_work_mem)
 
 
@@ -75,12 +92,14 @@ class PostgresStore(Store):
     """Chunks, vectors and postings in one PostgreSQL database; any number of app servers may share it."""
 
     def __init__(self, url: str, info: StoreInfo | None = None, ef_search: int = 200, bulk_at: int = BULK_AT,
-                 seal_at: int = SEAL_AT):
-        try:  # never prepared: a generic plan ignores a filter's values (filtered dense queries 10-30x slower)
-            self._db = psycopg.connect(url, autocommit=True, prepare_threshold=None)
+                 seal_at: int = SEAL_AT, graph_at: int = GRAPH_AT):
+        self._url = url
+        try:
+            self._db = self._connect()
         except psycopg.Error as e:
             raise StoreError(f"cannot reach PostgreSQL ({str(e).strip().splitlines()[0]}); check ISNAD_STORE") from None
-        self._lock, self._bulk_at, self._seal_at = threading.RLock(), bulk_at, seal_at
+        self._lock, self._bulk_at, self._seal_at, self._graph_at = threading.RLock(), bulk_at, seal_at, graph_at
+        self._maintainer = Background(self._maintain, "isnad-maintain")
         self._columns = FilterColumns()  # each row's outlet and date, for the BM25 leg's filters
         self._db.execute(f"SET hnsw.ef_search = {int(ef_search)}")
         self._db.execute("SET hnsw.iterative_scan = relaxed_order")  # a filter never empties the result
@@ -88,6 +107,10 @@ class PostgresStore(Store):
         self._info = self._meta(info)
         register_vector(self._db)  # vectors travel in pgvector's binary form, not as text (once the type exists)
         set_json_dumps(partial(json.dumps, ensure_ascii=False), self._db)  # Arabic as itself, not \uXXXX
+
+    def _connect(self) -> psycopg.Connection:
+        """Never prepared: a generic plan ignores a filter's values (filtered dense queries 10-30x slower)."""
+        return psycopg.connect(self._url, autocommit=True, prepare_threshold=None)
 
     def _meta(self, info: StoreInfo | None) -> StoreInfo:
         with self._db.transaction():
@@ -99,11 +122,14 @@ class PostgresStore(Store):
                 if info is None:
                     raise StoreMissingError("no Isnad index in this database: run `isnad ingest PATH...` first")
                 cur.execute(SCHEMA.format(dim=int(info.dim)))
+                cur.execute(HNSW.format("IF NOT EXISTS"))
                 cur.executemany("INSERT INTO isnad_meta VALUES (%s, %s)", [
                     ("model_id", info.model_id), ("dim", str(info.dim)), ("chunker", json.dumps(info.chunker))])
                 return StoreInfo(info.model_id, info.dim, info.chunker)
             if cur.execute("SELECT to_regclass('isnad_segments') IS NULL").fetchone()[0]:
                 self._upgrade(cur)
+            if cur.execute("SELECT to_regclass('isnad_chunks_ungraphed') IS NULL").fetchone()[0]:
+                cur.execute(GRAPHED)  # rows of an earlier database are in its graph (a graph over every row)
         return StoreInfo(rows["model_id"], int(rows["dim"]), json.loads(rows["chunker"]))
 
     def _upgrade(self, cur) -> None:
@@ -113,6 +139,7 @@ class PostgresStore(Store):
         cur.execute(SEGMENTS)
         cur.execute("INSERT INTO isnad_chunk_terms SELECT row, array_agg(term) FROM isnad_postings GROUP BY row")
         self._seal(cur)
+        self._merge_due(cur)
 
     def info(self) -> StoreInfo:
         with self._lock:
@@ -125,11 +152,13 @@ class PostgresStore(Store):
     def upsert_many(self, items: list[Item]) -> list[list[int]]:
         """Documents, chunks, postings, document frequencies and statistics in one transaction.
 
-        Postings go to the recent rows, sealed into a segment once SEAL_AT of them gather; a write that
-        brings SEAL_AT postings itself becomes a segment directly. Filling an empty database with at
-        least BULK_AT chunks (a first ingest, a migration) builds the HNSW graph once, after the rows,
-        in the same transaction: inserting into it row by row made 100k chunks take 8.5 minutes.
-        Readers wait for that transaction, as they would see nothing before it anyway."""
+        Postings go to the recent rows and vectors stay outside the HNSW graph (searched exactly), so an
+        upload costs what the document costs; a background thread (``_maintain``) seals the postings once
+        SEAL_AT gather and adds the rows to the graph once GRAPH_AT wait. A write that brings SEAL_AT
+        postings itself becomes a segment directly. Filling an empty database with at least BULK_AT
+        chunks (a first ingest, a migration) builds the HNSW graph once, after the rows, in the same
+        transaction: inserting into it row by row made 100k chunks take 8.5 minutes. Readers wait for
+        that transaction, as they would see nothing before it anyway."""
         check_items(items)
         with self._lock, self._db.transaction():
             cur = self._db.cursor()
@@ -151,21 +180,23 @@ class PostgresStore(Store):
                 copy.set_types(["text", "text", "text", "text", "jsonb"])
                 for doc, *_ in items:
                     copy.write_row((doc.doc_id, doc.source, outlet_key(doc.outlet), doc.date, Jsonb(doc.to_dict())))
-            with cur.copy("COPY isnad_chunks (row, doc_id, outlet_key, date, n_terms, data, embedding) "
+            with cur.copy("COPY isnad_chunks (row, doc_id, outlet_key, date, n_terms, data, embedding, graphed) "
                           "FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(["int8", "text", "text", "text", "int4", "jsonb", "vector"])
+                copy.set_types(["int8", "text", "text", "text", "int4", "jsonb", "vector", "bool"])
                 for rs, (doc, chunks, vectors, ts) in zip(out, items):
                     key = outlet_key(doc.outlet)
                     for r, c, v, t in zip(rs, chunks, vectors, ts):
                         copy.write_row((r, doc.doc_id, key, doc.date, len(t), Jsonb(c.to_dict()),
-                                        np.asarray(v, dtype=np.float32)))
+                                        np.asarray(v, dtype=np.float32), bulk))
             with cur.copy("COPY isnad_chunk_terms (row, terms) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(["int8", "text[]"])
                 for row, c in zip(rows, counts):
                     copy.write_row((row, list(c)))
             n_postings = sum(len(c) for c in counts)
+            due = False
             if n_postings >= self._seal_at:
                 self._write_segment(cur, Segment.build(rows, tokens))
+                due = True  # segments to merge, perhaps
             else:
                 with cur.copy("COPY isnad_postings (term, row, tf, n_terms) FROM STDIN (FORMAT BINARY)") as copy:
                     copy.set_types(["text", "int8", "int4", "int4"])
@@ -174,8 +205,7 @@ class PostgresStore(Store):
                             copy.write_row((term, row, tf, len(t)))
                 unsealed = cur.execute("UPDATE isnad_stats SET unsealed = unsealed + %s RETURNING unsealed",
                                        (n_postings,)).fetchone()[0]
-                if unsealed >= self._seal_at:
-                    self._seal(cur)
+                due = unsealed >= self._seal_at
             df = Counter(term for c in counts for term in c)
             terms = sorted(df)
             cur.execute("INSERT INTO isnad_terms SELECT * FROM unnest(%s::text[], %s::int[]) ON CONFLICT (term) "
@@ -183,14 +213,45 @@ class PostgresStore(Store):
             cur.execute("UPDATE isnad_stats SET n_chunks = n_chunks + %s, total_terms = total_terms + %s",
                         (n_new, sum(len(t) for t in tokens)))
             if bulk:  # the graph is built in memory when it fits (pgvector), else page by page, far slower
-                need = n_new * (self._info.dim * 4 + 400) * 1.3 / 2**20
+                need = n_new * (self._info.dim * 4 + 25 * HNSW_M) * 1.3 / 2**20  # a vector and its neighbours
                 cur.execute(f"SET LOCAL maintenance_work_mem = '{int(min(max(need, 64), MAX_BUILD_MB))}MB'")
-                cur.execute("CREATE INDEX isnad_chunks_hnsw ON isnad_chunks USING hnsw (embedding vector_ip_ops)")
+                cur.execute(HNSW.format(""))
                 cur.execute("ANALYZE isnad_chunks, isnad_segments, isnad_terms")
+            else:
+                due = due or cur.execute("SELECT count(*) >= %s FROM isnad_chunks WHERE NOT graphed",
+                                         (self._graph_at,)).fetchone()[0]
         if bulk:  # now, not by autovacuum while the first queries run (a million rows' visibility and hint bits)
             with self._lock:
                 self._db.execute("VACUUM isnad_chunks, isnad_segments")
+        if due:
+            self._maintainer.request()
         return out
+
+    def _maintain(self) -> None:
+        """In the background, on a connection of its own, while uploads and queries go on: recent postings
+        sealed and segments merged when due (one transaction under the writers' lock, which uploads wait
+        for), then the rows outside the graph added to it GRAPH_BATCH at a time, each batch its own
+        transaction. Inserting a row into a graph of a million reads it page by page: about 0.1 s a row
+        when the graph is not in shared buffers, paid here rather than by the upload. A failure leaves
+        everything as it was, searchable; the next upload that finds work due tries again."""
+        try:
+            with self._connect() as db:
+                with db.transaction():
+                    cur = db.cursor()
+                    cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+                    if cur.execute("SELECT unsealed FROM isnad_stats").fetchone()[0] >= self._seal_at:
+                        self._seal(cur)
+                    self._merge_due(cur)
+                while db.execute("UPDATE isnad_chunks SET graphed = true WHERE row IN (SELECT row FROM isnad_chunks "
+                                 "WHERE NOT graphed ORDER BY row LIMIT %s FOR UPDATE SKIP LOCKED)",
+                                 (GRAPH_BATCH,)).rowcount:
+                    pass
+        except psycopg.Error:
+            log.exception("maintaining the PostgreSQL store failed; the next upload tries again")
+
+    def settle(self) -> None:
+        """Wait for background maintenance (close() does too)."""
+        self._maintainer.wait()
 
     def _seal(self, cur) -> None:
         """Inside a writer's transaction: every recent posting into one new segment."""
@@ -200,6 +261,39 @@ class PostgresStore(Store):
             self._write_segment(cur, segment)
         cur.execute("DELETE FROM isnad_postings")
         cur.execute("UPDATE isnad_stats SET unsealed = 0")
+
+    def _merge_due(self, cur) -> None:
+        """Inside a writer's transaction: the newest segments merged as they multiply (ten of a size into one
+        of the next, ``bm25.mergeable``), so a query reads a few dozen segments however many uploads came
+        before, and each posting is rewritten O(log n) times."""
+        sizes = cur.execute("SELECT seg, sum(octet_length(rows)) / 4 FROM isnad_segments GROUP BY seg ORDER BY seg"
+                            ).fetchall()
+        while n := mergeable([int(size) for _, size in sizes]):
+            merged = self._merge(cur, [seg for seg, _ in sizes[-n:]])
+            sizes[-n:] = [(None, merged)]
+
+    def compact(self) -> None:
+        """Every posting in one segment and no dead rows left (after many deletes: a segment that is never
+        merged keeps its deleted rows, and every query reads the list of them)."""
+        with self._lock, self._db.transaction():
+            cur = self._db.cursor()
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+            self._seal(cur)
+            if segs := [seg for seg, in cur.execute("SELECT DISTINCT seg FROM isnad_segments")]:
+                self._merge(cur, segs)
+
+    def _merge(self, cur, segs: list[int]) -> int:
+        """Inside a writer's transaction: segments ``segs`` rewritten as one, without their dead rows, which
+        leave ``isnad_dead`` (a row lives in one segment only). Returns the new segment's postings."""
+        parts = _sealed(cur.execute("SELECT seg, term, base, rows, tf, dl FROM isnad_segments WHERE seg = ANY(%s)",
+                                    (segs,), binary=True).fetchall())
+        dead = _rows(cur.execute("SELECT string_agg(int8send(row), '') FROM isnad_dead", binary=True).fetchone()[0])
+        merged = Segment.merged(parts, dead)
+        gone = dead[np.isin(dead, np.concatenate([p.rows for p in parts]))] if parts else dead[:0]
+        cur.execute("DELETE FROM isnad_segments WHERE seg = ANY(%s)", (segs,))
+        cur.execute("DELETE FROM isnad_dead WHERE row = ANY(%s)", (gone.tolist(),))
+        self._write_segment(cur, merged)
+        return len(merged)
 
     @staticmethod
     def _write_segment(cur, segment: Segment) -> None:
@@ -233,7 +327,7 @@ class PostgresStore(Store):
                     "WHERE t.term = x.term", (doc_ids,))
         n, terms = cur.execute("SELECT count(*), coalesce(sum(n_terms), 0) FROM isnad_chunks WHERE doc_id = ANY(%s)",
                                (doc_ids,)).fetchone()
-        cur.execute("INSERT INTO isnad_dead SELECT c.row FROM isnad_chunks c WHERE c.doc_id = ANY(%s) "
+        cur.execute("INSERT INTO isnad_dead SELECT c.row FROM isnad_chunks c WHERE c.doc_id = ANY(%s) AND c.n_terms > 0 "
                     "AND NOT EXISTS (SELECT FROM isnad_postings p WHERE p.row = c.row)", (doc_ids,))
         cur.execute("UPDATE isnad_stats SET n_chunks = n_chunks - %s, total_terms = total_terms - %s", (n, terms))
         cur.execute("DELETE FROM isnad_documents WHERE doc_id = ANY(%s)", (doc_ids,))
@@ -255,13 +349,15 @@ class PostgresStore(Store):
             self._db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             with self._db.pipeline():
                 dense = self._db.cursor()
-                if query_vector is not None:
+                if query_vector is not None:  # the graph's rows, and those still outside it exactly
                     q = np.asarray(query_vector, dtype=np.float32)
-                    dense.execute(f"SELECT c.row, -(c.embedding <#> %s::vector) FROM isnad_chunks c WHERE {where} "
-                                  "ORDER BY c.embedding <#> %s::vector LIMIT %s", [q, *args, q, n])
+                    dense.execute(" UNION ALL ".join(
+                        f"(SELECT c.row, -(c.embedding <#> %s::vector) FROM isnad_chunks c WHERE {graphed} AND {where} "
+                        "ORDER BY c.embedding <#> %s::vector LIMIT %s)" for graphed in ("c.graphed", "NOT c.graphed")),
+                        [q, *args, q, n] * 2)
                 lexical = self._send_lexical(words, filters) if words else None
             if query_vector is not None:
-                legs.dense = best_first(dense.fetchall())
+                legs.dense = best_first(dense.fetchall(), n)
             if lexical:
                 legs.bm25 = self._bm25(lexical, words, n, filters)
         return legs
@@ -289,12 +385,8 @@ class PostgresStore(Store):
     def _bm25(self, got: dict[str, psycopg.Cursor], words: list[str], n: int,
               filters: StoreFilters | None) -> list[tuple[int, float]]:
         """The n best chunks by BM25, scored by rag/store/bm25.py over the postings ``_send_lexical`` read."""
-        by_seg: dict[int, list] = {}
-        for seg, *packed in got["sealed"].fetchall():
-            by_seg.setdefault(seg, []).append(packed)
-        postings = Postings([_segment(terms, "<u4", "<u2") for terms in by_seg.values()],
-                            [_segment(got["recent"].fetchall(), ">i8", ">i4")],
-                            np.frombuffer(got["dead"].fetchone()[0] or b"", ">i8").astype(np.int64))
+        postings = Postings(_sealed(got["sealed"].fetchall()), [_segment(got["recent"].fetchall(), ">i8", ">i4")],
+                            _rows(got["dead"].fetchone()[0]))
         allowed = None
         if filters:
             self._columns.catch_up(got["columns"].fetchall())
@@ -326,6 +418,7 @@ class PostgresStore(Store):
                                          (list(sources),)).fetchall())
 
     def close(self) -> None:
+        self.settle()
         with self._lock:
             self._db.close()
 
@@ -348,6 +441,19 @@ def _where(filters: StoreFilters | None, table: str) -> tuple[str, list]:
         parts.append(f"{table}.doc_id = ANY(%s)")
         args.append(sorted(filters.doc_ids))
     return " AND ".join(parts), args
+
+
+def _sealed(got: list[tuple]) -> list[Segment]:
+    """Sealed segments from ``(seg, term, base, rows, tf, dl)`` rows, one Segment per seg."""
+    by_seg: dict[int, list] = {}
+    for seg, *packed in got:
+        by_seg.setdefault(seg, []).append(packed)
+    return [_segment(terms, "<u4", "<u2") for terms in by_seg.values()]
+
+
+def _rows(packed: bytes | None) -> np.ndarray:
+    """Rows packed by ``string_agg(int8send(row), '')`` (None: no rows)."""
+    return np.frombuffer(packed or b"", ">i8").astype(np.int64)
 
 
 def _segment(got: list[tuple], rows_type: str, field_type: str) -> Segment:

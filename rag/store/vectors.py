@@ -115,11 +115,6 @@ class Vectors:
     def ntotal(self) -> int:
         return self.flat.ntotal + sum(int(s.live.sum()) for s in self.sealed)
 
-    def seal(self, part: Sealed) -> None:
-        """``part`` now holds what the flat vectors held."""
-        self.sealed.append(part)
-        self.flat = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
-
     def add(self, vectors: np.ndarray, rows: np.ndarray) -> None:
         self.flat.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(rows, dtype=np.int64))
 
