@@ -24,7 +24,9 @@ import json
 import logging
 import threading
 from collections import Counter
+from contextlib import contextmanager
 from functools import partial
+from typing import Iterator
 
 import numpy as np
 import psycopg
@@ -77,6 +79,7 @@ HNSW_M, HNSW_EF_CONSTRUCTION = 32, 128  # recall@10 at 1M: 0.90-0.945 with pgvec
 # the graph holds the rows marked graphed: new rows are searched exactly until a background batch adds them
 HNSW = "CREATE INDEX {} isnad_chunks_hnsw ON isnad_chunks USING hnsw (embedding vector_ip_ops) " \
        f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) WHERE graphed"
+DEAD_ROWS = "SELECT string_agg(int8send(row), '') FROM isnad_dead"  # every dead row, packed (``_rows`` reads it)
 # a term's postings, whether recent rows or a sealed segment: rows ascending, each field packed
 PACKED = "string_agg(int8send(row), '' ORDER BY row), string_agg(int4send(tf), '' ORDER BY row), " \
          "string_agg(int4send(n_terms), '' ORDER BY row)"
@@ -113,9 +116,7 @@ class PostgresStore(Store):
         return psycopg.connect(self._url, autocommit=True, prepare_threshold=None)
 
     def _meta(self, info: StoreInfo | None) -> StoreInfo:
-        with self._db.transaction():
-            cur = self._db.cursor()
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+        with _writing(self._db) as cur:
             exists = cur.execute("SELECT to_regclass('isnad_meta') IS NOT NULL").fetchone()[0]
             rows = dict(cur.execute("SELECT key, value FROM isnad_meta").fetchall()) if exists else {}
             if not rows:
@@ -160,9 +161,7 @@ class PostgresStore(Store):
         transaction: inserting into it row by row made 100k chunks take 8.5 minutes. Readers wait for
         that transaction, as they would see nothing before it anyway."""
         check_items(items)
-        with self._lock, self._db.transaction():
-            cur = self._db.cursor()
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+        with self._lock, _writing(self._db) as cur:
             old = [r for r, in cur.execute("SELECT doc_id FROM isnad_documents WHERE source = ANY(%s) OR doc_id = ANY(%s)",
                                            ([d.source for d, *_ in items], [d.doc_id for d, *_ in items]))]
             self._delete(cur, old)
@@ -236,9 +235,7 @@ class PostgresStore(Store):
         everything as it was, searchable; the next upload that finds work due tries again."""
         try:
             with self._connect() as db:
-                with db.transaction():
-                    cur = db.cursor()
-                    cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+                with _writing(db) as cur:
                     if cur.execute("SELECT unsealed FROM isnad_stats").fetchone()[0] >= self._seal_at:
                         self._seal(cur)
                     self._merge_due(cur)
@@ -275,9 +272,7 @@ class PostgresStore(Store):
     def compact(self) -> None:
         """Every posting in one segment and no dead rows left (after many deletes: a segment that is never
         merged keeps its deleted rows, and every query reads the list of them)."""
-        with self._lock, self._db.transaction():
-            cur = self._db.cursor()
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+        with self._lock, _writing(self._db) as cur:
             self._seal(cur)
             if segs := [seg for seg, in cur.execute("SELECT DISTINCT seg FROM isnad_segments")]:
                 self._merge(cur, segs)
@@ -287,7 +282,7 @@ class PostgresStore(Store):
         leave ``isnad_dead`` (a row lives in one segment only). Returns the new segment's postings."""
         parts = _sealed(cur.execute("SELECT seg, term, base, rows, tf, dl FROM isnad_segments WHERE seg = ANY(%s)",
                                     (segs,), binary=True).fetchall())
-        dead = _rows(cur.execute("SELECT string_agg(int8send(row), '') FROM isnad_dead", binary=True).fetchone()[0])
+        dead = _rows(cur.execute(DEAD_ROWS, binary=True).fetchone()[0])
         merged = Segment.merged(parts, dead)
         gone = dead[np.isin(dead, np.concatenate([p.rows for p in parts]))] if parts else dead[:0]
         cur.execute("DELETE FROM isnad_segments WHERE seg = ANY(%s)", (segs,))
@@ -311,9 +306,7 @@ class PostgresStore(Store):
                 copy.write_row((str(term), seg, base, offsets[a:b].tobytes(), tf[a:b].tobytes(), dl[a:b].tobytes()))
 
     def delete(self, doc_ids: list[str]) -> int:
-        with self._lock, self._db.transaction():
-            cur = self._db.cursor()
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+        with self._lock, _writing(self._db) as cur:
             return self._delete(cur, list(doc_ids))
 
     @staticmethod
@@ -370,7 +363,7 @@ class PostgresStore(Store):
                "df": ("SELECT term, df FROM isnad_terms WHERE term = ANY(%s)", (words,)),
                "sealed": ("SELECT seg, term, base, rows, tf, dl FROM isnad_segments WHERE term = ANY(%s)", (words,)),
                "recent": (f"SELECT term, 0, {PACKED} FROM isnad_postings WHERE term = ANY(%s) GROUP BY term", (words,)),
-               "dead": ("SELECT string_agg(int8send(row), '') FROM isnad_dead", ())}
+               "dead": (DEAD_ROWS, ())}
         if filters:
             sql["columns"] = ("SELECT row, outlet_key, date FROM isnad_chunks WHERE row >= %s ORDER BY row",
                               (len(self._columns),))
@@ -421,6 +414,15 @@ class PostgresStore(Store):
         self.settle()
         with self._lock:
             self._db.close()
+
+
+@contextmanager
+def _writing(db: psycopg.Connection) -> Iterator[psycopg.Cursor]:
+    """A cursor in one transaction on ``db`` holding the writers' lock (released when it ends)."""
+    with db.transaction():
+        cur = db.cursor()
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+        yield cur
 
 
 def _where(filters: StoreFilters | None, table: str) -> tuple[str, list]:

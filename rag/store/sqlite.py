@@ -185,17 +185,12 @@ class SqliteStore(Store):
                 return
             rows, vectors, tokens = self._decode_recent(found)
             self._write_files(pending, vectors, rows, Segment.build(rows.tolist(), tokens))
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(db):
                 if (self._last_part(db), self._meta_epoch(db)) == seen:  # nobody sealed these rows since
                     part = db.execute("INSERT INTO parts(upto) VALUES (?)", (int(rows[-1]),)).lastrowid
                     for p, q in list(zip(pending, self._part_files(part)))[::-1]:  # the graph last: read first
                         os.replace(p, q)
                     db.execute("DELETE FROM recent WHERE row <= ?", (int(rows[-1]),))  # rows deleted since: tombstoned
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
             with self._lock:  # this connection's data_version may already count the commit (our own upload's)
                 if self._last_part() != self._parts_seen:
                     self._load_all()
@@ -238,14 +233,9 @@ class SqliteStore(Store):
     def _writing(self) -> Iterator[None]:
         """One write transaction under SQLite's write lock, after catching up with other writers' commits
         (the lock keeps them out from here on); rolled back on any error."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(self._db):
             self._refresh_locked()
             yield
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     def _seen_own_writes(self) -> None:
         """After our own commit: our in-memory index already holds it (another writer's commit still reloads)."""
@@ -495,6 +485,18 @@ def salvage_documents(folder: Path) -> list[Document]:
             db.close()
     except sqlite3.DatabaseError:
         return []
+
+
+@contextmanager
+def _immediate(db: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction on ``db`` under SQLite's write lock; rolled back on any error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _marks(items: list) -> str:
