@@ -47,7 +47,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    for note in _app(args, progress=False).doctor():
+    for note in _app(args, progress=False).doctor(compact=args.compact):
         print(note)
     return 0
 
@@ -313,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("doctor", help="check the index; rebuild a damaged one from what it can still read (deletes nothing)")
+    s.add_argument("--compact", action="store_true",
+                   help="also reclaim deleted chunks the store still holds (rewrites its parts; holds the writer lock)")
     s.set_defaults(func=cmd_doctor)
 
     s = sub.add_parser("search", help="ranked passages for a question")

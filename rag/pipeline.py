@@ -10,6 +10,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -337,23 +338,45 @@ class Isnad:
         other._fill(index, target)
         return other
 
-    def doctor(self) -> list[str]:
+    def doctor(self, compact: bool = False) -> list[str]:
         """Check the index and repair what is damaged, deleting nothing: a broken CURRENT is pointed at the
         newest intact generation; a damaged SQLite store is rebuilt from the documents it can still read
-        and kept aside."""
+        and kept aside. A sound store also reports the deleted rows it still holds (reclaimed with
+        ``compact``) and the store's own advice."""
+        if self.folders:
+            folder = self.settings.index_dir
+            with writer_lock(folder):
+                index, notes = load_repairing(folder)
+            self._index, self._searcher = index, None
+            gen = (folder / "CURRENT").read_text().strip()
+            return notes + [f"index OK: {gen}, {len(index.docs)} documents, {len(index.chunks)} chunks, checksums verified"]
         if self.settings.store == "sqlite":
-            return self._doctor_sqlite()
-        if not self.folders:
+            sound, notes = self._doctor_sqlite()
+            if not sound:
+                return notes
+        else:
             info = self.index.info()
-            return [f"index OK ({store_label(self.settings)}): {info.n_docs} documents, {info.n_chunks} chunks"]
-        folder = self.settings.index_dir
-        with writer_lock(folder):
-            index, notes = load_repairing(folder)
-        self._index, self._searcher = index, None
-        gen = (folder / "CURRENT").read_text().strip()
-        return notes + [f"index OK: {gen}, {len(index.docs)} documents, {len(index.chunks)} chunks, checksums verified"]
+            notes = [f"index OK ({store_label(self.settings)}): {info.n_docs} documents, {info.n_chunks} chunks"]
+        return notes + self._upkeep(compact)
 
-    def _doctor_sqlite(self) -> list[str]:
+    def _upkeep(self, compact: bool) -> list[str]:
+        """Deleted rows a sound store still holds, reclaimed when asked, then the store's advice."""
+        store = self.index
+        held = store.held_deleted()
+        if not compact:
+            notes = [f"{held} deleted chunks are still held (every search skips them); "
+                     "`isnad doctor --compact` reclaims them"] if held else []
+        elif not held:
+            notes = ["nothing to compact: no deleted chunks are held"]
+        else:
+            started = time.perf_counter()
+            with writer_lock(self.settings.index_dir):
+                store.compact()
+            notes = [f"compacted: {held} deleted chunks reclaimed in {time.perf_counter() - started:.1f} s"]
+        return notes + store.advice()
+
+    def _doctor_sqlite(self) -> tuple[bool, list[str]]:
+        """(sound, notes): a damaged store is rebuilt here and kept aside."""
         live = sqlite_folder(self.settings)
         self._index = self._searcher = None
         with writer_lock(self.settings.index_dir):
@@ -365,17 +388,17 @@ class Isnad:
                 store.close()
             except IndexMissingError:
                 if (self.settings.index_dir / "CURRENT").exists():
-                    return [self.migrate()]
+                    return False, [self.migrate()]
                 raise
             except IndexProblem as e:
                 problems, docs = [str(e)], salvage_documents(live)
             if not problems:
-                return [f"index OK ({store_label(self.settings)}): {info.n_docs} documents, {info.n_chunks} chunks; "
-                        "database pages and one vector per chunk checked"]
+                return True, [f"index OK ({store_label(self.settings)}): {info.n_docs} documents, {info.n_chunks} "
+                              "chunks; database pages and one vector per chunk checked"]
             n_chunks = self._build_sqlite(docs)
             aside = _swap_in(live, next_folder(self.settings),
                              keep_old_as=f"store.damaged-{dt.datetime.now():%Y%m%d-%H%M%S}")
-        return [f"damaged: {p}" for p in problems] + [
+        return False, [f"damaged: {p}" for p in problems] + [
             f"rebuilt from the {len(docs)} documents still readable ({n_chunks} chunks re-embedded); "
             f"the damaged store is kept at {aside}" + ("" if docs else "; nothing was readable: ingest your files again")]
 

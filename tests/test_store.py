@@ -155,6 +155,24 @@ def test_filters_apply_to_both_legs(open_store):
     assert [d.doc_id for d in store.documents(limit=1, after="d0001")] == ["d0002"]
 
 
+def test_deleted_rows_are_held_until_compaction_reclaims_them(open_store):
+    store = open_store()
+    for i in range(1, 7):
+        _put(store, i)
+    store.compact()  # every row into a part (SQLite) or a sealed segment (PostgreSQL): deletes now leave rows behind
+    assert store.held_deleted() == 0
+    store.delete(["d0002", "d0005"])
+    assert store.held_deleted() == 4
+    q, words = _vectors(1, 3)[0], bm25_tokens("انسحاب القوات المتحدث")
+    before = store.search(q, words, 20)
+    assert len(before.dense) == len(before.bm25) == 8
+    store.compact()
+    assert store.held_deleted() == 0
+    after = store.search(q, words, 20)
+    assert after.dense == before.dense and [r for r, _ in after.bm25] == [r for r, _ in before.bm25]
+    assert store.advice() == []  # a small graph fits the test server's buffers
+
+
 def test_reopening_gives_the_same_results(open_store):
     store = open_store()
     for i in range(1, 6):

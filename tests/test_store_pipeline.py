@@ -48,6 +48,25 @@ def test_the_seeds_on_a_store_answer_and_brief_as_on_the_index(folders_isnad, st
     assert app.search("وحدة وصلت إلى الكويت", k=1)[0].source == str(note)
 
 
+def test_doctor_reports_deleted_chunks_still_held_and_compacts_them(store_settings, seeds_dir, tmp_path):
+    articles = tmp_path / "articles"
+    shutil.copytree(seeds_dir, articles)
+    app = Isnad(store_settings)
+    app.ingest([articles])
+    app.index.compact()  # the seeds into a part / a sealed segment, so a replaced file leaves rows behind
+    first = sorted(articles.iterdir())[0]  # 5 chunks
+    first.write_text(first.read_text(encoding="utf-8") + "\n\nوأكد البيان أن المحادثات ستستمر الشهر المقبل.\n",
+                     encoding="utf-8")
+    assert Isnad(store_settings).ingest([articles]).report.replaced == [str(first)]
+    answer = Isnad(store_settings).ask(QUESTION)
+    notes = Isnad(store_settings).doctor()
+    assert notes[0].startswith("index OK") and notes[1].startswith("5 deleted chunks are still held"), notes
+    assert Isnad(store_settings).doctor(compact=True)[1].startswith("compacted: 5 deleted chunks reclaimed")
+    assert Isnad(store_settings).doctor() == notes[:1] and "nothing to compact" in Isnad(store_settings).doctor(True)[1]
+    again = Isnad(store_settings).ask(QUESTION)
+    assert [s.quote for s in again.sources] == [s.quote for s in answer.sources]
+
+
 def test_an_index_migrates_into_a_store_without_re_embedding(folders_isnad, store_settings):
     shutil.copytree(folders_isnad.settings.index_dir, store_settings.index_dir)  # the generation folders to migrate
     app = Isnad(store_settings)

@@ -110,6 +110,17 @@ class Store(Reader, Protocol):
         """Another store now stands where this one was opened (a rebuild or repair swapped it in)."""
         return False
 
+    def held_deleted(self) -> int:
+        """Deleted chunks whose rows are still kept (skipped by every search) until ``compact()``."""
+        return 0
+
+    def compact(self) -> None:
+        """Every deleted row reclaimed (``held_deleted()`` back to 0), search results unchanged."""
+
+    def advice(self) -> list[str]:
+        """What the operator could change to keep this store fast (``isnad doctor`` prints it)."""
+        return []
+
     def close(self) -> None: ...
 
 

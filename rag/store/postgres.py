@@ -277,6 +277,24 @@ class PostgresStore(Store):
             if segs := [seg for seg, in cur.execute("SELECT DISTINCT seg FROM isnad_segments")]:
                 self._merge(cur, segs)
 
+    def held_deleted(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM isnad_dead").fetchone()[0]
+
+    def advice(self) -> list[str]:
+        """The graph should fit in shared_buffers: a filtered search walks more of it than an unfiltered one,
+        and through small buffers it reads it page by page (1M chunks, a 3.9 GB graph: hybrid + outlet filter
+        168.7 ms with 256 MB, 94.5 ms with 8 GB)."""
+        with self._lock:
+            graph, buffers = self._db.execute(
+                "SELECT pg_relation_size('isnad_chunks_hnsw'), pg_size_bytes(current_setting('shared_buffers'))"
+            ).fetchone()
+        if graph <= buffers:
+            return []
+        return [f"the HNSW graph ({_mb(graph)}) is larger than shared_buffers ({_mb(buffers)}): filtered searches "
+                f"read it from disk page by page; set shared_buffers to at least {_mb(graph * 1.25)} on the server "
+                "(and pg_prewarm the graph after a restart)"]
+
     def _merge(self, cur, segs: list[int]) -> int:
         """Inside a writer's transaction: segments ``segs`` rewritten as one, without their dead rows, which
         leave ``isnad_dead`` (a row lives in one segment only). Returns the new segment's postings."""
@@ -443,6 +461,10 @@ def _where(filters: StoreFilters | None, table: str) -> tuple[str, list]:
         parts.append(f"{table}.doc_id = ANY(%s)")
         args.append(sorted(filters.doc_ids))
     return " AND ".join(parts), args
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
 
 
 def _sealed(got: list[tuple]) -> list[Segment]:

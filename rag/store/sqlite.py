@@ -205,6 +205,10 @@ class SqliteStore(Store):
         """Wait for a seal running in the background (close() does too)."""
         self._sealer.wait()
 
+    def held_deleted(self) -> int:
+        with self._lock:
+            return self._vectors.held_dead()
+
     def compact(self) -> None:
         """Every live chunk into one part, tombstones cleared (after many deletes or many small parts)."""
         with self._lock:

@@ -124,6 +124,10 @@ class Vectors:
         for s in self.sealed:
             s.remove(rows)
 
+    def held_dead(self) -> int:
+        """Deleted rows still in sealed parts (skipped until compaction rewrites them)."""
+        return sum(int((~s.live).sum()) for s in self.sealed)
+
     def rows(self) -> np.ndarray:
         """Every live row."""
         return np.concatenate([s.rows[s.live] for s in self.sealed] + [faiss.vector_to_array(self.flat.id_map)])
