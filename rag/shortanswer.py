@@ -192,12 +192,21 @@ def typed_spans(kind: str, sentence: str, offset: int, ref: dt.date | None, lexi
             if k != kind and not (kind == "person" and k == "org"):  # "who decides" may be answered by a body
                 continue
             words = sentence[a:b]
-            known = lexicon.english_for(words) or next((n.label for n in lexicon.in_text(words) if n.kind == "person"), None)
             arabic = detect_language(words) == "ar"
-            english = (f"«{words}» ({known})" if known else f"«{words}»") if arabic else words
+            known = _known_english(words, k, lexicon)
+            english = (f"{known} («{words}»)" if known else f"«{words}»") if arabic else words
             spans.append(Span(k, offset + a, offset + b, words, normalize_ar(words), {"en": english, "ar": words},
                               score=0.0 if k == kind else -0.02))
     return _dedupe(spans)
+
+
+def _known_english(words: str, kind: str, lexicon: Lexicon) -> str | None:
+    """The lexicon's English for a name span: the whole phrase, or the one person (or, in an organisation's
+    span, the one organisation) it contains: «حركة عصائب أهل الحق» is Asaib Ahl al-Haq."""
+    if whole := lexicon.english_for(words):
+        return whole
+    inside = [n.label for n in lexicon.in_text(words) if n.kind == "person" or (kind == "org" and n.kind == "org")]
+    return inside[0] if len(inside) == 1 else None
 
 
 def _dedupe(spans: list[Span]) -> list[Span]:

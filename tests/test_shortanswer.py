@@ -73,7 +73,14 @@ def test_person_after_a_title_gets_its_known_transliteration(seed_text):
     sentence, offset = sentence_with(seed_text, "يحيى رسول", "انسحاب")
     spans = typed_spans("person", sentence, offset, None, LEX)
     person = next(s for s in spans if "يحيى رسول" in s.text)
-    assert "Yahya Rasool" in person.render["en"] and person.render["en"].startswith("«")
+    assert person.render["en"].startswith("Yahya Rasool («") and person.render["en"].endswith("»)")  # English first
+
+
+def test_an_organisation_span_takes_the_english_of_the_known_name_inside_it(seed_text):
+    sentence, offset = sentence_with(seed_text, "عصائب أهل الحق", "المصالح")
+    spans = typed_spans("org", sentence, offset, None, LEX)
+    org = next(s for s in spans if s.text.startswith("حركة"))
+    assert org.render["en"] == "Asaib Ahl al-Haq («حركة عصائب أهل الحق»)" and org.render["ar"] == org.text
 
 
 def test_a_name_the_question_uses_is_not_its_answer(seed_text):
