@@ -24,6 +24,7 @@ import json
 import logging
 import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from typing import Iterator
@@ -31,6 +32,7 @@ from typing import Iterator
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
+from psycopg import sql
 from psycopg.types.json import Jsonb, set_json_dumps
 
 from rag.chunking import Chunk
@@ -106,14 +108,17 @@ class PostgresStore(Store):
         self._columns = FilterColumns()  # each row's outlet and date, for the BM25 leg's filters
         self._db.execute(f"SET hnsw.ef_search = {int(ef_search)}")
         self._db.execute("SET hnsw.iterative_scan = relaxed_order")  # a filter never empties the result
-        self._db.execute("SET jit = off")  # compiling a query's expressions cost more (~50 ms) than they save here
+        self._lexical_db: psycopg.Connection | None = None  # the BM25 leg's, opened on the first hybrid search
+        self._lexical_leg = ThreadPoolExecutor(1, "isnad-bm25")
         self._info = self._meta(info)
         register_vector(self._db)  # vectors travel in pgvector's binary form, not as text (once the type exists)
         set_json_dumps(partial(json.dumps, ensure_ascii=False), self._db)  # Arabic as itself, not \uXXXX
 
     def _connect(self) -> psycopg.Connection:
         """Never prepared: a generic plan ignores a filter's values (filtered dense queries 10-30x slower)."""
-        return psycopg.connect(self._url, autocommit=True, prepare_threshold=None)
+        db = psycopg.connect(self._url, autocommit=True, prepare_threshold=None)
+        db.execute("SET jit = off")  # compiling a query's expressions cost more (~50 ms) than they save here
+        return db
 
     def _meta(self, info: StoreInfo | None) -> StoreInfo:
         with _writing(self._db) as cur:
@@ -349,8 +354,10 @@ class PostgresStore(Store):
 
     def search(self, query_vector: np.ndarray | None, tokens: list[str] | None, n: int,
                filters: StoreFilters | None = None) -> Legs:
-        """Both legs from one snapshot and one round trip (a pipeline): the dense leg, filtered in SQL, and what
-        the BM25 leg needs (``_send_lexical``), scored here over the query's postings only."""
+        """Both legs from one snapshot, at the same time: the dense leg, filtered in SQL, on this connection,
+        while the BM25 leg (``_lexical``) reads its postings on a second one that imports this transaction's
+        snapshot and scores them here. A hybrid query then costs the slower leg, not both (the server runs
+        each in its own backend)."""
         where, args = _where(filters, "c")
         words = list(dict.fromkeys(t for t in (tokens or []) if t))
         legs = Legs()
@@ -358,44 +365,60 @@ class PostgresStore(Store):
             return legs
         with self._lock, self._db.transaction():
             self._db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            with self._db.pipeline():
-                dense = self._db.cursor()
-                if query_vector is not None:  # the graph's rows, and those still outside it exactly
-                    q = np.asarray(query_vector, dtype=np.float32)
-                    dense.execute(" UNION ALL ".join(
-                        f"(SELECT c.row, -(c.embedding <#> %s::vector) FROM isnad_chunks c WHERE {graphed} AND {where} "
-                        "ORDER BY c.embedding <#> %s::vector LIMIT %s)" for graphed in ("c.graphed", "NOT c.graphed")),
-                        [q, *args, q, n] * 2)
-                lexical = self._send_lexical(words, filters) if words else None
-            if query_vector is not None:
-                legs.dense = best_first(dense.fetchall(), n)
-            if lexical:
-                legs.bm25 = self._bm25(lexical, words, n, filters)
+            if query_vector is None:
+                legs.bm25 = self._bm25(self._db, words, n, filters)
+                return legs
+            lexical = None
+            if words:
+                snapshot = self._db.execute("SELECT pg_export_snapshot()").fetchone()[0]
+                lexical = self._lexical_leg.submit(self._lexical, snapshot, words, n, filters)
+            try:
+                q = np.asarray(query_vector, dtype=np.float32)  # the graph's rows, and those still outside it exactly
+                legs.dense = best_first(self._db.execute(" UNION ALL ".join(
+                    f"(SELECT c.row, -(c.embedding <#> %s::vector) FROM isnad_chunks c WHERE {graphed} AND {where} "
+                    "ORDER BY c.embedding <#> %s::vector LIMIT %s)" for graphed in ("c.graphed", "NOT c.graphed")),
+                    [q, *args, q, n] * 2).fetchall(), n)
+            finally:  # the snapshot lives as long as this transaction: the BM25 leg must have taken it first
+                legs.bm25 = lexical.result() if lexical else []
         return legs
 
-    def _send_lexical(self, words: list[str], filters: StoreFilters | None) -> dict[str, psycopg.Cursor]:
+    def _lexical(self, snapshot: str, words: list[str], n: int, filters: StoreFilters | None) -> list[tuple[int, float]]:
+        """The BM25 leg on its own connection, in the dense leg's snapshot (``pg_export_snapshot``)."""
+        if self._lexical_db is None:
+            self._lexical_db = self._connect()
+        db = self._lexical_db
+        with db.transaction():
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            db.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+            return self._bm25(db, words, n, filters)
+
+    def _send_lexical(self, db: psycopg.Connection, words: list[str],
+                      filters: StoreFilters | None) -> dict[str, psycopg.Cursor]:
         """Cursors, sent but not yet read: corpus statistics, the words' document frequencies, their sealed and
         recent postings, the dead rows, and under a filter the filter columns of rows added since the last
         filtered query (rows only grow) and the rows of the documents asked for."""
-        sql = {"stats": ("SELECT n_chunks, total_terms FROM isnad_stats", ()),
+        queries = {"stats": ("SELECT n_chunks, total_terms FROM isnad_stats", ()),
                "df": ("SELECT term, df FROM isnad_terms WHERE term = ANY(%s)", (words,)),
                "sealed": ("SELECT seg, term, base, rows, tf, dl FROM isnad_segments WHERE term = ANY(%s)", (words,)),
                "recent": (f"SELECT term, 0, {PACKED} FROM isnad_postings WHERE term = ANY(%s) GROUP BY term", (words,)),
                "dead": (DEAD_ROWS, ())}
         if filters:
-            sql["columns"] = ("SELECT row, outlet_key, date FROM isnad_chunks WHERE row >= %s ORDER BY row",
+            queries["columns"] = ("SELECT row, outlet_key, date FROM isnad_chunks WHERE row >= %s ORDER BY row",
                               (len(self._columns),))
         if filters and filters.doc_ids is not None:
-            sql["doc_rows"] = ("SELECT row FROM isnad_chunks WHERE doc_id = ANY(%s)", (sorted(filters.doc_ids),))
+            queries["doc_rows"] = ("SELECT row FROM isnad_chunks WHERE doc_id = ANY(%s)", (sorted(filters.doc_ids),))
         sent = {}
-        for name, (query, params) in sql.items():
-            sent[name] = self._db.cursor(binary=True)
+        for name, (query, params) in queries.items():
+            sent[name] = db.cursor(binary=True)
             sent[name].execute(query, params)
         return sent
 
-    def _bm25(self, got: dict[str, psycopg.Cursor], words: list[str], n: int,
+    def _bm25(self, db: psycopg.Connection, words: list[str], n: int,
               filters: StoreFilters | None) -> list[tuple[int, float]]:
-        """The n best chunks by BM25, scored by rag/store/bm25.py over the postings ``_send_lexical`` read."""
+        """The n best chunks by BM25 in ``db``'s transaction, scored by rag/store/bm25.py over the postings
+        ``_send_lexical`` reads in one round trip."""
+        with db.pipeline():
+            got = self._send_lexical(db, words, filters)
         postings = Postings(_sealed(got["sealed"].fetchall()), [_segment(got["recent"].fetchall(), ">i8", ">i4")],
                             _rows(got["dead"].fetchone()[0]))
         allowed = None
@@ -431,6 +454,9 @@ class PostgresStore(Store):
     def close(self) -> None:
         self.settle()
         with self._lock:
+            self._lexical_leg.shutdown()
+            if self._lexical_db is not None:
+                self._lexical_db.close()
             self._db.close()
 
 
