@@ -294,6 +294,8 @@ def render_date(m: DateMention, lang: str = "en") -> str:
         if lang == "en" and month:
             day = f"{m.day} " if m.day is not None else ""
             return f"{day}{ENGLISH_MONTHS[month - 1]} (year not stated)"
+        if lang == "en" and m.note == "reference date unknown":  # «العام الجاري» in an undated article
+            return _relative_english(m)
         return m.text
     months = ENGLISH_MONTHS if lang == "en" else ARABIC_MONTHS
     d = m.date
@@ -303,6 +305,17 @@ def render_date(m: DateMention, lang: str = "en") -> str:
         body = f"{_ENGLISH_WEEKDAYS[m.weekday]} {body}"
     edge = {"en": {"end": "end of ", "start": "start of "}, "ar": {"end": "نهاية ", "start": "بداية "}}[lang]
     return edge.get(m.edge, "") + body
+
+
+def _relative_english(m: DateMention) -> str:
+    """"end of this year (article undated)": the relative words in English, since there is no date to give."""
+    if m.weekday is not None:
+        return f"{_ENGLISH_WEEKDAYS[m.weekday]} (article undated)"
+    folded = normalize_ar(m.text)
+    which = "last" if re.search(r"الماضي|المنصرم|السابق|\blast\b", folded) else \
+        "next" if re.search(r"المقبل|القادم|\bnext\b", folded) else "this"
+    edge = {"end": "end of ", "start": "start of "}.get(m.edge, "")
+    return f"{edge}{which} {m.precision} (article undated)"
 
 
 def reference_date(article_date: str | None, body: str) -> tuple[dt.date | None, bool]:

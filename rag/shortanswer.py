@@ -15,9 +15,10 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from rag.dates import DateMention, find_dates, named_month, render_date
-from rag.lexicon import Lexicon
+from rag.lexicon import Lexicon, Name
 from rag.numbers import find_quantities, render_quantity, unit_english
 from rag.text_ar import bm25_tokens, detect_language, fold_same_length, normalize_ar
 
@@ -43,7 +44,7 @@ _TYPE_RULES_RAW: list[tuple[str, str]] = [
          r"تجمع|الحزب|الهيئه)|اي (?:فصيل|جماعه|وزاره))(?:\s|$)"),
     ("person", r"^\s*(?:who|whom)\b|\b(?:which|what) (?:\S+ ){0,3}(?:spokesman|spokeswoman|spokesperson|"
          r"minister|official|adviser|general|commander|president|leader|secretary|envoy|"
-         r"ambassador|person|officer)\b|^\s*(?:من هو|من هي|من هم|من الذي|من |ما اسم)"),
+         r"ambassador|person|officer)\b|^\s*(?:من هو|من هي|من هم|من الذي|من |ما اسم (?:ال)?(?:شخص|متحدث|ناطق|وزير|رئيس|قائد|مسؤول|سفير|مستشار))"),
 ]
 
 
@@ -70,6 +71,7 @@ class Span:
     value: str  # equal values say the same thing ("2021-06-05", "3000 soldiers")
     render: dict[str, str]  # the span as shown to a reader of each language
     score: float = 0.0
+    names: tuple = ()  # the lexicon's entries the name itself is (a title's names aside; «لعراق» in «للعراق»)
 
 
 @dataclass
@@ -91,13 +93,14 @@ class ShortAnswer:
 
 _TITLES_AR = (r"(?:اللواء|العميد|العقيد|الفريق(?: اول| الركن)?|الجنرال|المشير|الرائد|النقيب|الرئيس(?: ال\S+)?|"
               r"رئيس (?:الوزراء|الحكومه|الجمهوريه|البرلمان|مجلس ال\S+|اركان ال\S+)|وزير(?:ه)? ال\S+(?: ال\S+)?|"
-              r"(?:المتحدث|الناطق)(?:ه)? (?:باسم|الرسمي باسم) ال\S+(?: ال\S+){0,3}|مستشار الامن (?:القومي|الوطني)(?: ال\S+)?|"
+              r"(?:المتحدث|الناطق)(?:ه)?(?: العسكري| الرسمي| الاعلامي)? باسم (?:ال\S+(?: ال\S+){0,3}|"
+              r"(?:حركه|كتائب|جماعه|حزب|هيئه) \S+(?: \S+)? ال\S+)|مستشار الامن (?:القومي|الوطني)(?: ال\S+)?|"
               r"السفير(?: ال\S+)?|السفيره|النائب|الشيخ|زعيم \S+(?: ال\S+)?|قائد \S+(?: ال\S+){0,2}|الامين العام ل\S+)")
 _ROLES_AR = r"(?:نائب|نائبه|المتحدث|المتحدثه|الناطق|وزير|رئيس|مستشار|قائد|مدير|السكرتير|سفير)"
 _STOP_AR = set(normalize_ar(
     "في من على الى إلى عن أن إن ان انه أنه الذي التي الذين قال قالت وقال وقالت أكد أعلن اعلن يوم خلال بعد قبل مع "
     "حول بين ضد لدى عند كما حيث هذا هذه ذلك تلك إن لا لم لن قد وقد كان كانت يكون عبر بشأن إثر بينهم منهم نحو "
-    "حوالي و أو ثم").split())
+    "حوالي و أو ثم خارج داخل عقب أمام تجاه").split())
 _ORGS_AR = (r"(?:وزاره|وكاله|هيئه|الهيئه|القياده|قياده|كتائب|حركه|حزب|مجلس|منظمه|الحشد|فصائل|عصائب|جماعه|"
             r"التحالف|الحكومه|البرلمان|الجيش|البنتاغون|البيت الابيض|رئاسه|مكتب|قوات|فيلق)(?: \S+){0,3}")
 _PLACES_AR = r"(?:مدينه|محافظه|قاعده|مخيم|معسكر|مطار|اقليم|منطقه|ولايه) \S+(?: \S+)?"
@@ -112,7 +115,8 @@ def _name_words(folded: str, start: int, max_words: int = 3) -> tuple[int, int] 
         bare = token.rstrip("،,.:;؛»\")")
         if n >= max_words or bare in _STOP_AR or not re.fullmatch(r"[\u0621-\u064a]+", bare):
             break
-        if n == 0 and re.match(r"(?:ال|لل)", bare):  # after a title, a name; «الناطق باسم القائد» is still the title
+        if n == 0 and re.match(r"(?:ال|لل|[وفبك]ال)", bare):  # after a title, a name: «الناطق باسم القائد» is still
+            # the title, «قائد فيلق القدس بالحرس الثوري» names no one
             break
         end, n = start + w.start() + len(bare), n + 1
         if bare != token or (bare.startswith("ال") and n >= 2):  # punctuation, or a family name with the article
@@ -120,21 +124,32 @@ def _name_words(folded: str, start: int, max_words: int = 3) -> tuple[int, int] 
     return (start, end) if n else None
 
 
-def _name_spans(text: str, folded: str, lexicon: Lexicon) -> list[tuple[str, int, int]]:
-    """(kind, start, end) for people, organisations and places a sentence names."""
+class _Found(NamedTuple):
+    """A name in a sentence: [start, end) as shown, [core, end) the name itself (after a title), and the
+    lexicon's entry when it knows the name."""
+
+    kind: str
+    start: int
+    end: int
+    name: Name | None = None
+    core: int | None = None
+
+
+def _name_spans(text: str, folded: str, lexicon: Lexicon) -> list[_Found]:
+    """People, organisations and places a sentence names."""
     out = []
     if detect_language(text) == "ar":
         for m in re.finditer(_TITLES_AR + r"\s+", folded):
             span = _name_words(folded, m.end())
             if span:
-                out.append(("person", m.start(), span[1]))
+                out.append(_Found("person", m.start(), span[1], core=span[0]))
         for m in re.finditer(r"،\s*" + _ROLES_AR, folded):  # «سابرينا سينغ، نائبة السكرتير»: the name before
             words = [w for w in re.finditer(r"[^\s،,.:«»]+", folded[:m.start()])][-3:]
             while words and (words[0].group() in _STOP_AR or words[0].group().startswith("و")):
                 words = words[1:]
             if len(words) >= 2 and folded[words[-1].end():m.start()].strip() == "" and \
                     all(re.fullmatch(r"[\u0621-\u064a]+", w.group()) and w.group() not in _STOP_AR for w in words):
-                out.append(("person", words[0].start(), words[-1].end()))
+                out.append(_Found("person", words[0].start(), words[-1].end()))
         for kind, pattern in (("org", _ORGS_AR), ("place", _PLACES_AR)):
             for m in re.finditer(rf"(?<!\S){pattern}", folded):
                 end = m.start()
@@ -145,12 +160,14 @@ def _name_spans(text: str, folded: str, lexicon: Lexicon) -> list[tuple[str, int
                     end = m.start() + w.start() + len(token)
                     if w.group() != token:
                         break
-                out.append((kind, m.start(), end))
+                out.append(_Found(kind, m.start(), end))
     else:
         out += [("person", m.start(), m.end()) for m in _EN_NAME.finditer(text)]
     first: dict = {}  # known names, wherever they stand: the first mention of each
     for span in lexicon.spans_arabic(text):
         for name in span.names:
+            if span.adjectival and name.kind != "nationality" and any(n.kind == "nationality" for n in span.names):
+                continue  # «عراقية» is Iraqi, not the place Iraq: no answer to "where"
             first.setdefault(name, (span.start, span.end))
     for name in lexicon.in_english(text):
         for form in name.english:
@@ -158,7 +175,7 @@ def _name_spans(text: str, folded: str, lexicon: Lexicon) -> list[tuple[str, int
             if i >= 0:
                 first.setdefault(name, (i, i + len(form)))
                 break
-    return out + [(name.kind, a, b) for name, (a, b) in first.items()]
+    return out + [_Found(name.kind, a, b, name) for name, (a, b) in first.items()]
 
 
 def typed_spans(kind: str, sentence: str, offset: int, ref: dt.date | None, lexicon: Lexicon) -> list[Span]:
@@ -188,15 +205,16 @@ def typed_spans(kind: str, sentence: str, offset: int, ref: dt.date | None, lexi
                               {"en": render_quantity(q, "en"), "ar": q.text}))
     elif kind in ("person", "place", "org"):
         folded = fold_same_length(sentence)
-        for k, a, b in _name_spans(sentence, folded, lexicon):
-            if k != kind and not (kind == "person" and k == "org"):  # "who decides" may be answered by a body
+        for f in _name_spans(sentence, folded, lexicon):
+            if f.kind != kind and not (kind == "person" and f.kind == "org"):  # "who decides" may be answered by a body
                 continue
-            words = sentence[a:b]
+            words, core = sentence[f.start:f.end], sentence[f.core if f.core is not None else f.start:f.end]
             arabic = detect_language(words) == "ar"
-            known = _known_english(words, k, lexicon)
+            known = f.name.label if f.name else _known_english(core, f.kind, lexicon)
             english = (f"{known} («{words}»)" if known else f"«{words}»") if arabic else words
-            spans.append(Span(k, offset + a, offset + b, words, normalize_ar(words), {"en": english, "ar": words},
-                              score=0.0 if k == kind else -0.02))
+            names = (f.name,) if f.name else tuple(lexicon.in_text(core))
+            spans.append(Span(f.kind, offset + f.start, offset + f.end, words, normalize_ar(words),
+                              {"en": english, "ar": words}, score=0.0 if f.kind == kind else -0.02, names=names))
     return _dedupe(spans)
 
 
@@ -245,7 +263,10 @@ def wants_money(question: str) -> bool:
 
 # A date right after "by (the end of)" / «بحلول (نهاية)» is a deadline: it answers "by when", not "when did".
 _DEADLINE_BEFORE = re.compile(r"(?:\bby|\buntil|\bbefore|بحلول|حتي|قبل)\s+(?:the\s+)?(?:end\s+of\s+|نهايه\s+)?$", re.I)
-_ASKS_DEADLINE = re.compile(r"by when|until when|deadline|\bwill\b|\bdue\b|بحلول|موعد|مهله|حتي متي|متي\s+[سي]\w+", re.I)
+_ASKS_DEADLINE = re.compile(r"by when|until when|deadline|\bwill\b|\bdue\b|بحلول متي|موعد|مهله|حتي متي|متي\s+[سي]\w+",
+                            re.I)
+_STATES_DEADLINE = re.compile(r"\b(?:by|until|before) (?:the )?(?:end of )?(?:\d{4}|this year|the year)|"
+                              r"(?:بحلول|حتي) (?:نهايه )?(?:\d{4}|العام|عام)", re.I)
 
 
 def wants_deadline(question: str) -> bool:
@@ -270,13 +291,20 @@ def rank_spans(spans: list[Span], question: str, sentence: str, offset: int, lex
     roles = asked_roles(question)
     money = wants_money(question)
     deadline = wants_deadline(question)
+    stated_deadline = bool(_STATES_DEADLINE.search(normalize_ar(question)))
     out = []
     for s in spans:
         if normalize_ar(s.text).lower() in q_norm or s.render["en"].lower() in q_norm:
             continue  # the question already says it: "what happened on 5 June" is not answered by "5 June"
-        if s.kind in ("person", "place", "org") and set(lexicon.in_text(s.text)) and \
-                set(lexicon.in_text(s.text)) <= q_names:
-            continue  # "who was killed alongside Soleimani" is not answered by «سليماني»
+        named = set(s.names)
+        if s.kind in ("person", "place", "org") and named and all(any(lexicon.related(n, q) for q in q_names)
+                                                                  for n in named):
+            continue  # "who was killed alongside Soleimani" is not answered by «سليماني», "where … left Iraq" by Iraq
+        if s.kind == "org" and roles:
+            continue  # "who is the US ambassador" asks for a person, not a body
+        if s.kind == "date" and stated_deadline and _DEADLINE_BEFORE.search(
+                normalize_ar(sentence[max(0, s.start - offset - 24):s.start - offset])):
+            continue  # "when did they agree on a withdrawal by the end of 2021": the deadline is the question's
         if s.kind == "number" and money and not (set(s.render["en"].split()) & _CURRENCIES):
             continue  # a cost is an amount of money, not a head count
         if s.kind == "person" and roles:
