@@ -162,7 +162,7 @@ def _name_spans(text: str, folded: str, lexicon: Lexicon) -> list[_Found]:
                         break
                 out.append(_Found(kind, m.start(), end))
     else:
-        out += [("person", m.start(), m.end()) for m in _EN_NAME.finditer(text)]
+        out += [_Found("person", m.start(), m.end()) for m in _EN_NAME.finditer(text)]
     first: dict = {}  # known names, wherever they stand: the first mention of each
     for span in lexicon.spans_arabic(text):
         for name in span.names:

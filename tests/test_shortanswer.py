@@ -214,3 +214,9 @@ def test_dates_that_do_not_contradict_each_other_agree():
     assert dates_compatible("?-07-26", "2021-07-26")
     assert not dates_compatible("2021-07", "2021-08") and not dates_compatible("?-07-26", "2021-07-25")
     assert not dates_compatible("2021", "2024-01-25") and not dates_compatible("end of 2021", "2021-12")
+
+
+def test_names_in_an_english_sentence_are_candidates_too():
+    """An uploaded English article: capitalised names are person candidates (a crash in the app before)."""
+    spans = typed_spans("person", "The unit arrived in Kuwait, said Colonel Wayne Marotto.", 0, None, LEX)
+    assert "Colonel Wayne Marotto" in [s.text for s in spans]
