@@ -34,12 +34,12 @@ from rag.brief import BriefingError, GenerativeBriefer  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.escape import md_escape  # noqa: E402
 from rag.index import IndexMissingError, IndexProblem  # noqa: E402
-from rag.ingest import IngestFileError  # noqa: E402
+from rag.ingest import MAX_FILE_BYTES, IngestFileError  # noqa: E402
 from rag.llm import EndpointRefused, Generator, GeneratorUnavailable, user_generator  # noqa: E402
 from rag.pipeline import Isnad  # noqa: E402
 from rag.render import CSS, HEAD, answer_card, block, briefing_html, sources_html  # noqa: E402
 from rag.retrieve import MODES  # noqa: E402
-from rag.uploads import UploadStore  # noqa: E402
+from rag.uploads import UploadRefused, UploadStore, received  # noqa: E402
 
 EXTRACTIVE = "Extractive (offline, quotes only)"
 GENERATIVE = "Generator (machine-written, verified)"
@@ -62,8 +62,10 @@ EXAMPLES = [
 class IsnadApp:
     """The handlers behind the UI; each returns messages, never tracebacks."""
 
-    def __init__(self, isnad: Isnad):
+    def __init__(self, isnad: Isnad, upload_root: str | Path | None = None):
         self.isnad = isnad
+        # Only files inside the folder the web server writes request bodies to count as uploads.
+        self.upload_root = Path(upload_root or gr.utils.get_upload_folder())
         self.settings = isnad.settings
         self._ingest_lock = threading.Lock()
         self._cancel: threading.Event | None = None
@@ -289,34 +291,62 @@ class IsnadApp:
         if not files:
             yield "Choose .txt, .md or .html files first.", self.corpus_rows(), gr.update()
             return
-        lines: list[str] = []
-        indexed = False  # any file added: the background pass translates it
         store = UploadStore(self.settings.uploads_dir)
+        yield from self._adding(files, lambda f: self._kept_upload(store, f, replace), store)
+
+    def add_url(self, url: str | None):
+        """Fetch a web page (checked as rag.web says: public addresses only, redirects re-checked) and index it."""
+        url = (url or "").strip()
+        if not url:
+            yield "Type the address of a web page first (https://…).", self.corpus_rows(), gr.update()
+            return
+        yield from self._adding([url], lambda u: (u, None, {"via": "url"}), None)
+
+    def _kept_upload(self, store: UploadStore, f: str, replace: bool):
+        """(what to index, the kept upload, origin) for one uploaded file; raises before anything is stored."""
+        name = Path(str(f)).name
+        kept = store.keep(received(f, self.upload_root), name, replace)
+        return kept.path, kept, {"via": "upload", "name": name}
+
+    def _adding(self, items: list[str], prepare, store: UploadStore | None):
+        """Index items one by one, streaming "chunks embedded / total"; bad items never stop the rest.
+
+        A file is checked before it is copied, a taken name gets a suffix unless asked to replace,
+        and a failed or stopped addition puts everything back as it was (see rag.uploads).
+        """
+        lines: list[str] = []
+        indexed = False  # anything added: the background pass translates it
         self._cancel = threading.Event()
         with self._ingest_lock:
-            for f in files:
-                name = Path(f).name
-                shown = md_escape(name)
+            for item in items:
+                shown = md_escape(Path(item).name if store else item)
                 try:
-                    kept = store.keep(Path(f), name, replace)
+                    source, kept, origin = prepare(item)
+                except UploadRefused as e:
+                    lines.append(f"- ✗ {md_escape(str(e))} (nothing was read or changed)")
+                    yield "\n".join(lines), gr.update(), gr.update()
+                    continue
                 except (IngestFileError, OSError) as e:
                     lines.append(f"- ✗ {shown}: {md_escape(str(e))} (nothing was changed)")
                     yield "\n".join(lines), gr.update(), gr.update()
                     continue
-                job = _Job(lambda p, k=kept: self.isnad.ingest(
-                    [k.path], on_progress=p, cancel=self._cancel, origin={"via": "upload", "name": name}))
+                job = _Job(lambda p, s=source, o=origin: self.isnad.ingest(
+                    [s], on_progress=p, cancel=self._cancel, origin=o))
                 while job.running():
                     yield "\n".join(lines + [f"- … {shown}: {job.status()}"]), gr.update(), gr.update()
                 if job.error is not None or job.result.errors:
-                    store.rollback(kept)
+                    if kept is not None:
+                        store.rollback(kept)
                     why = str(job.error) if job.error is not None else "; ".join(e.reason for e in job.result.errors)
                     lines.append(f"- ✗ {shown}: {md_escape(why)} (nothing was changed)")
                     continue
-                store.commit(kept)
+                if kept is not None:
+                    store.commit(kept)
                 indexed = True
                 r = job.result.report
                 what = "added" if r.added else ("replaced" if r.replaced else "already indexed (same text)")
-                as_name = f" as {md_escape(kept.path.name)} (that name held a different article)" if kept.renamed else ""
+                renamed = kept is not None and kept.renamed
+                as_name = f" as {md_escape(kept.path.name)} (that name held a different article)" if renamed else ""
                 lines.append(f"- ✓ {shown}: {what}{as_name}, {r.n_chunks} chunk{'' if r.n_chunks == 1 else 's'}")
         if self.isnad.generator is not None and indexed and self.settings.pretranslate:
             threading.Thread(target=pretranslate, args=(self.isnad,), name="isnad-pretranslate").start()
@@ -417,6 +447,12 @@ class IsnadApp:
                         add = t(gr.Button("Add to index", elem_id="isnad-add"), value=("Add to index", "أضف إلى الفهرس"))
                         stop_add = t(gr.Button("Stop indexing", elem_id="isnad-stop", variant="stop"),
                                      value=("Stop indexing", "أوقف الفهرسة"))
+                    with gr.Row():
+                        url = t(gr.Textbox("", label="Or add a web page by its address", placeholder="https://…",
+                                           elem_id="isnad-url", scale=4),
+                                label=("Or add a web page by its address", "أو أضف صفحة ويب بعنوانها"))
+                        add_url = t(gr.Button("Fetch and add", elem_id="isnad-add-url", scale=1),
+                                    value=("Fetch and add", "اجلب وأضف"))
                     report = gr.Markdown(elem_id="isnad-upload-report")
                 with t(gr.Tab("Settings", elem_id="isnad-tab-settings"), label=("Settings", "الإعدادات")):
                     engine = t(gr.Radio([EXTRACTIVE, GENERATIVE], value=EXTRACTIVE, label="Answer engine",
@@ -454,6 +490,7 @@ class IsnadApp:
                                         [briefing, download], api_name="brief", concurrency_limit=1)
             stop_brief.click(None, None, None, cancels=[briefing_event], api_name=False, queue=False)
             add.click(self.upload, [files, replace], [report, table, article], api_name="upload", concurrency_limit=1)
+            add_url.click(self.add_url, [url], [report, table, article], api_name="add_url", concurrency_limit=1)
             stop_add.click(self.stop_upload, None, None, api_name=False, concurrency_limit=None, queue=False)
             fix.click(self.repair, None, [health, fix, table, article], api_name="repair", concurrency_limit=1)
             components = [c for c, _ in ui]
@@ -628,6 +665,7 @@ def launch(settings: Settings | None = None, wait: bool = True) -> gr.Blocks:
         auth = (settings.auth_user, settings.auth_password.get_secret_value())
     demo.queue(default_concurrency_limit=2, max_size=128).launch(
         server_name=settings.host, server_port=settings.port, auth=auth, show_error=False, css=CSS,
+        max_file_size=MAX_FILE_BYTES,  # larger request bodies are refused before they reach the disk
         prevent_thread_lock=not wait, quiet=not wait, footer_links=["gradio"], head=HEAD,
     )
     return demo

@@ -305,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="embedding model: embeddinggemma-300m or any sentence-transformers name/path")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("ingest", help="add .txt/.md/.html files or folders to the index")
+    s = sub.add_parser("ingest", help="add .txt/.md/.html files, folders or web page URLs (http://, https://) to the index")
     s.add_argument("paths", nargs="+")
     s.add_argument("--rebuild", action="store_true",
                    help="re-embed every document the index knows plus PATHS (after a model or chunker change)")

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     auth_password: SecretStr | None = None
     pretranslate: bool = Field(True, description="with a generator, translate the corpus into the cache in the background while the app runs")
     uploads_dir: Path = Field(Path("data/uploads"), description="where files added in the app are kept")
+    pages_dir: Path = Field(Path("data/pages"), description="where pages added by URL are kept: the extracted text, the original HTML and their metadata")
+    fetch_allow: str = Field("", description="comma-separated hosts or host:port entries that URL ingestion may fetch even though they resolve to loopback or private addresses (empty: public addresses only)")
+    fetch_timeout: float = Field(20.0, description="seconds to wait for a web server when adding a page by URL")
+    fetch_respect_robots: bool = Field(True, description="skip pages a site's robots.txt disallows for automated readers")
 
     def chunker(self):
         from rag.chunking import ChunkerSettings

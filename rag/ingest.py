@@ -67,6 +67,8 @@ class Document:
             return f"uploaded in the app {at} UTC".replace("  ", " ")
         if via == "cli":
             return f"added with isnad ingest {at[:10]}".strip()
+        if via == "url":
+            return f"fetched from {self.origin.get('url', 'the web')} {at} UTC".replace("  ", " ")
         return "origin not recorded"
 
 
@@ -90,6 +92,11 @@ class IngestFileError(ValueError):
 
 
 # ---------------------------------------------------------------- reading
+
+def is_url(text: str) -> bool:
+    """Something given as a source that names a web address (or any scheme) rather than a file."""
+    return re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text) is not None
+
 
 def iter_files(paths: list[str | Path]) -> tuple[list[Path], list[IngestError]]:
     """Expand folders (recursively, supported suffixes only), report missing paths."""
@@ -133,15 +140,25 @@ def decode(raw: bytes) -> tuple[str, str]:
 
 def read_text(path: Path) -> tuple[str, str]:
     """Decode a file (see `decode`) or raise a specific, readable error; returns (text, encoding)."""
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise IngestFileError(f"unsupported file type '{path.suffix or '(none)'}'; use .txt, .md or .html")
+    check_suffix(path.name)
     check_size(path.stat().st_size)
-    raw = path.read_bytes()
+    return text_of(path.read_bytes(), path.name)
+
+
+def check_suffix(name: str) -> None:
+    suffix = Path(name).suffix
+    if suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise IngestFileError(f"unsupported file type '{suffix or '(none)'}'; use .txt, .md or .html")
+
+
+def text_of(raw: bytes, name: str) -> tuple[str, str]:
+    """The article text of a file's bytes (HTML reduced to its visible text) and the encoding read."""
+    check_size(len(raw))
     if b"\x00" in raw[:8192]:
         raise IngestFileError("this looks like a binary file (it contains NUL bytes), not text")
     text, encoding = decode(raw)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if path.suffix.lower() in (".html", ".htm"):
+    if Path(name).suffix.lower() in (".html", ".htm"):
         text = html_to_text(text)
     if not text.strip():
         raise IngestFileError("the file has no text")
@@ -199,6 +216,8 @@ _BOILERPLATE_LINES = [
 _BOILERPLATE_RE = re.compile(r"^(?:%s)[.:!\s]*$" % "|".join(_BOILERPLATE_LINES), re.IGNORECASE)
 # Cookie/consent notices are long but unmistakable.
 _COOKIE_RE = re.compile(r"ملفات تعريف الارتباط|الكوكيز|cookies?\b.*(?:accept|consent|agree)|we use cookies", re.I)
+# A site's comment policy under an article ("the views below do not reflect the site's").
+_POLICY_RE = re.compile(r"لا تعبر عن رأي (?:ال)?موقع|مراجعة التعليقات قبل نشرها|do not (?:necessarily )?reflect the views of", re.I)
 _AGENCIES = r"رويترز|ا ف ب|أ ف ب|فرانس برس|اف ب|غيتي|جيتي|getty(?: images)?|reuters|afp|ap|اسوشيتد برس|الاناضول|shutterstock|وكالات"
 # "قوات التحالف في العراق - رويترز", "... (غيتي)": photo captions with a credit.
 _CREDIT_RE = re.compile(rf"(?:[-–|/]\s*(?:{_AGENCIES})|\((?:{_AGENCIES})\))\s*$", re.I)
@@ -248,7 +267,7 @@ def _is_date_line(line: _Line) -> bool:
 
 
 def _is_chrome(line: _Line) -> bool:
-    return bool(_BOILERPLATE_RE.match(line.norm) or _COOKIE_RE.search(line.text))
+    return bool(_BOILERPLATE_RE.match(line.norm) or _COOKIE_RE.search(line.text) or _POLICY_RE.search(line.text))
 
 
 def _is_caption(line: _Line) -> bool:
@@ -424,11 +443,30 @@ def ingest_paths(paths: list[str | Path], today: dt.date | None = None,
         if encoding != "utf-8":
             doc.provenance["encoding"] = f"{ARABIC_ENCODINGS[encoding]} (detected; the file is not UTF-8)"
         doc.origin = {"via": "seed" if _is_seed(f) else "cli", "path": str(f), **(origin or {})}
+        _apply_page_meta(doc, f)
         if doc.doc_id in docs:
             duplicates.append(f"{f} is the same article as {docs[doc.doc_id].source}")
             continue
         docs[doc.doc_id] = doc
     return IngestResult(list(docs.values()), errors, duplicates)
+
+
+def _apply_page_meta(doc: Document, path: Path) -> None:
+    """A page fetched by URL (rag.web) carries its markup's title, outlet and date, which win over
+    what the extracted text alone suggests; its address and fetch time become the origin."""
+    from rag.web import saved_meta
+
+    meta = saved_meta(path)
+    if meta is None:
+        return
+    doc.title = meta.get("title") or doc.title
+    doc.outlet = meta.get("outlet") or doc.outlet
+    if meta.get("date"):
+        doc.date = meta["date"]
+        doc.flags = [f for f in doc.flags if not f.startswith("no publication date")]
+    doc.provenance.update({k: str(v) for k, v in (meta.get("provenance") or {}).items()})
+    doc.flags += [str(f) for f in meta.get("flags") or [] if str(f) not in doc.flags]
+    doc.origin.update({"via": "url", "url": str(meta["url"]), "fetched": str(meta.get("fetched_at", ""))})
 
 
 SEEDS_DIR = Path(__file__).resolve().parents[1] / "seeds"

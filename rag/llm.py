@@ -7,6 +7,7 @@ held as a SecretStr and never printed.
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -50,6 +51,7 @@ class Generator:
 
         self.wait_ready = wait_ready
         self.opaque_errors = opaque_errors
+        self._secrets = tuple(k for k in (api_key,) if k)  # masked in every message this generator makes
         self.base_url = base_url
         self.model = model
         self.label = label
@@ -78,7 +80,7 @@ class Generator:
                 if piece:
                     yield piece
         except Exception as e:  # openai/httpx raise many types; all mean "no answer from here"
-            raise self._failure(f"{self.label} failed: {type(e).__name__}: {_safe(str(e))}") from None
+            raise self._failure(f"{self.label} failed: {type(e).__name__}: {mask_secrets(str(e), self._secrets)}") from None
 
     def _failure(self, detail: str) -> GeneratorUnavailable:
         return GeneratorUnavailable(f"{self.label}: {OPAQUE_ERROR}" if self.opaque_errors else detail)
@@ -101,11 +103,25 @@ class Generator:
             raise self._failure(f"{self.label} is unreachable at {url.scheme}://{url.hostname}:{port} ({e})") from None
 
 
-def _safe(text: str) -> str:
-    """Error text without anything that looks like a key."""
-    import re
+_TOKEN = re.compile(r"[A-Za-z0-9_\-.~+/=]{8,}")
+_WINDOW = 8  # a shown run sharing this many characters with a key is treated as the key
 
-    return re.sub(r"sk-[A-Za-z0-9_\-]{6,}", "sk-***", text)[:300]
+
+def mask_secrets(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Error text with no key in it, at most 300 characters.
+
+    Endpoints echo the key they were sent ("Incorrect API key provided: <key>"), in full or in part,
+    so the configured key is masked wherever any 8 of its characters appear in a row, together with
+    bearer tokens and anything shaped like an OpenAI key.
+    """
+    windows = {k[i:i + _WINDOW] for k in secrets for i in range(max(1, len(k) - _WINDOW + 1))}
+    text = re.sub(r"(?i)(bearer\s+)\S+", r"\1***", text)
+    text = re.sub(r"sk-[A-Za-z0-9_\-]{6,}", "sk-***", text)
+    if windows:
+        text = _TOKEN.sub(lambda m: "***" if any(w in m.group(0) for w in windows) else m.group(0), text)
+        for k in secrets:
+            text = text.replace(k, "***")
+    return text[:300]
 
 
 class LocalServer:

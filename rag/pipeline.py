@@ -21,7 +21,7 @@ from rag.config import Settings
 from rag.dates import reference_date
 from rag.index import (AddReport, IndexMissingError, IndexProblem, IndexStaleError, Progress, SearchIndex,
                        check_compatible, chunk_and_embed, load_repairing, recover_documents, store_items, writer_lock)
-from rag.ingest import IngestError, ingest_paths
+from rag.ingest import IngestError, ingest_paths, is_url
 from rag.lexicon import HARVESTED, lexicon_for, read_harvest, record_spellings, update_harvest
 from rag.llm import Generator, make_generator
 from rag.models import load_embedder
@@ -176,6 +176,31 @@ class Isnad:
                                      self.settings.bm25_weight)
         return self._searcher
 
+    def fetcher(self):
+        """The guarded HTTP client for pages added by URL (rag.web), configured by the operator's settings."""
+        from rag.web import Fetcher
+
+        s = self.settings
+        return Fetcher(allow=s.fetch_allow, timeout=s.fetch_timeout, respect_robots=s.fetch_respect_robots)
+
+    def fetch_pages(self, urls: list[str]) -> tuple[list[Path], list[IngestError]]:
+        """Fetch each URL into ``pages_dir`` (text, original HTML, metadata); a page that fails is reported."""
+        from rag.web import FetchError, save
+
+        paths, errors = [], []
+        fetcher = self.fetcher()
+        try:
+            for url in urls:
+                try:
+                    paths.append(save(fetcher.page(url), self.settings.pages_dir))
+                except FetchError as e:
+                    errors.append(IngestError(url, str(e)))
+                except OSError as e:
+                    errors.append(IngestError(url, f"the page could not be saved ({e.strerror or e})"))
+        finally:
+            fetcher.close()
+        return paths, errors
+
     def ingest(self, paths: list[str | Path], rebuild: bool = False, wait: bool = True,
                on_wait: Callable[[str], None] | None = None, on_progress: Progress | None = None,
                cancel: threading.Event | None = None, origin: dict[str, str] | None = None) -> IngestSummary:
@@ -187,7 +212,10 @@ class Isnad:
         knew plus ``paths``, never fewer.
         """
         stamp = {"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **(origin or {})}
-        result = ingest_paths(paths, origin=stamp)
+        urls = [str(p) for p in paths if is_url(str(p))]
+        pages, fetch_errors = self.fetch_pages(urls) if urls else ([], [])
+        result = ingest_paths([p for p in paths if not is_url(str(p))] + pages, origin=stamp)
+        result.errors[:0] = fetch_errors
         if not self.folders:
             return self._ingest_store(result, rebuild, wait, on_wait, on_progress, cancel)
         embedder = self.embedder

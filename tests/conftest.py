@@ -100,8 +100,19 @@ def fake_embedder():
 
 
 @pytest.fixture(scope="session")
-def app_url(isnad, settings, tmp_path_factory):
-    """The real app on loopback over a copy of the seed index (uploads must not touch the shared one)."""
+def web_server():
+    """A real HTTP server on 127.0.0.1 serving the shared web fixtures and hostile responses (tests/webserver.py)."""
+    from tests.webserver import WebServer
+
+    server = WebServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_server(isnad, settings, tmp_path_factory, web_server):
+    """The real app on loopback over a copy of the seed index (uploads must not touch the shared one).
+    Its operator allows URL ingestion from the test web server's host and port, and from nothing else local."""
     import shutil
 
     import app as isnad_app
@@ -110,10 +121,17 @@ def app_url(isnad, settings, tmp_path_factory):
     root = tmp_path_factory.mktemp("app")
     shutil.copytree(settings.index_dir, root / "index")
     app_settings = settings.model_copy(update={"index_dir": root / "index", "uploads_dir": root / "uploads",
-                                               "port": free_port(), "host": "127.0.0.1"})
+                                               "port": free_port(), "host": "127.0.0.1",
+                                               "pages_dir": root / "pages",
+                                               "fetch_allow": f"127.0.0.1:{web_server.port}"})
     demo = isnad_app.launch(app_settings, wait=False)
-    yield f"http://127.0.0.1:{app_settings.port}/"
+    yield f"http://127.0.0.1:{app_settings.port}/", app_settings
     demo.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server) -> str:
+    return app_server[0]
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import threading
 import pytest
 from pydantic import SecretStr
 
-from app import GENERATIVE, IsnadApp, message_text
+from app import EXTRACTIVE, GENERATIVE, IsnadApp, message_text
 from rag.llm import free_port
 from rag.pipeline import Isnad
 
@@ -88,3 +88,43 @@ def test_the_operators_endpoint_gets_the_operators_key(isnad, listener):
     app = _app(isnad, llm_base_url=url, generator="remote", llm_model="m")
     _ask(app, "")
     assert seen and seen[0]["auth"] == f"Bearer {SERVER_KEY}"
+
+
+ECHOED_KEY = "azure-0123456789abcdefSECRET"
+
+
+class _EchoKey(http.server.BaseHTTPRequestHandler):
+    """An endpoint that rejects the key and quotes it back, in full and in part, as some providers do."""
+
+    def do_POST(self):  # noqa: N802 (http.server naming)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+        body = (f'{{"error": {{"message": "Incorrect API key provided: {key}. Key {key[:10]}...{key[-8:]} '
+                f'(header: Bearer {key}) is not valid.", "type": "invalid_request_error"}}}}').encode()
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_key_the_endpoint_echoes_is_never_shown(isnad, tmp_path):
+    """The chat, the briefing's translation notes and its Markdown export never show the operator's key."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EchoKey)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        app = _app(isnad, llm_base_url=url, generator="remote", llm_model="m", llm_api_key=SecretStr(ECHOED_KEY),
+                   pretranslate=False)
+        chat = _ask(app, "")
+        steps = list(app.brief("Topic", None, "US troop withdrawal from Iraq", "both", "short", EXTRACTIVE, "", "", ""))
+    finally:
+        server.shutdown()
+    shown = [chat] + [html for html, _ in steps] + [open(md, encoding="utf-8").read() for _, md in steps if md]
+    assert len(shown) >= 3
+    assert "401" in chat or "Incorrect API key" in chat  # the failure is reported...
+    for text in shown:  # ...without the key, whole or in part
+        assert ECHOED_KEY not in text and "0123456789" not in text and "abcdefSECRET" not in text

@@ -23,8 +23,10 @@ ERBIL = ("تقرير عن قاعدة حرير\n\nقال مسؤول عسكري إ
 @pytest.fixture
 def app(isnad, tmp_path) -> IsnadApp:
     shutil.copytree(isnad.settings.index_dir, tmp_path / "index")
+    # The test's folder plays the web server's upload folder (the real one is checked in test_security.py).
     return IsnadApp(Isnad(isnad.settings.model_copy(update={"index_dir": tmp_path / "index",
-                                                            "uploads_dir": tmp_path / "uploads"})))
+                                                            "uploads_dir": tmp_path / "uploads"})),
+                    upload_root=tmp_path)
 
 
 def upload(app: IsnadApp, *paths: Path, replace: bool = False) -> tuple[list[str], str]:
@@ -117,3 +119,22 @@ def test_article_markup_stays_text_in_briefings_and_their_export(app, tmp_path):
     html, md = briefing_html(b, app.docs()), b.to_markdown()
     assert "<img" not in html and "&lt;img" in html
     assert "<img" not in md and md_unescape(md).count(beacon) >= 2  # shown as itself, title and quote
+
+
+def test_the_app_reads_only_files_inside_the_upload_folder(app, tmp_path, seeds_dir):
+    """The app's own check, beside Gradio's: a reference outside the web server's upload folder is refused
+    before anything is read, whether it is a server path, a link out of the folder, or a path with '..'."""
+    root = tmp_path / "gradio"
+    inside = write(root / "abc", "note.txt", KUWAIT)
+    app = IsnadApp(app.isnad, upload_root=root)
+    outside = write(tmp_path, "outside.txt", ERBIL)
+    link = root / "abc" / "link.txt"
+    link.symlink_to(seeds_dir / "000_93952b5621d37da0.txt")
+    (root / "dir").symlink_to(seeds_dir)
+    hostile = [seeds_dir / "000_93952b5621d37da0.txt", link, root / "dir" / "000_93952b5621d37da0.txt",
+               f"{root}/abc/../../{outside.name}", str(root)]
+    for reference in hostile:
+        _, report = upload(app, reference)
+        assert report == "- ✗ refused: this is not a file uploaded through the app (nothing was read or changed)"
+        assert not (tmp_path / "uploads").exists()
+    assert "✓ note.txt: added" in upload(app, inside)[1]
