@@ -11,11 +11,15 @@ Binds 127.0.0.1 unless told otherwise; analytics off; every failure becomes a me
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import datetime as dt
+import functools
 import hashlib
 import os
 import queue
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -57,6 +61,42 @@ EXAMPLES = [
     "متى اتفق العراق والولايات المتحدة على انسحاب القوات القتالية؟",
     "ماذا قال البنتاغون عن المحادثات مع العراق في يناير 2024؟",
 ]
+
+
+class Readers:
+    """Readers' requests in flight. Background work runs only between them: it waits for none to be running."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._idle = threading.Condition()
+
+    @contextlib.contextmanager
+    def serving(self):
+        with self._idle:
+            self._n += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._n -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self) -> None:
+        with self._idle:
+            self._idle.wait_for(lambda: self._n == 0)
+
+
+READERS = Readers()
+
+
+def _for_readers(handler):
+    """A streaming handler counted as a reader's request while it runs (background work pauses meanwhile)."""
+    @functools.wraps(handler)
+    def serving(*args, **kwargs):
+        with READERS.serving():
+            yield from handler(*args, **kwargs)
+    return serving
+
 
 
 class IsnadApp:
@@ -124,6 +164,7 @@ class IsnadApp:
 
     # ------------------------------------------------------------ chat
 
+    @_for_readers
     def ask(self, question: str, history: list, engine: str, endpoint: str, model: str, api_key: str, k: int,
             mode: str):
         """Stream: the extractive answer card at once, then translations or the verified generated answer.
@@ -230,6 +271,7 @@ class IsnadApp:
 
     # ------------------------------------------------------------ briefing
 
+    @_for_readers
     def brief(self, scope: str, article: str | None, topic: str, lang: str, length: str, engine: str,
               endpoint: str, model: str, api_key: str):
         """Stream: the extractive briefing at once, then its translations (or the generated version)."""
@@ -274,9 +316,15 @@ class IsnadApp:
                 job.cancel()
 
     def _markdown_file(self, b) -> str:
-        folder = Path(tempfile.mkdtemp(prefix="isnad-brief-"))
+        """The briefing's Markdown download, in this process's own folder, which keeps only the newest
+        KEEP_DOWNLOADS files (the web server has its own copy once it is sent) and goes when the app exits."""
+        folder = _downloads_folder() / uuid.uuid4().hex[:12]
+        folder.mkdir(parents=True)
         path = folder / download_name(b.subject)
         path.write_text(b.to_markdown(), encoding="utf-8")
+        old = sorted(_downloads_folder().iterdir(), key=lambda p: p.stat().st_mtime)[:-KEEP_DOWNLOADS]
+        for stale in old:
+            shutil.rmtree(stale, ignore_errors=True)
         return str(path)
 
     # ------------------------------------------------------------ corpus
@@ -634,21 +682,41 @@ def _warm(isnad: Isnad) -> None:
         pass
 
 
-def pretranslate(isnad: Isnad) -> None:
+def _background_priority() -> None:
+    """The calling thread at the lowest CPU priority (Linux threads have their own nice value)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass
+
+
+def pretranslate(isnad: Isnad, readers: Readers = READERS) -> None:
     """With a generator configured, translate the corpus's sentences into the index's cache while the app
-    runs, so briefings and answers show English at once. Stops between sentences once the app has exited."""
+    runs, so briefings and answers show English at once. It runs at the lowest priority, waits while any
+    reader's request runs, and stops between sentences once the app has exited."""
+    _background_priority()
     with _PRETRANSLATING:  # one pass at a time; a pass after an upload finds the rest cached
         try:
             if isnad.generator is None:
                 return
+            readers.wait_idle()
             for _ in isnad.translate_corpus():
                 if not threading.main_thread().is_alive():
                     return
+                readers.wait_idle()  # a reader's question or briefing goes first
         except (IndexProblem, GeneratorUnavailable, ValueError):
             return  # answers and briefings translate on demand and say why they cannot
 
 
 _PRETRANSLATING = threading.Lock()
+KEEP_DOWNLOADS = 20
+
+
+@functools.lru_cache(maxsize=1)
+def _downloads_folder() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="isnad-briefings-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def launch(settings: Settings | None = None, wait: bool = True) -> gr.Blocks:

@@ -14,17 +14,18 @@ from typing import Iterator
 
 import numpy as np
 
+from rag.confidence import WINDOW, SpanEvidence, load_model
 from rag.config import Settings
 from rag.dates import day_numbers, reference_date
 from rag.lexicon import Lexicon, lexicon_for
 from rag.llm import Generator, GeneratorUnavailable
 from rag.models import Embedder
 from rag.retrieve import Filters, Hit, Searcher
-from rag.shortanswer import (ShortAnswer, Span, asked_roles, question_type, rank_spans, typed_spans, values_agree,
-                             wants_money)
+from rag.shortanswer import (ShortAnswer, Span, asked_roles, asks_speaker, coordinated, per_part, question_type,
+                             rank_spans, typed_spans, values_agree, wants_money)
 from rag.text_ar import bm25_tokens, detect_language, normalize_ar
 from rag.prompts import load_prompt
-from rag.translate import KEY_FACTS_LABEL, translator_for
+from rag.translate import KEY_FACTS_LABEL, reader_note, translator_for
 from rag.verify import CITATION, NO_ANSWER, numbers, verify_citations
 
 MIN_WORDS = 5  # shorter "sentences" are sub-headings, not answers
@@ -76,6 +77,7 @@ class Answer:
     short: ShortAnswer | None = None  # the direct answer, a span of a quoted sentence
     kind: str = "other"  # what the question asks for: date, number, person, place, org, explain, other
     why: str = ""  # for an abstention: which evidence check failed
+    withheld_short: ShortAnswer | None = None  # a short answer below the confidence line: not shown in bold
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -196,14 +198,19 @@ class ExtractiveEngine:
             return Answer(question, out_lang, NO_ANSWER[out_lang], True, self.name, round(support, 4),
                           [], notices, kind=kind, why=why, latency_ms=_ms(t0))
         spans = self.short_spans(question, kind, kept)
+        if spans:  # several values asked for, or people named together: one answer of several spans
+            spans[0] = (spans[0][0], self._whole(question, kind, *spans[0]))
         if spans:  # the sentence that holds the direct answer leads
             kept = [spans[0][0]] + [c for c in kept if c is not spans[0][0]]
         picked = self.select(kept)
         picked += [c for c, _ in spans[1:] if c not in picked]
         sources = [_source(i, c) for i, c in enumerate(picked, start=1)]
         short = _short_answer(spans, picked, sources, out_lang)
+        withheld = None
+        if short is not None:
+            short, withheld = self._gate(short, self.short_evidence(question, kind, kept, *spans[0]))
         answer = Answer(question, out_lang, "", False, self.name, round(support, 4), sources, notices,
-                        short=short, kind=kind)
+                        short=short, kind=kind, withheld_short=withheld)
         answer.answer = self._compose(answer)
         if translate:
             self.translate(answer)
@@ -245,6 +252,49 @@ class ExtractiveEngine:
                 what = {"date": "date", "number": "amount of money" if wants_money(question) else "number"}
                 return [], f"the closest passages give no {what.get(kind, 'such person')}"
         return kept, ""
+
+    def _whole(self, question: str, kind: str, c: Candidate, top: Span) -> Span:
+        """The whole answer around ``top``: a value per part of a several-part question, or the people
+        named together with the one found."""
+        ref = self._reference(c.hit.doc_id)
+        if kind == "number" and (parts := per_part(question, typed_spans(kind, c.text, c.start, ref, self.lexicon),
+                                                   c.text, c.start, self.lexicon)):
+            return parts
+        if kind == "person" and not asked_roles(question) and not asks_speaker(question):
+            return coordinated(self._spans(question, kind, c), top, c.text, c.start)
+        return top
+
+    def short_evidence(self, question: str, kind: str, kept: list[Candidate], c: Candidate,
+                       sp: Span) -> SpanEvidence:
+        """What the confidence model reads about the chosen span ``sp`` of sentence ``c``."""
+        ranked = self._spans(question, kind, c)
+        others = [sp2 for sp2 in ranked if (sp2.start, sp2.end) != (sp.start, sp.end)]
+        near = [x for x in kept[:4] if x is not c and x.score >= kept[0].score - RUNNER_UP]
+        tops = [(x, found[0]) for x in near if (found := self._spans(question, kind, x))]
+        agree = sum(values_agree(sp, s2, c.text, x.text) for x, s2 in tops)
+        q_terms = set(bm25_tokens(question))
+        a, b = sp.start - c.start, sp.end - c.start
+        clause = c.text[max(0, a - WINDOW):b + WINDOW]
+        q_names = set(self.lexicon.in_text(question))
+        clause_names = set(Lexicon(list(q_names)).in_text(clause)) if q_names else set()
+        return SpanEvidence(
+            kind=sp.kind if sp.kind in ("date", "number", "person", "place", "org") else kind,
+            span_score=sp.score, runner_up_gap=sp.score - others[0].score if others else 0.1,
+            competitors=len(others), support=c.score, above_floor=c.score - self.threshold(question, c.text),
+            sentence_rank=kept.index(c) if c in kept else 3, agree=agree, disagree=len(tops) - agree,
+            cross=detect_language(question) != detect_language(c.text),
+            clause_terms=len(q_terms & set(bm25_tokens(clause))) / len(q_terms) if q_terms else 0.0,
+            sentence_terms=len(q_terms & set(bm25_tokens(c.text))) / len(q_terms) if q_terms else 0.0,
+            clause_names=len(clause_names) / len(q_names) if q_names else 1.0, span_words=len(sp.text.split()))
+
+    def _gate(self, short: ShortAnswer, evidence: SpanEvidence) -> tuple[ShortAnswer | None, ShortAnswer | None]:
+        """(shown, withheld): a short answer under the fitted confidence line is withheld, not shown in bold."""
+        short.evidence = evidence.vector()
+        model = load_model() if self.settings.short_confidence else None
+        if model is None:
+            return short, None
+        short.confidence = round(model.probability(evidence), 4)
+        return (short, None) if short.confidence >= model.threshold else (None, short)
 
     def _spans(self, question: str, kind: str, c: Candidate) -> list[Span]:
         if kind not in ("date", "number", "person", "place", "org"):
@@ -297,7 +347,8 @@ class ExtractiveEngine:
         return float(va @ vb) >= self.settings.disagree_similarity
 
     def _compose(self, answer: Answer) -> str:
-        """The short answer first (in the question's language), then the cited quotes."""
+        """The short answer first (in the question's language), then the cited quotes; a short answer under
+        the confidence line comes last, hedged, never in bold."""
         lines = [answer.short.text] if answer.short else []
         for s in answer.sources:
             where = ", ".join(x for x in (s.outlet, s.date) if x)
@@ -311,7 +362,9 @@ class ExtractiveEngine:
                 if answer.language == "en" and s.facts:  # its own line: English never inside the Arabic run
                     lines.append(f"{KEY_FACTS_LABEL['en']}: {s.facts}")
                 if answer.language == "en" and s.translation_note:
-                    lines.append(f"(English rendering {s.translation_note})")
+                    lines.append(f"({reader_note(s.translation_note)})")
+        if answer.withheld_short is not None:
+            lines.append(possibly(answer.withheld_short, answer.language))
         return "\n".join(lines)
 
     def _translate(self, sources: list[Source], generator: Generator | None) -> list[str]:
@@ -344,6 +397,13 @@ def _numbers_of(c: Candidate) -> set[str]:
     """Numbers a passage states, in digits or as date words, plus its article's year."""
     text = _evidence(c)
     return numbers(text) | day_numbers(text) | ({c.hit.date[:4]} if c.hit.date else set())
+
+
+def possibly(short: ShortAnswer, lang: str) -> str:
+    """A short answer under the confidence line, offered as a hedge for the reader to check in its quote."""
+    if lang == "ar":
+        return f"ربما: {short.value} [{short.n}] (غير مؤكد؛ راجع الاقتباس)"
+    return f"Possibly: {short.value} [{short.n}] (not confirmed; check the quote)"
 
 
 def _short_answer(spans: list[tuple[Candidate, Span]], picked: list[Candidate], sources: list[Source],
@@ -465,7 +525,13 @@ class GenerativeEngine:
         check = verify_citations(raw, shown, self.extractive.embedder, self.settings.verify_min_similarity,
                                  lexicon=self.extractive.lexicon)
         label = f"Machine-generated by {self.generator.label}; citations checked against the quoted sentences."
-        if check.abstained:  # the model read the evidence and found no answer: say so, show no unrelated quotes
+        if check.abstained:  # the model found no answer: the extractive answer stands if its checks pass
+            fallback = self.extractive.answer(question, retrieval_query, filters, mode, k)
+            if not fallback.abstained:
+                fallback.notices.insert(0, f"{self.generator.label} found no answer in these passages; the quotes "
+                                           "below are the extractive answer, whose evidence checks passed.")
+                fallback.latency_ms = _ms(t0)
+                return fallback
             return Answer(question, lang, NO_ANSWER[lang], True, self.name, 0.0, [],
                           [f"{self.generator.label} found no answer in the closest passages."], kind=kind,
                           why="the generator found no answer in the closest passages", latency_ms=_ms(t0))
@@ -489,12 +555,17 @@ class GenerativeEngine:
         if flagged:
             notices.append(f"{len(flagged)} sentence(s) marked ⚠ have no supporting source.")
         chosen = [numbered[n] for n in used]
-        spans = self.extractive.short_spans(question, kind, chosen)
-        short = _copied_short(copied, chosen, sources) or _short_answer(spans, chosen, sources, lang)
+        short, withheld = _copied_short(copied, chosen, sources), None
+        spans = self.extractive.short_spans(question, kind, chosen) if short is None else []
+        if spans:  # the typed short answer, under the same confidence line as the extractive engine's
+            ex = self.extractive
+            spans[0] = (spans[0][0], ex._whole(question, kind, *spans[0]))
+            short, withheld = ex._gate(_short_answer(spans, chosen, sources, lang),
+                                       ex.short_evidence(question, kind, chosen, *spans[0]))
         if short is not None:
             text = short.text + "\n" + text
         return Answer(question, lang, text, False, self.name, round(check.support, 4), sources, notices, flagged,
-                      short=short, kind=kind, latency_ms=_ms(t0))
+                      short=short, kind=kind, latency_ms=_ms(t0), withheld_short=withheld)
 
 
 _FOLLOW_START = re.compile(r"^\s*(?:and|also|so|then|what about|how about|and what|وماذا|ماذا عن|وما|ومتى|وكم|ومن|واين|"

@@ -21,7 +21,7 @@ import numpy as np
 from rag.answer import Cited
 from rag.lexicon import Lexicon, lexicon_for
 from rag.prompts import load_prompt
-from rag.translate import KEY_FACTS_LABEL, translator_for
+from rag.translate import KEY_FACTS_LABEL, reader_note, translator_for
 from rag.config import Settings
 from rag.dates import DateMention, find_dates, reference_date
 from rag.escape import md_escape
@@ -614,4 +614,4 @@ def text_in(line: Line, lang: str, markdown: bool = True) -> str:
         body = f"{em(KEY_FACTS_LABEL[lang] + ':')} {esc(line.facts)}"
     else:
         body = em("(" + ("لا تتوفر ترجمة" if lang == "ar" else "no translation available") + ")")
-    return body + (f" {em('(' + line.translation_note + ')')}" if line.translation_note else "")
+    return body + (f" {em('(' + reader_note(line.translation_note) + ')')}" if line.translation_note else "")

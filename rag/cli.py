@@ -1,4 +1,4 @@
-"""`isnad` command line: ingest, search, info (and the commands later issues add)."""
+"""`isnad` command line: ingest, search, ask, brief, the store's upkeep, and the evaluations (docs/cli.md)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,16 @@ from pathlib import Path
 from rag.config import Settings
 from rag.index import IndexProblem
 from rag.retrieve import MODES, Filters
+
+
+def iso_date(text: str) -> str:
+    """A date filter as YYYY-MM-DD; anything else is refused, never silently ignored."""
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date; write it as YYYY-MM-DD, e.g. 2024-01-31") from None
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -196,6 +206,10 @@ def _eval_answers_external(args: argparse.Namespace) -> int:
     from rag.pipeline import Isnad
 
     dataset = load_squad(Path(args.dataset), Path(args.questions_from) if args.questions_from else None)
+    if args.articles != "all":  # articles in file order: even ones to fit on, odd ones to report on
+        order = {g: i for i, g in enumerate(dict.fromkeys(q.group for q in dataset.questions))}
+        dataset.questions = [q for q in dataset.questions if order[q.group] % 2 == (args.articles == "odd")]
+        dataset.name += f"[{args.articles} articles]"
     if args.limit and args.limit < len(dataset.questions):  # a fixed random sample: the same every run
         dataset.questions = random.Random(args.seed).sample(dataset.questions, args.limit)
     app = Isnad.in_memory(dataset.documents, _settings(args), progress=sys.stderr.isatty())
@@ -208,6 +222,47 @@ def _eval_answers_external(args: argparse.Namespace) -> int:
     (out / f"{stem}.md").write_text(external_markdown(result) + "\n", encoding="utf-8")
     print(external_markdown(result))
     print(f"json: {out / (stem + '.json')}")
+    return 0
+
+
+def cmd_fit_confidence(args: argparse.Namespace) -> int:
+    """Fit the short answers' confidence model on the short answers found in `eval answers` reports."""
+    from rag.confidence import DATA, fit, load_model
+    from rag.evaluation.answers import RIGHT_F1, gated, rescored, short_precision
+
+    rows, names = [], []
+    for path in args.reports:
+        report = json.loads(Path(path).read_text(encoding="utf-8"))
+        names.append(report["dataset"])
+        rows += [{"evidence": r["evidence"], "right": r["answerable"] and r["short_F1"] >= RIGHT_F1}
+                 for r in rescored(report["rows"]) if r.get("short_found") and r.get("evidence")]
+    if len(rows) < 50:
+        print(f"isnad: only {len(rows)} short answers with evidence in those reports; fitting needs at least 50",
+              file=sys.stderr)
+        return 2
+    model = fit(rows, args.precision, args.margin, names)
+    out = Path(args.out) if args.out else DATA
+    model.save(out)
+    load_model.cache_clear()
+    shown = [r for r in rows if model.probability_of(r["evidence"]) >= model.threshold]
+    print(f"fitted on {len(rows)} short answers ({sum(r['right'] for r in rows)} right) from {', '.join(names)}")
+    print(f"threshold {model.threshold:.4f}: {len(shown)} shown, precision "
+          f"{sum(r['right'] for r in shown) / max(1, len(shown)):.3f} on the fitted rows; written to {out}")
+    if args.held_out:
+        print("\n| held-out set | short answers | shown | precision (F1>=0.5) | 95% CI | precision (EM) | coverage |")
+        print("|---|---|---|---|---|---|---|")
+        for path in args.held_out:
+            report = json.loads(Path(path).read_text(encoding="utf-8"))
+            scored = rescored(report["rows"])
+            found = [dict(r, short=bool(r.get("short_found"))) for r in scored]
+            runs = [("every one shown", found)]
+            if any(r.get("evidence") for r in scored):  # a report of this version: the line applies
+                runs.append(("confidence line", gated(scored, model)))
+            for label, rows in runs:
+                p = short_precision(rows)
+                ci = "–".join(map(str, p["precision_f1_ci"])) if p["precision_f1_ci"] else "—"
+                print(f"| {report['dataset']} | {label} | {p['shown']} | {p['precision_f1']} | {ci} | "
+                      f"{p['precision_em']} | {p['coverage']} |")
     return 0
 
 
@@ -322,8 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--k", type=int, default=5)
     s.add_argument("--mode", choices=MODES, default="hybrid")
     s.add_argument("--outlet")
-    s.add_argument("--date-from", help="YYYY-MM-DD, inclusive")
-    s.add_argument("--date-to", help="YYYY-MM-DD, inclusive")
+    s.add_argument("--date-from", type=iso_date, help="YYYY-MM-DD, inclusive")
+    s.add_argument("--date-to", type=iso_date, help="YYYY-MM-DD, inclusive")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_search)
 
@@ -336,8 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--engine", choices=("extractive", "generative"), default="extractive")
     s.add_argument("--mode", choices=MODES, default=None)
     s.add_argument("--outlet")
-    s.add_argument("--date-from")
-    s.add_argument("--date-to")
+    s.add_argument("--date-from", type=iso_date, help="YYYY-MM-DD, inclusive")
+    s.add_argument("--date-to", type=iso_date, help="YYYY-MM-DD, inclusive")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_ask)
 
@@ -361,8 +416,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--questions-from", help="parallel SQuAD file whose questions (matched by id) are asked instead")
     s.add_argument("--limit", type=int, help="a fixed random sample of this many questions")
     s.add_argument("--seed", type=int, default=13, help="seed of that sample")
+    s.add_argument("--articles", choices=("all", "even", "odd"), default="all",
+                   help="only questions of even or odd articles (fit on one half, report on the other)")
     s.add_argument("--out", default="eval/reports")
     s.set_defaults(func=cmd_eval_answers)
+    s = ev.add_parser("fit-confidence", help="fit the short answers' confidence on `eval answers` JSON reports")
+    s.add_argument("reports", nargs="+", help="answers-*.json reports of the fitting split")
+    s.add_argument("--precision", type=float, default=0.85, help="precision the shown short answers must keep")
+    s.add_argument("--margin", type=float, default=0.03, help="added to it on the fitted rows")
+    s.add_argument("--out", default=None, help="where to write the model (default: rag/data/short_confidence.json)")
+    s.add_argument("--held-out", nargs="*", default=[],
+                   help="reports of the other split: their short answers' precision with every one shown, and gated")
+    s.set_defaults(func=cmd_fit_confidence)
     s = ev.add_parser("briefing", help="key-fact coverage, duplicate facts and timeline order on the seeds")
     s.add_argument("--engine", choices=("extractive", "generative"), default="extractive")
     s.add_argument("--length", choices=("short", "medium", "long"), default="medium")

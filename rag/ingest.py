@@ -154,9 +154,16 @@ def check_suffix(name: str) -> None:
 def text_of(raw: bytes, name: str) -> tuple[str, str]:
     """The article text of a file's bytes (HTML reduced to its visible text) and the encoding read."""
     check_size(len(raw))
+    utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff")  # UTF-16 with its byte order mark ("Unicode" in Windows editors)
+    if utf16:
+        try:
+            raw = raw.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            raise IngestFileError("the file says it is UTF-16 but is not valid UTF-16; save it as UTF-8") from None
     if b"\x00" in raw[:8192]:
         raise IngestFileError("this looks like a binary file (it contains NUL bytes), not text")
     text, encoding = decode(raw)
+    encoding = "utf-16" if utf16 else encoding
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if Path(name).suffix.lower() in (".html", ".htm"):
         text = html_to_text(text)
@@ -441,7 +448,8 @@ def ingest_paths(paths: list[str | Path], today: dt.date | None = None,
             errors.append(IngestError(str(f), str(e)))
             continue
         if encoding != "utf-8":
-            doc.provenance["encoding"] = f"{ARABIC_ENCODINGS[encoding]} (detected; the file is not UTF-8)"
+            name = ARABIC_ENCODINGS.get(encoding, encoding.upper())
+            doc.provenance["encoding"] = f"{name} (detected; the file is not UTF-8)"
         doc.origin = {"via": "seed" if _is_seed(f) else "cli", "path": str(f), **(origin or {})}
         _apply_page_meta(doc, f)
         if doc.doc_id in docs:

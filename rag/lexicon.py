@@ -365,3 +365,34 @@ def latin_name_in_arabic(name: str, arabic_text: str) -> bool:
     wanted = [skeleton_latin(p) for p in re.split(r"\s+", name.strip()) if p]
     wanted = [w for w in wanted if len(w) >= 2]
     return bool(wanted) and all(w in words for w in wanted)
+
+
+# ------------------------------------------------------------ rule-based romanisation
+
+_ROMAN = {"ب": "b", "ت": "t", "ث": "th", "ج": "j", "ح": "h", "خ": "kh", "د": "d", "ذ": "dh", "ر": "r", "ز": "z",
+          "س": "s", "ش": "sh", "ص": "s", "ض": "d", "ط": "t", "ظ": "z", "ع": "", "غ": "gh", "ف": "f", "ق": "q",
+          "ك": "k", "ل": "l", "م": "m", "ن": "n", "ه": "h", "ء": "", "ئ": "", "ؤ": "", "ة": "a", "ى": "a"}
+
+
+def romanize(arabic: str) -> str:
+    """A plain Latin spelling of an Arabic name, letter by letter (long vowels only: Arabic writes no short
+    ones): «سابرينا سينغ» → "Sabrina Singh". Its consonant skeleton is the Arabic's by construction, so it
+    passes `transliteration_fits`; it is a reading aid, always shown marked as a transliteration."""
+    words = []
+    plain = re.sub(r"[\u064b-\u0652\u0640]", "", arabic)  # short vowels and tatweel; ى and ة kept, unlike normalize_ar
+    for word in re.findall(r"[\u0621-\u064a]+", plain):
+        article = re.match(r"^ال(?=\S{3})", word)
+        body, out = word[article.end():] if article else word, []
+        for i, ch in enumerate(body):
+            nxt, prev, last = body[i + 1:i + 2], body[i - 1:i] if i else "", i == len(body) - 1
+            if ch in "اآأإى":
+                out.append("a")
+            elif ch in "وي":
+                consonant = i == 0 or nxt in ("ا", "ى", "ة") or (prev == "ا" and not last)
+                out.append({"و": "w", "ي": "y"}[ch] if consonant else {"و": "u", "ي": "i"}[ch])
+            else:
+                out.append(_ROMAN.get(ch, ""))
+        spelled = "".join(out)
+        if spelled:
+            words.append(("al-" if article else "") + spelled[0].upper() + spelled[1:])
+    return " ".join(words)

@@ -227,6 +227,8 @@ class SentenceTransformerEmbedder:
         self.batch_size = settings.batch_size
         self.show_progress = show_progress
         self._lock = threading.Lock()
+        self._recent_queries: dict[str, np.ndarray] = {}  # oldest first
+        self._recent_lock = threading.Lock()
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
@@ -247,9 +249,23 @@ class SentenceTransformerEmbedder:
         return self._encode(prompted) if prompted else np.zeros((0, self.dim), np.float32)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode([self.query_prompt + t for t in texts])
+        """Query vectors; a single recent query is remembered, since a search and the answer that follows it
+        embed the same question (the answer scores sentences against it)."""
+        if len(texts) == 1:
+            with self._recent_lock:
+                hit = self._recent_queries.get(texts[0])
+            if hit is not None:
+                return hit.copy()
+        vecs = self._encode([self.query_prompt + t for t in texts])
+        if len(texts) == 1:
+            with self._recent_lock:
+                self._recent_queries[texts[0]] = vecs.copy()
+                while len(self._recent_queries) > RECENT_QUERIES:
+                    self._recent_queries.pop(next(iter(self._recent_queries)))
+        return vecs
 
 
+RECENT_QUERIES = 64
 _CACHE: dict[tuple, SentenceTransformerEmbedder] = {}
 _LOAD_LOCK = threading.Lock()
 

@@ -40,7 +40,8 @@ def _alt(words) -> str:
     return rf"(?<!\w)(?:{body})(?!\w)"
 
 
-_DIGITS = r"(?<![\d.,٫٬])\d{1,3}(?:[,٬]\d{3})+(?:[.٫]\d+)?(?![\d])|(?<![\d.,٫٬])\d+(?:[.٫]\d+)?(?![\d])"
+# Thousands separated by , ٬ or an unspaced Arabic comma («11،787»), which Arabic text also uses.
+_DIGITS = r"(?<![\d.,٫٬])\d{1,3}(?:[,٬،]\d{3})+(?:[.٫]\d+)?(?![\d])|(?<![\d.,٫٬])\d+(?:[.٫]\d+)?(?![\d])"
 _TENS_BODY = "|".join(sorted(_AR_TENS, key=len, reverse=True))
 _WORD_NUMBER = rf"{_alt(_AR_UNITS)}\s+و(?:{_TENS_BODY})(?!\w)|{_alt({**_AR_UNITS, **_AR_TENS})}|{_alt(_EN_WORDS)}"
 _NUMBER = re.compile(
@@ -64,7 +65,7 @@ class Quantity:
 def _value(num: str) -> float | None:
     num = num.strip()
     if num[0].isdigit():
-        return float(re.sub(r"[,٬]", "", num).replace("٫", "."))
+        return float(re.sub(r"[,٬،]", "", num).replace("٫", "."))
     parts = [p.strip() for p in re.split(r"\s+و", num)]
     total = 0.0
     for p in parts:

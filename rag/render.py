@@ -15,11 +15,11 @@ import re
 from html import escape
 from pathlib import Path
 
-from rag.answer import Answer, Source
+from rag.answer import Answer, Source, possibly
 from rag.brief import Briefing, Line, see_label
 from rag.ingest import Document
 from rag.text_ar import detect_language
-from rag.translate import KEY_FACTS_LABEL
+from rag.translate import KEY_FACTS_LABEL, reader_note
 
 _AR = "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff"
 _AR_RUN = re.compile(f"[{_AR}](?:[{_AR}0-9\u0660-\u0669\\s.,،؛:\\-–—/()«»\"'’%]*[{_AR}»)])?")
@@ -40,6 +40,7 @@ mark { background: #fde68a; padding: 0 2px; }
 mark.isnad-answer { background: #fbbf24; font-weight: 600; }
 .isnad-meta { color: #5c6675; font-size: 0.88em; }
 .isnad-note { color: #7c5e10; font-size: 0.9em; }
+.isnad-possibly { color: #555; font-style: italic; margin-top: 0.3em; }
 .isnad-mt { color: #374151; }
 .isnad-mt .isnad-label, .isnad-label { color: #5c6675; font-style: italic; font-size: 0.9em; }
 .isnad-grid { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; border-top: 1px solid #eee; padding: 6px 0;
@@ -176,6 +177,9 @@ def answer_card(answer: Answer, aid: str) -> str:
     elif answer.engine != "extractive":  # the model's prose, checked sentence by sentence
         parts += [block("", "isnad-generated", lang, inner=link_cites(isolate(x, lang), prefix)) for x in lines]
     parts += [_source_block(s, answer, prefix) for s in answer.sources]
+    if answer.withheld_short is not None and not answer.abstained:
+        parts.append(block("", "isnad-possibly", lang,
+                           inner=link_cites(isolate(possibly(answer.withheld_short, lang), lang), prefix)))
     parts += [block(n, "isnad-note", notice_language(n)) for n in answer.notices]
     return f'<div class="isnad-card" id="isnad-answer-{aid}" dir="{_DIR[lang]}" lang="{lang}">{"".join(parts)}</div>'
 
@@ -203,7 +207,7 @@ def _source_block(s: Source, answer: Answer, prefix: str) -> str:
                                                               f'{escape(KEY_FACTS_LABEL["en"].capitalize())}:</span> '
                                                               f"{isolate(s.facts, 'en')}"))
         if s.translation_note and not s.translation:
-            english.append(block(f"English rendering {s.translation_note}", "isnad-note", "en"))
+            english.append(_withheld(s.translation_note))
     where = meta_line(s.n, [s.outlet or ("outlet unknown" if answer.language == "en" else "المصدر غير معروف"),
                             s.date or ("date unknown" if answer.language == "en" else "التاريخ غير معروف"),
                             Path(s.source).name, in_lang(s.arrival, answer.language) or None], answer.language)
@@ -314,7 +318,12 @@ def _cell(line: Line, lang: str) -> str:
 
 
 def _note(line: Line) -> str:
-    return block(line.translation_note, "isnad-note", "en") if line.translation_note else ""
+    return _withheld(line.translation_note) if line.translation_note else ""
+
+
+def _withheld(note: str) -> str:
+    """A withheld translation in plain words; the check that withheld it on hover."""
+    return block(reader_note(note), "isnad-note", "en", extra=f' title="{escape(note, quote=True)}"')
 
 
 def _brief_source(c, doc: Document | None, prefix: str) -> str:

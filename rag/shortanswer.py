@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from rag.dates import DateMention, find_dates, named_month, render_date
-from rag.lexicon import Lexicon, Name
+from rag.lexicon import Lexicon, Name, romanize
 from rag.numbers import find_quantities, render_quantity, unit_english
 from rag.text_ar import bm25_tokens, detect_language, fold_same_length, normalize_ar
 
@@ -87,6 +87,8 @@ class ShortAnswer:
     method: str = "typed"  # or "generator"
     value: str = ""  # the answer alone, plain text, in the question's language
     disagreement: list[dict] = field(default_factory=list)  # [{n, text, span, outlet, date}] per differing source
+    confidence: float | None = None  # probability that the span is right (rag.confidence); None: not scored
+    evidence: dict[str, float] = field(default_factory=dict)  # what the confidence was computed from
 
 
 # ---------------------------------------------------------------- candidates
@@ -107,6 +109,10 @@ _PLACES_AR = r"(?:مدينه|محافظه|قاعده|مخيم|معسكر|مطا�
 _EN_NAME = re.compile(r"\b[A-Z][a-z'’-]+(?:\s+(?:al-|el-|bin |ibn |de |van )?[A-Z][a-z'’-]+)+|\b[A-Z][a-z'’-]{2,}\b")
 
 
+# Given names that begin with ل (normalised), the exceptions to "ل ends a name".
+_NAMES_WITH_LAM = set(normalize_ar("لؤي لطيف لطفي ليلى ليلي لينا لمى لبنى لقمان لبيب لبيد لميس لجين لارا لانا لوران لويس ليث ليون لي").split())
+
+
 def _name_words(folded: str, start: int, max_words: int = 3) -> tuple[int, int] | None:
     """Span of up to ``max_words`` name words from ``start`` (stops at punctuation and function words)."""
     end, n = start, 0
@@ -115,6 +121,8 @@ def _name_words(folded: str, start: int, max_words: int = 3) -> tuple[int, int] 
         bare = token.rstrip("،,.:;؛»\")")
         if n >= max_words or bare in _STOP_AR or not re.fullmatch(r"[\u0621-\u064a]+", bare):
             break
+        if bare.startswith("ل") and bare not in _NAMES_WITH_LAM:
+            break  # the preposition ل ends a name: «رئيس أركان الجيش لعقد محادثات» names no one after the title
         if n == 0 and re.match(r"(?:ال|لل|[وفبك]ال)", bare):  # after a title, a name: «الناطق باسم القائد» is still
             # the title, «قائد فيلق القدس بالحرس الثوري» names no one
             break
@@ -133,6 +141,7 @@ class _Found(NamedTuple):
     end: int
     name: Name | None = None
     core: int | None = None
+    role_only: bool = False  # a title with no name after it («رئيس أركان الجيش»): an answer only when no name is
 
 
 def _name_spans(text: str, folded: str, lexicon: Lexicon) -> list[_Found]:
@@ -143,6 +152,8 @@ def _name_spans(text: str, folded: str, lexicon: Lexicon) -> list[_Found]:
             span = _name_words(folded, m.end())
             if span:
                 out.append(_Found("person", m.start(), span[1], core=span[0]))
+            elif len(title := folded[m.start():m.end()].strip()) > 0 and len(title.split()) >= 2:
+                out.append(_Found("person", m.start(), m.start() + len(title), role_only=True))
         for m in re.finditer(r"،\s*" + _ROLES_AR, folded):  # «سابرينا سينغ، نائبة السكرتير»: the name before
             words = [w for w in re.finditer(r"[^\s،,.:«»]+", folded[:m.start()])][-3:]
             while words and (words[0].group() in _STOP_AR or words[0].group().startswith("و")):
@@ -150,13 +161,19 @@ def _name_spans(text: str, folded: str, lexicon: Lexicon) -> list[_Found]:
             if len(words) >= 2 and folded[words[-1].end():m.start()].strip() == "" and \
                     all(re.fullmatch(r"[\u0621-\u064a]+", w.group()) and w.group() not in _STOP_AR for w in words):
                 out.append(_Found("person", words[0].start(), words[-1].end()))
+        for m in re.finditer(rf"(?<!\S)[وف]?{_ROLES_AR}[^،.:؛]{{0,50}}،\s*", folded):  # «نائبة السكرتير …، سابرينا سينغ،»
+            span = _name_words(folded, m.end())
+            if span and span[1] - span[0] >= 5 and folded[span[1]:span[1] + 2].lstrip().startswith("،") and \
+                    len(folded[span[0]:span[1]].split()) >= 2:
+                out.append(_Found("person", span[0], span[1]))
         for kind, pattern in (("org", _ORGS_AR), ("place", _PLACES_AR)):
             for m in re.finditer(rf"(?<!\S){pattern}", folded):
                 end = m.start()
                 for w in re.finditer(r"\S+", folded[m.start():m.end()]):
                     token = w.group().rstrip("،,.:؛")
-                    if token in _STOP_AR or not re.fullmatch(r"[\u0621-\u064a]+", token):
-                        break
+                    if token in _STOP_AR or not re.fullmatch(r"[\u0621-\u064a]+", token) or \
+                            (w.start() and token.startswith("ل") and not token.startswith("لجن")):
+                        break  # a preposition ends the name: «الجيش لعقد محادثات» is the army
                     end = m.start() + w.start() + len(token)
                     if w.group() != token:
                         break
@@ -211,10 +228,14 @@ def typed_spans(kind: str, sentence: str, offset: int, ref: dt.date | None, lexi
             words, core = sentence[f.start:f.end], sentence[f.core if f.core is not None else f.start:f.end]
             arabic = detect_language(words) == "ar"
             known = f.name.label if f.name else _known_english(core, f.kind, lexicon)
+            if not known and arabic and f.kind == "person" and not f.role_only:
+                spelled = romanize(core)  # never an Arabic name alone in an English line, and never unmarked
+                known = f"{spelled} (transliterated)" if spelled else None
             english = (f"{known} («{words}»)" if known else f"«{words}»") if arabic else words
             names = (f.name,) if f.name else tuple(lexicon.in_text(core))
             spans.append(Span(f.kind, offset + f.start, offset + f.end, words, normalize_ar(words),
-                              {"en": english, "ar": words}, score=0.0 if f.kind == kind else -0.02, names=names))
+                              {"en": english, "ar": words}, names=names,
+                              score=(0.0 if f.kind == kind else -0.02) - (0.03 if f.role_only else 0.0)))
     return _dedupe(spans)
 
 
@@ -228,22 +249,69 @@ def _known_english(words: str, kind: str, lexicon: Lexicon) -> str | None:
 
 
 def _dedupe(spans: list[Span]) -> list[Span]:
-    """Drop spans inside a longer span of the same kind."""
+    """Drop spans inside a longer span of the same kind, and a body inside a person's title («الجيش» in
+    «رئيس أركان الجيش»)."""
     keep = []
     for s in sorted(spans, key=lambda s: (s.start, -(s.end - s.start))):
-        if not any(k.kind == s.kind and k.start <= s.start and s.end <= k.end for k in keep):
+        if not any((k.kind == s.kind or (k.kind, s.kind) == ("person", "org")) and k.start <= s.start and s.end <= k.end
+                   for k in keep):
             keep.append(s)
     return keep
 
 
-@lru_cache(maxsize=1)
-def _titles() -> list[tuple[re.Pattern, list[str]]]:
+def _english_arabic(name: str) -> list[tuple[re.Pattern, list[str]]]:
+    """Rows of a TSV in rag/data: an English pattern (alternatives with |) and Arabic words (with |)."""
     out = []
-    for line in (DATA / "titles.tsv").read_text(encoding="utf-8").splitlines():
+    for line in (DATA / name).read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
             en, ar = line.split("\t")
-            out.append((re.compile(rf"\b(?:{en})\b", re.I), [normalize_ar(a) for a in ar.split("|")]))
+            out.append((re.compile(rf"\b(?:{en})(?!\w)", re.I), ar.split("|")))
     return out
+
+
+@lru_cache(maxsize=1)
+def _titles() -> list[tuple[re.Pattern, list[str]]]:
+    return [(en, [normalize_ar(a) for a in ar]) for en, ar in _english_arabic("titles.tsv")]
+
+
+@lru_cache(maxsize=1)
+def _qualifiers() -> list[tuple[re.Pattern, set[str]]]:
+    return [(en, set(bm25_tokens(" ".join(ar)))) for en, ar in _english_arabic("qualifiers.tsv")]
+
+
+def asked_qualifiers(question: str) -> set[str]:
+    """The words that say what a count is of ("rocket", «صاروخية», "American"), as BM25 terms of either
+    language: an Arabic question's own terms, an English question's through rag/data/qualifiers.tsv."""
+    terms = set(bm25_tokens(question))
+    for pattern, arabic in _qualifiers():
+        if pattern.search(question):
+            terms |= arabic
+    return terms
+
+
+_SAYING = re.compile(r"(?:^|\s)(?:who (?:said|says|stated|announced|declared|told|confirmed|denied|noted|"
+                     r"added|warned|described)|من (?:قال|صرح|اعلن|اكد|نفي|اوضح|اشار|حذر)|من الذي (?:قال|صرح|اعلن|اكد))",
+                     re.I)
+_SAY_VERBS = re.compile(r"^(?:[وف]?(?:قال|قالت|يقول|تقول|صرح|صرحت|اعلن|اعلنت|اكد|اكدت|اوضح|اوضحت|اشار|اشارت|"
+                        r"نفي|نفت|ذكر|ذكرت|حذر|حذرت|اضاف|اضافت)|said|says|stated|announced|told)$", re.I)
+
+
+def _same_stem(a: str, b: str) -> bool:
+    """Light stems still differ by a suffix («صاروخيا» → صاروخي, «صاروخية» → صاروخ): one a prefix of the other."""
+    short, long_ = sorted((a, b), key=len)
+    return len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= 2
+
+
+def asks_speaker(question: str) -> bool:
+    """"Who said …", «من قال …»: the answer is whoever speaks in the clause of saying."""
+    return bool(_SAYING.search(normalize_ar(question)))
+
+
+def _speaks(sentence: str, start: int, end: int) -> bool:
+    """A saying verb within two words before the span or three after it: «قال البنتاغون», «البنتاغون أكد»."""
+    before = normalize_ar(sentence[:start]).split()[-2:]
+    after = normalize_ar(sentence[end:]).split()[:3]
+    return any(_SAY_VERBS.match(w.strip("،,.:؛\"”“«»()")) for w in before + after)
 
 
 _IDENTITY = re.compile(r"^\s*(?:who (?:is|was|are|were)|which|من (?:هو|هي|هم)|ما اسم)\b", re.I)
@@ -292,6 +360,8 @@ def rank_spans(spans: list[Span], question: str, sentence: str, offset: int, lex
     money = wants_money(question)
     deadline = wants_deadline(question)
     stated_deadline = bool(_STATES_DEADLINE.search(normalize_ar(question)))
+    qualifiers = asked_qualifiers(question)
+    speaker = asks_speaker(question)
     out = []
     for s in spans:
         if normalize_ar(s.text).lower() in q_norm or s.render["en"].lower() in q_norm:
@@ -307,6 +377,11 @@ def rank_spans(spans: list[Span], question: str, sentence: str, offset: int, lex
             continue  # "when did they agree on a withdrawal by the end of 2021": the deadline is the question's
         if s.kind == "number" and money and not (set(s.render["en"].split()) & _CURRENCIES):
             continue  # a cost is an amount of money, not a head count
+        if speaker and s.kind in ("person", "org") and not _speaks(sentence, s.start - offset, s.end - offset):
+            continue  # "who said": the speaker of the clause of saying, not the institution in a title
+        if s.kind == "number" and qualifiers:  # "how many rocket attacks": 41 «هجوماً صاروخياً», not all 63
+            tail = " ".join(sentence[s.start - offset:].split()[:len(s.text.split()) + 2])
+            s.score += 0.06 * sum(_same_stem(q, t) for q in qualifiers for t in set(bm25_tokens(tail)))
         if s.kind == "person" and roles:
             near = normalize_ar(sentence[max(0, s.start - offset - 60):s.end - offset + 60])
             if not all(any(a in near for a in role) for role in roles):
@@ -352,3 +427,60 @@ def values_agree(a: Span, b: Span, sentence_a: str, sentence_b: str) -> bool:
     if a.value == b.value or (a.kind == b.kind == "date" and dates_compatible(a.value, b.value)):
         return True
     return normalize_ar(b.text) in normalize_ar(sentence_a) or normalize_ar(a.text) in normalize_ar(sentence_b)
+
+
+# ---------------------------------------------------------------- answers of several spans
+
+_PARTS = re.compile(r",?\s+and (?=how (?:many|much)\b)|،?\s*و\s*(?=كم\b)", re.I)
+
+
+def question_parts(question: str) -> list[str]:
+    """"How many coalition troops remain, and how many are American?" asks two things: one part each."""
+    return [p.strip(" ,،?؟") for p in _PARTS.split(question) if p.strip(" ,،?؟")]
+
+
+def _joined(spans: list[Span], sentence: str, offset: int, sep: dict[str, str]) -> Span:
+    """One answer made of several spans of one sentence, in the order the question or the sentence gives them."""
+    a, b = min(s.start for s in spans), max(s.end for s in spans)
+    return Span(spans[0].kind, a, b, sentence[a - offset:b - offset], sep["value"].join(s.value for s in spans),
+                {lang: sep[lang].join(s.render[lang] for s in spans) for lang in ("en", "ar")},
+                score=spans[0].score, names=tuple(n for s in spans for n in s.names))
+
+
+def coordinated(ranked: list[Span], top: Span, sentence: str, offset: int) -> Span:
+    """The people a sentence names together with ``top`` in one event («قاسم سليماني، والقيادي … أبي مهدي
+    المهندس»): names joined by «و» with no more than a title between them are given together."""
+    people = sorted({(s.start, s.end): s for s in ranked if s.kind == "person"}.values(), key=lambda s: s.start)
+    if top not in people:
+        return top
+    chain, i = [top], people.index(top)
+    for step in (-1, 1):
+        j = i
+        while 0 <= j + step < len(people):
+            left, right = (people[j + step], people[j]) if step < 0 else (people[j], people[j + step])
+            gap = sentence[left.end - offset:right.start - offset]
+            if len(gap) > 80 or not re.match(r"^[\s،,]*(?:و|and\b)", gap) or re.search(r"[.؛:!?]", gap):
+                break
+            chain.append(people[j + step])
+            j += step
+    if len(chain) == 1:
+        return top
+    chain.sort(key=lambda s: s.start)
+    return _joined(chain, sentence, offset, {"value": " and ", "en": " and ", "ar": " و"})
+
+
+def per_part(question: str, spans: list[Span], sentence: str, offset: int, lexicon: Lexicon) -> Span | None:
+    """For a question of several parts, the best span of each part, joined ("about 3,000 soldiers; 2,500
+    Americans"); None when the question has one part or the parts find no distinct spans."""
+    parts = question_parts(question)
+    if len(parts) < 2:
+        return None
+    best = []
+    for part in parts:
+        ranked = rank_spans([Span(s.kind, s.start, s.end, s.text, s.value, s.render, names=s.names) for s in spans],
+                            part, sentence, offset, lexicon)
+        pick = next((s for s in ranked if all((s.start, s.end) != (b.start, b.end) for b in best)), None)
+        if pick is None:
+            return None
+        best.append(pick)
+    return _joined(best, sentence, offset, {"value": "; ", "en": "; ", "ar": "؛ "})

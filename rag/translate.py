@@ -6,10 +6,10 @@ by ``rag.dates`` resolved against the article date, quantities by ``rag.numbers`
 lexicon. The model translates around them; every rendering must come back (a date by its day,
 month and year), and the prose may add no number, month, name or negation of its own, else one
 stricter retry and then the line is withheld with the reason. So a shown translation can neither
-drop nor invent a number, a date or a known name. (Opaque placeholders, tried first, made the
-bundled 1.5B model drop them and write "the territory of Iraqi"; seeing the English it writes
-grammatical prose, 8× faster.) What the checks cannot see (meaning) is caught, coarsely, by a
-similarity floor and a negation count calibrated on XQuAD-R (``isnad eval translation``).
+drop nor invent a number, a date or a known name. The renderings are written in English rather
+than as opaque placeholders because a small model keeps English words and writes grammatical prose
+around them, where it drops or garbles placeholders. What the checks cannot see (meaning) is caught,
+coarsely, by a similarity floor and a negation count calibrated on XQuAD-R (``isnad eval translation``).
 
 Without a generator the other language gets a "key facts" line built from the same renderings.
 """
@@ -193,6 +193,17 @@ def key_facts(text: str, ref: dt.date | None, lexicon: Lexicon) -> str:
         if f.label not in by_kind.setdefault(f.kind, []):
             by_kind[f.kind].append(f.label)
     return " · ".join(", ".join(by_kind[k]) for k in _KIND_ORDER if by_kind.get(k))
+
+
+WITHHELD = "English withheld: could not be checked"
+
+
+def reader_note(note: str | None) -> str:
+    """What a reader sees for a withheld translation: plain words. The check that withheld it (``note``)
+    stays in the JSON and on hover."""
+    if not note:
+        return ""
+    return "no machine translation: no generator is configured" if note.startswith("no generator") else WITHHELD
 
 
 @dataclass

@@ -155,3 +155,21 @@ def fresh_database(server) -> str:
     with psycopg.connect(server.url, autocommit=True) as c:
         c.execute(f"CREATE DATABASE {name}")
     return server.url.rsplit("/", 1)[0] + "/" + name
+
+
+# Markers follow from what a test needs, so `scripts/test.sh --fast` can leave out everything slow.
+MODEL_FIXTURES = {"embedder", "isnad", "folders_isnad", "app_server", "app_url"}
+NEEDS = {"model": MODEL_FIXTURES, "postgres": {"postgres"}, "browser": {"browser", "page"}}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        params = set(map(str, getattr(getattr(item, "callspec", None), "params", {}).values()))
+        for marker, fixtures in NEEDS.items():
+            if names & fixtures:
+                item.add_marker(marker)
+        if "postgresql" in params:
+            item.add_marker("postgres")
+        if item.get_closest_marker("browser") or item.get_closest_marker("llm"):
+            item.add_marker("model")

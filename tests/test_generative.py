@@ -78,8 +78,8 @@ def test_english_renderings_are_labelled_and_checked(local):
         if s.translation:  # shown only when numbers, months and names survived
             assert f"(machine translation; original: «{s.quote}»)" in a.answer
         else:
-            assert s.translation_note.startswith("translation withheld")
-            assert f"(English rendering {s.translation_note})" in a.answer
+            assert s.translation_note.startswith("translation withheld")  # the check's name stays in the JSON
+            assert "(English withheld: could not be checked)" in a.answer and s.translation_note not in a.answer
 
 
 def test_follow_up_is_rewritten_into_a_standalone_question(local):
@@ -264,3 +264,36 @@ def test_translation_check_withholds_drifted_meaning(embedder):
     assert check_translation(source, faithful, embedder, floor) == []
     assert check_translation(source, reversed_, embedder, floor) == ["a negation in the Arabic is missing from the English"]
     assert any("drifted" in p for p in check_translation(source, unrelated, embedder, floor))
+
+
+class _SaysNoAnswer(http.server.BaseHTTPRequestHandler):
+    """An OpenAI-compatible endpoint whose model streams "The sources do not say." to every question."""
+
+    def do_POST(self):  # noqa: N802 (http.server naming)
+        import json
+
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for piece in ("The sources ", "do not say."):
+            chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                     "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": None}]}
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_generator_that_finds_no_answer_never_throws_away_a_supported_one(isnad):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SaysNoAnswer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        a = _remote(isnad, server.server_address[1]).ask("When did Iraq and the US agree on the withdrawal of "
+                                                         "combat forces?", engine="generative")
+    finally:
+        server.shutdown()
+    assert not a.abstained and a.engine == "extractive" and a.sources
+    assert "found no answer in these passages" in a.notices[0] and "extractive answer" in a.notices[0]
+    assert any("2021" in s.quote for s in a.sources)

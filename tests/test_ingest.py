@@ -161,3 +161,13 @@ def test_size_limit_message_uses_one_unit(tmp_path):
     with pytest.raises(IngestFileError, match=r"the file is 21\.0 MB; the limit is 20\.0 MB"):
         check_size(21 * 2 ** 20)
     check_size(MAX_FILE_BYTES)  # at the limit: accepted
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be"])
+def test_utf16_files_with_a_byte_order_mark_are_read(tmp_path, seeds_dir, codec):
+    original = (seeds_dir / "000_93952b5621d37da0.txt").read_text(encoding="utf-8")
+    p = tmp_path / "unicode.txt"
+    p.write_bytes((b"\xfe\xff" if codec == "utf-16-be" else b"") + original.encode(codec))
+    result = ingest_paths([p])
+    assert not result.errors, result.errors
+    assert result.documents[0].text == original and result.documents[0].provenance["encoding"].startswith("UTF-16")

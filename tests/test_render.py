@@ -91,3 +91,12 @@ def test_download_named_after_subject_and_date():
         "isnad-briefing-us-troop-withdrawal-from-iraq-2026-11-25.md"
     assert download_name("انسحاب القوات: 2021", day) == "isnad-briefing-انسحاب-القوات-2021-2026-11-25.md"
     assert download_name("../../etc/passwd", day) == "isnad-briefing-etc-passwd-2026-11-25.md"
+
+
+def test_a_withheld_translation_reads_in_plain_words_with_the_check_on_hover():
+    from rag.render import _withheld
+
+    html = _withheld("translation withheld: name(s) Rattle not in the original")
+    assert ">English withheld: could not be checked<" in html
+    assert 'title="translation withheld: name(s) Rattle not in the original"' in html
+    assert "Rattle" not in html.split(">", 1)[1]  # only on hover, never in the text a reader sees

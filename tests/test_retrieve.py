@@ -94,3 +94,10 @@ def test_cli_info_and_missing_index(isnad, settings, tmp_path, capsys):
 def test_reingest_is_a_no_op(isnad, seeds_dir):
     summary = isnad.ingest([seeds_dir])
     assert len(summary.report.unchanged) == 5 and not summary.rebuilt
+
+
+@pytest.mark.parametrize("bad", ["2024-13-01", "yesterday", "01/02/2024"])
+def test_an_invalid_date_filter_is_refused_not_ignored(settings, bad, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--index-dir", str(settings.index_dir), "search", "انسحاب", "--date-from", bad])
+    assert stop.value.code == 2 and f"'{bad}' is not a date; write it as YYYY-MM-DD" in capsys.readouterr().err

@@ -220,3 +220,20 @@ def test_names_in_an_english_sentence_are_candidates_too():
     """An uploaded English article: capitalised names are person candidates (a crash in the app before)."""
     spans = typed_spans("person", "The unit arrived in Kuwait, said Colonel Wayne Marotto.", 0, None, LEX)
     assert "Colonel Wayne Marotto" in [s.text for s in spans]
+
+
+@pytest.mark.parametrize("text, values", [
+    ("تبلغ مساحتها 11،787 ميل مربع", [11787.0]),  # an unspaced Arabic comma between thousands
+    ("بلغ 1,500 و2،500 جندي", [1500.0, 2500.0]),
+    ("في عامي 2019، 2020", [2019.0, 2020.0]),  # a spaced one separates
+    ("الأعداد 1،2،3", [1.0, 2.0, 3.0]),
+])
+def test_the_arabic_comma_groups_thousands_only_between_digits(text, values):
+    assert [q.value for q in find_quantities(text)] == values
+
+
+def test_a_years_era_marker_is_not_a_word_when_answers_are_scored():
+    from rag.evaluation.metrics import ExactMatch, TokenF1
+
+    assert ExactMatch()("1565", ["1565م"]) == 1.0 and TokenF1()("سنة 1565", ["سنة 1565م؛"]) == 1.0
+    assert TokenF1()("1157", ["1157 هـ"]) == 1.0 and TokenF1()("1565", ["1566م"]) == 0.0

@@ -138,3 +138,45 @@ def test_the_app_reads_only_files_inside_the_upload_folder(app, tmp_path, seeds_
         assert report == "- ✗ refused: this is not a file uploaded through the app (nothing was read or changed)"
         assert not (tmp_path / "uploads").exists()
     assert "✓ note.txt: added" in upload(app, inside)[1]
+
+
+def test_briefing_downloads_do_not_pile_up_in_the_temp_folder(app):
+    """Each Markdown download goes to the app's own folder, which keeps only the newest ones."""
+    import tempfile
+
+    from app import KEEP_DOWNLOADS, _downloads_folder
+
+    before = set(Path(tempfile.gettempdir()).glob("isnad-brief*"))
+    b = app.isnad.briefer("extractive").brief(None, None, "ar", "short", translate=False)
+    paths = [Path(app._markdown_file(b)) for _ in range(KEEP_DOWNLOADS + 5)]
+    assert all(p.parent.parent == _downloads_folder() for p in paths)
+    assert len(list(_downloads_folder().iterdir())) == KEEP_DOWNLOADS and paths[-1].is_file()
+    assert set(Path(tempfile.gettempdir()).glob("isnad-brief*")) - before <= {_downloads_folder()}
+
+
+def test_background_translation_waits_while_a_reader_is_served():
+    """Pre-translation runs between readers' requests, never beside one (a stand-in corpus translator that
+    records when each sentence runs: what is tested is the scheduling, not translation)."""
+    import threading
+    import time
+
+    from app import Readers, pretranslate
+
+    class Corpus:
+        generator = object()
+        ran: list[float] = []
+
+        def translate_corpus(self):
+            for i in range(3):
+                self.ran.append(time.monotonic())
+                yield i, 3, None
+
+    readers, corpus = Readers(), Corpus()
+    with readers.serving():  # a question is being answered
+        worker = threading.Thread(target=pretranslate, args=(corpus, readers))
+        worker.start()
+        time.sleep(0.5)
+        assert corpus.ran == []  # nothing translated while the reader waits
+        released = time.monotonic()
+    worker.join(5)
+    assert len(corpus.ran) == 3 and corpus.ran[0] >= released

@@ -17,6 +17,8 @@ from rag.ingest import ingest_paths
 from rag.pipeline import Isnad
 from tests.conftest import source_names
 
+pytestmark = pytest.mark.model  # CLI ingests in other processes load the embedding model
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -182,20 +182,91 @@ def evaluate_external(engine, dataset: Dataset, unanswerable: bool = True, progr
         groups.setdefault(q.group, set()).update(source_to_id[s] for s in q.gold if s in source_to_id)
     every = frozenset(source_to_id.values())
     rows = []
+    import inspect
+
+    fast = {"translate": False} if "translate" in inspect.signature(engine.answer).parameters else {}
     for q in tqdm(dataset.questions, desc=f"answering {dataset.name}", unit="q", disable=not progress):
-        a = engine.answer(q.text)
+        a = engine.answer(q.text, **fast)
         pred = predicted_answer(a)
         golds = q.answers or list(q.answer.values())
         rows.append({"id": q.qid, "lang": q.lang, "type": question_type(q.text), "answerable": True,
                      "abstained": a.abstained, "why": a.why, "support": a.support, "prediction": pred,
                      "gold": golds, "EM": em(pred, golds), "F1": f1(pred, golds), "short": a.short is not None,
-                     "engine": a.engine, "latency_ms": a.latency_ms})
+                     "engine": a.engine, "latency_ms": a.latency_ms, **_short_row(a, golds, em, f1)})
         if unanswerable and q.group:
-            b = engine.answer(q.text, filters=Filters(doc_ids=every - groups[q.group]))
+            b = engine.answer(q.text, filters=Filters(doc_ids=every - groups[q.group]), **fast)
             rows.append({"id": q.qid + "#other-article", "lang": q.lang, "type": question_type(q.text),
                          "answerable": False, "abstained": b.abstained, "why": b.why, "support": b.support,
-                         "prediction": predicted_answer(b), "engine": b.engine, "latency_ms": b.latency_ms})
+                         "prediction": predicted_answer(b), "short": b.short is not None, "engine": b.engine,
+                         "latency_ms": b.latency_ms, **_short_row(b, [], em, f1)})
     return {"dataset": dataset.name, "summary": summarise_external(rows), "rows": rows}
+
+
+def _short_row(a: Answer, golds: list[str], em, f1) -> dict:
+    """The short answer found (shown or withheld), how right it is, and what its confidence read.
+    On a question whose article was removed, any short answer is wrong."""
+    found = a.short or a.withheld_short
+    if found is None or a.abstained:
+        return {"short_found": False}
+    return {"short_found": True, "short_value": found.value, "short_EM": em(found.value, golds) if golds else 0.0,
+            "short_F1": f1(found.value, golds) if golds else 0.0, "confidence": found.confidence,
+            "evidence": found.evidence}
+
+
+RIGHT_F1 = 0.5  # a shown short answer counts as right when its token F1 with a gold answer reaches this
+
+
+def short_precision(rows: list[dict], shown_key: str = "short") -> dict:
+    """Of the short answers shown in bold, the share that is right (F1 >= 0.5, and exact), with 95% bootstrap
+    intervals; and the share of answerable questions that get one. A bold answer to a question whose
+    article was removed is wrong."""
+    from rag.evaluation.metrics import bootstrap_ci
+
+    shown = [r for r in rows if r.get(shown_key) and r.get("short_found")]
+    right = [float(r["short_F1"] >= RIGHT_F1) for r in shown]
+    exact = [float(r["short_EM"] >= 1.0) for r in shown]
+    answerable = [r for r in rows if r["answerable"]]
+    out = {"shown": len(shown), "coverage": round(sum(bool(r.get(shown_key) and r.get("short_found"))
+                                                      for r in answerable) / max(1, len(answerable)), 3)}
+    for name, values in (("precision_f1", right), ("precision_em", exact)):
+        out[name] = round(sum(values) / len(values), 3) if values else None
+        out[name + "_ci"] = [round(x, 3) for x in bootstrap_ci(values)] if len(values) >= 2 else None
+    out["wrong_on_unanswerable"] = sum(1 for r in shown if not r["answerable"])
+    return out
+
+
+def rescored(rows: list[dict]) -> list[dict]:
+    """Rows of a stored report with their short answers scored by today's metric. A report written before
+    short answers were recorded on their own reads its shown short answer from ``prediction``."""
+    from rag.evaluation.metrics import ExactMatch, TokenF1
+
+    em, f1 = ExactMatch(), TokenF1()
+    out = []
+    for r in rows:
+        r = dict(r)
+        if "short_found" not in r:
+            r["short_found"] = bool(r.get("short")) and not r["abstained"]
+            r["short_value"] = r.get("prediction", "")
+        if r["short_found"]:
+            golds = r.get("gold") or [] if r["answerable"] else []
+            r["short_EM"] = em(r["short_value"], golds) if golds else 0.0
+            r["short_F1"] = f1(r["short_value"], golds) if golds else 0.0
+        out.append(r)
+    return out
+
+
+def gated(rows: list[dict], model) -> list[dict]:
+    """The rows as they read with ``model``'s confidence line applied to every short answer found: what
+    `isnad eval answers` reports for a run made with ISNAD_SHORT_CONFIDENCE=false, gated afterwards
+    (the same computation the engine makes, so one run gives both figures)."""
+    out = []
+    for r in rows:
+        r = dict(r)
+        if r.get("short_found") and r.get("evidence"):
+            r["confidence"] = model.probability_of(r["evidence"])
+            r["short"] = r["confidence"] >= model.threshold
+        out.append(r)
+    return out
 
 
 def summarise_external(rows: list[dict]) -> dict:
@@ -209,7 +280,10 @@ def summarise_external(rows: list[dict]) -> dict:
                 "abstained": round(sum(r["abstained"] for r in sub) / n, 3) if n else None}
 
     lat = [r["latency_ms"] for r in rows]
-    return {"all": scores(answerable),
+    return {"short_answers": short_precision(rows),
+            "short_answers_per_type": {t: short_precision([r for r in rows if r["type"] == t])
+                                       for t in sorted({r["type"] for r in rows})},
+            "all": scores(answerable),
             "per_type": {t: scores([r for r in answerable if r["type"] == t])
                          for t in sorted({r["type"] for r in answerable})},
             "abstention": _abstention(rows) if any(not r["answerable"] for r in rows) else None,
@@ -219,7 +293,15 @@ def summarise_external(rows: list[dict]) -> dict:
 
 def external_markdown(result: dict) -> str:
     s = result["summary"]
-    lines = [f"### {result['dataset']}", "", "| question type | n | EM | F1 | short answer shown | abstained |",
+    lines = [f"### {result['dataset']}", "", "Short answers shown in bold: precision (right when token F1 >= 0.5 with a gold "
+             "answer; exact match beside it) and coverage (share of answerable questions given one); a bold answer "
+             "to a question whose article was removed counts as wrong.", "",
+             "| question type | shown | precision (F1>=0.5) | 95% CI | precision (EM) | coverage |", "|---|---|---|---|---|---|"]
+    for name, row in [("all", s["short_answers"])] + list(s["short_answers_per_type"].items()):
+        ci = "–".join(map(str, row["precision_f1_ci"])) if row["precision_f1_ci"] else "—"
+        lines.append(f"| {name} | {row['shown']} | {row['precision_f1']} | {ci} | {row['precision_em']} | "
+                     f"{row['coverage']} |")
+    lines += ["", "| question type | n | EM | F1 | short answer shown | abstained |",
              "|---|---|---|---|---|---|"]
     for name, row in [("all", s["all"])] + list(s["per_type"].items()):
         lines.append(f"| {name} | {row['n']} | {row['EM']} | {row['F1']} | {row['short_answer_shown']} | "

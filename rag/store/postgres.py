@@ -74,10 +74,10 @@ ALTER TABLE isnad_stats ADD COLUMN IF NOT EXISTS segments int NOT NULL DEFAULT 0
 ALTER TABLE isnad_chunks ADD COLUMN IF NOT EXISTS graphed boolean NOT NULL DEFAULT true;
 ALTER TABLE isnad_chunks ALTER graphed SET DEFAULT false;
 CREATE INDEX IF NOT EXISTS isnad_chunks_ungraphed ON isnad_chunks(row) WHERE NOT graphed;
-"""  # what sealed segments (session 12) and rows outside the graph (13) added; applied once to an earlier database
+"""  # sealed segments and rows outside the graph: applied once to a database written without them
 SEGMENTS = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS isnad_chunk_terms"):SCHEMA.index("ALTER TABLE isnad_chunks")]
 GRAPHED = SCHEMA[SCHEMA.index("ALTER TABLE isnad_chunks"):]
-HNSW_M, HNSW_EF_CONSTRUCTION = 32, 128  # recall@10 at 1M: 0.90-0.945 with pgvector's 16, 64; 1.0 with these
+HNSW_M, HNSW_EF_CONSTRUCTION = 32, 128  # denser than pgvector's 16, 64: recall@10 1.0 at 1M (docs/stores.md)
 # the graph holds the rows marked graphed: new rows are searched exactly until a background batch adds them
 HNSW = "CREATE INDEX {} isnad_chunks_hnsw ON isnad_chunks USING hnsw (embedding vector_ip_ops) " \
        f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) WHERE graphed"
@@ -288,8 +288,7 @@ class PostgresStore(Store):
 
     def advice(self) -> list[str]:
         """The graph should fit in shared_buffers: a filtered search walks more of it than an unfiltered one,
-        and through small buffers it reads it page by page (1M chunks, a 3.9 GB graph, 256 MB of buffers: the
-        dense leg alone 28.8 ms unfiltered, 73.5 ms with an outlet filter)."""
+        and through small buffers it reads it page by page."""
         with self._lock:
             graph, buffers = self._db.execute(
                 "SELECT pg_relation_size('isnad_chunks_hnsw'), pg_size_bytes(current_setting('shared_buffers'))"

@@ -65,7 +65,7 @@ CREATE TABLE IF NOT EXISTS vocabulary(term TEXT PRIMARY KEY, df INTEGER NOT NULL
 CREATE TABLE IF NOT EXISTS recent(row INTEGER PRIMARY KEY, vector BLOB NOT NULL, tokens TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS parts(part INTEGER PRIMARY KEY AUTOINCREMENT, upto INTEGER NOT NULL);
 """
-FORMAT = "3"  # 1: BM25 in FTS5 (its own idf); 2: a vector and postings file per upsert; 3: recent rows in SQLite
+FORMAT = "3"  # the layout this module reads and writes; a store of another format is rebuilt by isnad doctor
 
 
 class SqliteStore(Store):
@@ -171,7 +171,7 @@ class SqliteStore(Store):
     def _seal(self) -> None:
         """In the background: the recent rows into one part (HNSW vectors and postings), written once, then
         recorded and ``recent`` emptied of them in one short transaction; then the part loaded here. Building
-        a part's graph takes about 7 s at 32,768 chunks on 2 cores: it runs outside SQLite's write lock, on
+        a part's graph takes seconds, so it runs outside SQLite's write lock, on
         a connection of its own (as another process would), so uploads and queries go on meanwhile. If
         another process sealed or compacted first, this part is thrown away; a failed seal leaves
         ``recent`` as it was, and the next upload tries again."""
