@@ -267,7 +267,7 @@ def test_translation_check_withholds_drifted_meaning(embedder):
 
 
 class _SaysNoAnswer(http.server.BaseHTTPRequestHandler):
-    """An OpenAI-compatible endpoint whose model streams "The sources do not say." to every question."""
+    """An OpenAI-compatible endpoint whose model answers every question with the prompt's own no-answer line."""
 
     def do_POST(self):  # noqa: N802 (http.server naming)
         import json
@@ -276,7 +276,7 @@ class _SaysNoAnswer(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
-        for piece in ("The sources ", "do not say."):
+        for piece in ("The articles ", "do not say."):
             chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m",
                      "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": None}]}
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())

@@ -76,6 +76,9 @@ class WebServer:
     """Serves Handler on 127.0.0.1 at a free port until stopped; ``hits`` lists the paths requested."""
 
     def __init__(self) -> None:
+        if not ARABIC_PAGE.is_file():
+            raise FileNotFoundError(f"{FIXTURES} is missing: the web tests read shared/ beside the checkout "
+                                    "(../shared, as CI lays it out)")
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.hits = []
         self.port = self.httpd.server_address[1]
