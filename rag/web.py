@@ -216,8 +216,8 @@ class Fetcher:
         return self._robots[root].can_fetch(ROBOTS_AGENT, url)
 
     def page(self, url: str) -> Page:
-        """Fetch one article page and extract it; FetchError says what went wrong."""
-        vet(url, self.allow)
+        """Fetch one article page and extract it; FetchError says what went wrong. The address is checked
+        by the first request made for it (robots.txt's, or the page's)."""
         if not self.robots_allow(url):
             raise FetchError("the site's robots.txt asks automated readers not to fetch this page")
         response, body, final = self.get(url)
