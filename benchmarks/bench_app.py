@@ -28,14 +28,14 @@ sys.path.insert(0, str(ROOT))
 
 from gradio_client import Client  # noqa: E402
 
-from app import EXTRACTIVE, message_text  # noqa: E402
 from rag.evaluation.metrics import percentile  # noqa: E402
+from rag.interfaces.app import EXTRACTIVE, message_text  # noqa: E402
 
 
 def start_app() -> tuple[str, object]:
-    import app as isnad_app
     from rag.config import Settings
-    from rag.llm import free_port
+    from rag.interfaces import app as isnad_app
+    from rag.models.llm import free_port
     from rag.pipeline import Isnad
 
     base = Settings()
@@ -45,8 +45,9 @@ def start_app() -> tuple[str, object]:
     else:
         Isnad(base.model_copy(update={"index_dir": tmp / "index"})).ingest([ROOT / "seeds"])
     port = free_port()
-    settings = base.model_copy(update={"index_dir": tmp / "index", "uploads_dir": tmp / "uploads", "port": port,
-                                       "generator": "none"})
+    settings = base.model_copy(
+        update={"index_dir": tmp / "index", "uploads_dir": tmp / "uploads", "port": port, "generator": "none"}
+    )
     demo = isnad_app.launch(settings, wait=False)
     return f"http://127.0.0.1:{port}/", demo
 
@@ -58,10 +59,15 @@ def main() -> None:
     p.add_argument("--url")
     args = p.parse_args()
     url, demo = (args.url, None) if args.url else start_app()
-    rows = [json.loads(x) for x in (ROOT / "eval/data/seeds_qa.jsonl").read_text(encoding="utf-8").splitlines() if x]
+    rows = [
+        json.loads(x)
+        for x in (ROOT / "eval/data/seeds_qa.jsonl").read_text(encoding="utf-8").splitlines()
+        if x
+    ]
     questions = [r["question"] for r in rows]
-    Client(url, verbose=False).predict("How many coalition troops remain in Iraq?", [], EXTRACTIVE,
-                                       "", "", "", 8, "hybrid", api_name="/ask")  # warm-up, not timed
+    Client(url, verbose=False).predict(
+        "How many coalition troops remain in Iraq?", [], EXTRACTIVE, "", "", "", 8, "hybrid", api_name="/ask"
+    )  # warm-up, not timed
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -74,8 +80,7 @@ def main() -> None:
             q = questions[(i * args.questions + j) % len(questions)]
             t0 = time.perf_counter()
             try:
-                history, _, _ = client.predict(q, [], EXTRACTIVE, "", "", "", 8, "hybrid",
-                                               api_name="/ask")
+                history, _, _ = client.predict(q, [], EXTRACTIVE, "", "", "", 8, "hybrid", api_name="/ask")
                 text = message_text(history[-1])
                 problem = text.startswith("⚠")
             except Exception as e:  # noqa: BLE001 (counted, reported)
@@ -93,10 +98,14 @@ def main() -> None:
         t.join()
     wall = time.perf_counter() - t0
     n = len(latencies)
-    print(f"clients: {args.clients}, requests: {n}, errors: {len(errors)}, wall: {wall:.1f} s, "
-          f"throughput: {n / wall:.2f} req/s")
-    print(f"latency p50: {statistics.median(latencies):.2f} s, p95: {percentile(latencies, 0.95):.2f} s, "
-          f"max: {max(latencies):.2f} s (queue wait included; {os.cpu_count()} cores)")
+    print(
+        f"clients: {args.clients}, requests: {n}, errors: {len(errors)}, wall: {wall:.1f} s, "
+        f"throughput: {n / wall:.2f} req/s"
+    )
+    print(
+        f"latency p50: {statistics.median(latencies):.2f} s, p95: {percentile(latencies, 0.95):.2f} s, "
+        f"max: {max(latencies):.2f} s (queue wait included; {os.cpu_count()} cores)"
+    )
     for e in errors[:5]:
         print(f"error: {e}")
     if demo is not None:

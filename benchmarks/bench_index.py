@@ -26,14 +26,13 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from rag.chunking import Chunk  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.evaluation.metrics import percentile  # noqa: E402
-from rag.index import SearchIndex  # noqa: E402
-from rag.ingest import Document  # noqa: E402
-from rag.models import load_embedder  # noqa: E402
+from rag.models.embedder import load_embedder  # noqa: E402
 from rag.pipeline import Isnad  # noqa: E402
-from rag.retrieve import MODES, Searcher  # noqa: E402
+from rag.retrieval.hybrid import MODES, Searcher  # noqa: E402
+from rag.store.folders import SearchIndex  # noqa: E402
+from rag.types import Chunk, Document  # noqa: E402
 
 QUERIES = [
     "When did Iraq and the US agree on a plan to redeploy coalition forces outside the country?",
@@ -92,20 +91,27 @@ def main() -> None:
         build_s = time.perf_counter() - t
         index = app.index
         n = len(index.chunks)
-        print(f"seed index build (clean, chunk, embed, save): {n} chunks in {build_s:.2f} s = {n / build_s:.1f} chunks/s")
+        print(
+            f"seed index build (clean, chunk, embed, save): {n} chunks in {build_s:.2f} s = {n / build_s:.1f} chunks/s"
+        )
 
         texts = [c.text for c in index.chunks]
         titles = [index.docs[c.doc_id].title for c in index.chunks]
         t = time.perf_counter()
         embedder.embed_documents(texts, titles)
         raw_s = time.perf_counter() - t
-        print(f"raw sentence-transformers encode of the same chunks: {n / raw_s:.1f} chunks/s "
-              f"(pipeline overhead x{build_s / raw_s:.2f})")
+        print(
+            f"raw sentence-transformers encode of the same chunks: {n / raw_s:.1f} chunks/s "
+            f"(pipeline overhead x{build_s / raw_s:.2f})"
+        )
 
-        for name, idx in (("seeds", index), (f"synthetic {args.synthetic}", synthetic(index, args.synthetic))):
+        for name, idx in (
+            ("seeds", index),
+            (f"synthetic {args.synthetic}", synthetic(index, args.synthetic)),
+        ):
             t = time.perf_counter()
             searcher = Searcher(idx, embedder)
-            idx.bm25, idx.dense  # build lazily-created structures outside the timing
+            _ = idx.bm25, idx.dense  # build lazily-created structures outside the timing
             print(f"\n{name}: {len(idx.chunks)} chunks (structures built in {time.perf_counter() - t:.2f} s)")
             for mode, (p50, p95) in latency(searcher, args.rounds).items():
                 print(f"  {mode:6s} query latency p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")

@@ -8,7 +8,7 @@ statistics), perturbed seed vectors (real dimensionality), documents of 10 chunk
 outlets and five years. Vectors are precomputed: embedding is excluded everywhere. Each
 engine and size runs in fresh processes (one builds, one opens and serves), so memory is
 that engine's alone (for PostgreSQL, the client's; the server is a throwaway local one with
-fsync off). "searchindex" is `rag.index.SearchIndex`, the generation folders (ISNAD_STORE=folders,
+fsync off). "searchindex" is `rag.store.folders.SearchIndex`, the generation folders (ISNAD_STORE=folders,
 a whole generation written per change); "sqlite" is `rag.store.sqlite.SqliteStore` (the default);
 "postgresql" `rag.store.postgres.PostgresStore`; "chroma" is Chroma's PersistentClient, a reference
 row for the dense leg and its filters only (it has no BM25 here; `pip install -e .[bench]`).
@@ -34,30 +34,36 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from rag.chunking import Chunk  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.evaluation.metrics import percentile  # noqa: E402
-from rag.index import SearchIndex  # noqa: E402
-from rag.ingest import Document  # noqa: E402
-from rag.retrieve import rrf  # noqa: E402
-from rag.store.base import StoreFilters, StoreInfo  # noqa: E402
+from rag.retrieval.hybrid import rrf  # noqa: E402
+from rag.store.base import StoreInfo  # noqa: E402
+from rag.store.folders import SearchIndex  # noqa: E402
 from rag.store.sqlite import SqliteStore  # noqa: E402
 from rag.store.vectors import _by_row  # noqa: E402
-from rag.text_ar import bm25_tokens  # noqa: E402
+from rag.text.arabic import bm25_tokens  # noqa: E402
+from rag.types import Chunk, Document, Filters  # noqa: E402
 
 PER_DOC = 10
 OUTLETS = [f"منفذ {i}" for i in range(20)]
-QUERIES = ["متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف؟", "انسحاب القوات القتالية الأمريكية",
-           "ما موقف البنتاغون من الانسحاب من العراق؟", "قاعدة عين الأسد", "كتائب حزب الله تهدد المصالح الأمريكية"]
+QUERIES = [
+    "متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف؟",
+    "انسحاب القوات القتالية الأمريكية",
+    "ما موقف البنتاغون من الانسحاب من العراق؟",
+    "قاعدة عين الأسد",
+    "كتائب حزب الله تهدد المصالح الأمريكية",
+]
 
 
 @lru_cache(maxsize=1)
 def seed_index() -> SearchIndex:
     """The seed articles chunked and embedded in memory (whatever store the app uses)."""
-    from rag.ingest import ingest_paths
+    from rag.ingest.files import ingest_paths
     from rag.pipeline import Isnad
 
-    return Isnad.in_memory(ingest_paths([ROOT / "seeds"]).documents, Settings(embedding_dtype="float32")).index
+    return Isnad.in_memory(
+        ingest_paths([ROOT / "seeds"]).documents, Settings(embedding_dtype="float32")
+    ).index
 
 
 def corpus(n: int, seed: int = 0):
@@ -69,8 +75,16 @@ def corpus(n: int, seed: int = 0):
         texts = [" ".join(rnd.sample(sentences, 3)) for _ in range(PER_DOC)]
         body = "\n".join(texts)
         date = f"{2020 + d % 5}-{1 + d % 12:02d}-{1 + d % 28:02d}"
-        doc = Document(f"s{d:07d}", f"synthetic/{d}.txt", body, f"synthetic {d}", OUTLETS[d % len(OUTLETS)], date, "ar",
-                       [(0, len(body))])
+        doc = Document(
+            f"s{d:07d}",
+            f"synthetic/{d}.txt",
+            body,
+            f"synthetic {d}",
+            OUTLETS[d % len(OUTLETS)],
+            date,
+            "ar",
+            [(0, len(body))],
+        )
         chunks, at = [], 0
         for i, t in enumerate(texts):
             chunks.append(Chunk(f"{doc.doc_id}:{i}", doc.doc_id, at, at + len(t), t, [(at, at + len(t))], 60))
@@ -109,14 +123,19 @@ def build(engine: str, n: int, folder: Path) -> dict:
         col = _chroma(folder, create=True)
         rows = [(c, v, d) for d, chunks, vecs, _ in items for c, v in zip(chunks, vecs)]
         for i in range(0, len(rows), 5000):
-            batch = rows[i:i + 5000]
-            col.add(ids=[c.chunk_id for c, _, _ in batch], embeddings=np.array([v for _, v, _ in batch]),
-                    metadatas=[_chroma_meta(d) for _, _, d in batch])
+            batch = rows[i : i + 5000]
+            col.add(
+                ids=[c.chunk_id for c, _, _ in batch],
+                embeddings=np.array([v for _, v, _ in batch]),
+                metadatas=[_chroma_meta(d) for _, _, d in batch],
+            )
     else:
         store = _open(engine, folder, StoreInfo(seeds.model_id, seeds.dim, seeds.chunker.to_dict()))
-        step = len(items) if engine == "postgresql" else 1000  # a first ingest: PostgreSQL builds its indexes once
+        step = (
+            len(items) if engine == "postgresql" else 1000
+        )  # a first ingest: PostgreSQL builds its indexes once
         for i in range(0, len(items), step):
-            store.upsert_many(items[i:i + step])
+            store.upsert_many(items[i : i + step])
         store.close()
     seconds = time.perf_counter() - t
     if engine == "postgresql":
@@ -142,7 +161,9 @@ def _chroma(folder: Path, create: bool = False):
 
     client = chromadb.PersistentClient(path=str(folder))
     if create:  # inner product, as the other engines; no embedding function: vectors are given
-        return client.create_collection("isnad", configuration={"hnsw": {"space": "ip"}}, embedding_function=None)
+        return client.create_collection(
+            "isnad", configuration={"hnsw": {"space": "ip"}}, embedding_function=None
+        )
     return client.get_collection("isnad", embedding_function=None)
 
 
@@ -150,13 +171,17 @@ def _chroma_meta(doc: Document) -> dict:
     return {"outlet": doc.outlet, "date": int(doc.date.replace("-", ""))}  # Chroma compares numbers only
 
 
-def _chroma_where(f: StoreFilters | None) -> dict | None:
+def _chroma_where(f: Filters | None) -> dict | None:
     if f is None:
         return None
     if f.outlet:
         return {"outlet": f.outlet}
-    return {"$and": [{"date": {"$gte": int(f.date_from.replace("-", ""))}},
-                     {"date": {"$lte": int(f.date_to.replace("-", ""))}}]}
+    return {
+        "$and": [
+            {"date": {"$gte": int(f.date_from.replace("-", ""))}},
+            {"date": {"$lte": int(f.date_to.replace("-", ""))}},
+        ]
+    }
 
 
 def _query_vectors(seeds: SearchIndex) -> np.ndarray:
@@ -166,8 +191,12 @@ def _query_vectors(seeds: SearchIndex) -> np.ndarray:
 
 def _recall_at_10(ids: np.ndarray, vectors: np.ndarray, qvecs: np.ndarray, search) -> float:
     """Mean share of the exact top 10 (inner product over ``vectors``, named by ``ids``) that ``search(qv)`` returns."""
-    return round(float(np.mean([len(set(ids[np.argsort(-(vectors @ qv))[:10]]) & set(search(qv))) / 10
-                                for qv in qvecs])), 3)
+    return round(
+        float(
+            np.mean([len(set(ids[np.argsort(-(vectors @ qv))[:10]]) & set(search(qv))) / 10 for qv in qvecs])
+        ),
+        3,
+    )
 
 
 def _rss_mb() -> float:
@@ -191,11 +220,16 @@ def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
     else:
         store = _open(engine, folder)
     out = {"open_s": round(time.perf_counter() - t, 2), "rss_mb": round(_rss_mb() - rss0)}
-    filters = {"outlet": StoreFilters(outlet=OUTLETS[3]), "date": StoreFilters(date_from="2023-01-01", date_to="2023-12-31")}
+    filters = {
+        "outlet": Filters(outlet=OUTLETS[3]),
+        "date": Filters(date_from="2023-01-01", date_to="2023-12-31"),
+    }
 
     def query(qv, toks, mode, f):
         if engine == "chroma":
-            got = col.query(query_embeddings=qv[None, :], n_results=50, where=_chroma_where(f), include=["distances"])
+            got = col.query(
+                query_embeddings=qv[None, :], n_results=50, where=_chroma_where(f), include=["distances"]
+            )
             return got["ids"][0]
         if engine == "searchindex":
             mask = index.mask(f.outlet, f.date_from, f.date_to) if f else None
@@ -204,13 +238,25 @@ def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
         else:
             legs = store.search(qv if mode != "bm25" else None, toks if mode != "dense" else None, 50, f)
             dense, bm = legs.dense, legs.bm25
-        return rrf([[i for i, _ in dense], [i for i, _ in bm]], 60, [1.0, 0.5]) if mode == "hybrid" else dense or bm
+        return (
+            rrf([[i for i, _ in dense], [i for i, _ in bm]], 60, [1.0, 0.5])
+            if mode == "hybrid"
+            else dense or bm
+        )
 
-    cases = (("dense", "dense", None), ("bm25", "bm25", None), ("hybrid", "hybrid", None),
-             ("hybrid+outlet", "hybrid", filters["outlet"]), ("hybrid+date", "hybrid", filters["date"]))
+    cases = (
+        ("dense", "dense", None),
+        ("bm25", "bm25", None),
+        ("hybrid", "hybrid", None),
+        ("hybrid+outlet", "hybrid", filters["outlet"]),
+        ("hybrid+date", "hybrid", filters["date"]),
+    )
     if engine == "chroma":
-        cases = (("dense", "dense", None), ("dense+outlet", "dense", filters["outlet"]),
-                 ("dense+date", "dense", filters["date"]))
+        cases = (
+            ("dense", "dense", None),
+            ("dense+outlet", "dense", filters["outlet"]),
+            ("dense+date", "dense", filters["date"]),
+        )
     for label, mode, f in cases:
         times = []
         for _ in range(rounds):
@@ -222,16 +268,27 @@ def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
         out[f"{label}_p95_ms"] = round(percentile(times, 0.95), 1)
     if engine == "chroma":
         got = col.get(include=["embeddings"])
-        out["dense_recall@10"] = _recall_at_10(np.array(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32),
-                                               qvecs, lambda qv: col.query(query_embeddings=qv[None, :], n_results=10,
-                                                                           include=[])["ids"][0])
+        out["dense_recall@10"] = _recall_at_10(
+            np.array(got["ids"]),
+            np.asarray(got["embeddings"], dtype=np.float32),
+            qvecs,
+            lambda qv: col.query(query_embeddings=qv[None, :], n_results=10, include=[])["ids"][0],
+        )
     elif engine != "searchindex":  # recall@10 of the dense leg against exact inner products over every vector
         rows, everything = _all_vectors(engine, store)
-        cases = {"": None} if engine == "postgresql" else {"": None, "+outlet": filters["outlet"], "+date": filters["date"]}
+        cases = (
+            {"": None}
+            if engine == "postgresql"
+            else {"": None, "+outlet": filters["outlet"], "+date": filters["date"]}
+        )
         for label, f in cases.items():  # filtered: against exact search over the rows the filter allows
             keep = _by_row(store._allowed(f), rows) if f else np.ones(len(rows), bool)
             out[f"dense{label}_recall@10"] = _recall_at_10(
-                rows[keep], everything[keep], qvecs, lambda qv: [r for r, _ in store.search(qv, None, 10, f).dense])
+                rows[keep],
+                everything[keep],
+                qvecs,
+                lambda qv, f=f: [r for r, _ in store.search(qv, None, 10, f).dense],
+            )
     doc, chunks, vecs, toks = next(corpus(PER_DOC, seed=99))
     doc, chunks = _renamed(doc, chunks, "new-doc")
     t = time.perf_counter()
@@ -239,11 +296,15 @@ def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
         index.add([doc], _Fixed(index.model_id, index.dim, vecs))
         index.save(folder)
     elif engine == "chroma":
-        col.add(ids=[c.chunk_id for c in chunks], embeddings=vecs, metadatas=[_chroma_meta(doc)] * len(chunks))
+        col.add(
+            ids=[c.chunk_id for c in chunks], embeddings=vecs, metadatas=[_chroma_meta(doc)] * len(chunks)
+        )
     else:
         store.upsert(doc, chunks, vecs, toks)
     out["add_10_chunks_s"] = round(time.perf_counter() - t, 3)
-    if engine == "postgresql":  # uploads until GRAPH_AT rows wait outside the graph, then the background batches
+    if (
+        engine == "postgresql"
+    ):  # uploads until GRAPH_AT rows wait outside the graph, then the background batches
         from rag.store.postgres import GRAPH_AT
 
         times = []
@@ -260,9 +321,13 @@ def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
 
 def _renamed(doc: Document, chunks: list[Chunk], doc_id: str) -> tuple[Document, list[Chunk]]:
     """A synthetic document as a new one (its own id and source), not a new version of one already stored."""
-    new = Document(doc_id, f"synthetic/{doc_id}.txt", doc.text, doc.title, doc.outlet, doc.date, "ar", doc.paragraphs)
-    return new, [Chunk(c.chunk_id.replace(c.doc_id, doc_id), doc_id, c.start, c.end, c.text, c.sentences, c.n_tokens)
-                 for c in chunks]
+    new = Document(
+        doc_id, f"synthetic/{doc_id}.txt", doc.text, doc.title, doc.outlet, doc.date, "ar", doc.paragraphs
+    )
+    return new, [
+        Chunk(c.chunk_id.replace(c.doc_id, doc_id), doc_id, c.start, c.end, c.text, c.sentences, c.n_tokens)
+        for c in chunks
+    ]
 
 
 def one_by_one(n: int, folder: Path) -> dict:
@@ -278,10 +343,13 @@ def one_by_one(n: int, folder: Path) -> dict:
     store.close()
     t = time.perf_counter()
     store = SqliteStore(folder)
-    out = {"upload_p50_s": round(statistics.median(times), 4), "upload_max_s": round(max(times), 3),
-           "open_s": round(time.perf_counter() - t, 2)}
+    out = {
+        "upload_p50_s": round(statistics.median(times), 4),
+        "upload_max_s": round(max(times), 3),
+        "open_s": round(time.perf_counter() - t, 2),
+    }
     qvecs = _query_vectors(seeds)
-    for label, f in (("hybrid", None), ("hybrid+outlet", StoreFilters(outlet=OUTLETS[3]))):
+    for label, f in (("hybrid", None), ("hybrid+outlet", Filters(outlet=OUTLETS[3]))):
         spent = []
         for qv, q in zip(qvecs, QUERIES * 4):
             t = time.perf_counter()
@@ -304,20 +372,30 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--engines", default="searchindex,sqlite,postgresql")
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--one-by-one", type=int, metavar="N",
-                    help="instead: N chunks uploaded one document at a time into the embedded store")
+    ap.add_argument(
+        "--one-by-one",
+        type=int,
+        metavar="N",
+        help="instead: N chunks uploaded one document at a time into the embedded store",
+    )
     ap.add_argument("--child", nargs=3, metavar=("STEP", "ENGINE", "N"), help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         step, engine, n = args.child
         where = args.folder if engine == "postgresql" else Path(args.folder)
-        result = build(engine, int(n), where) if step == "build" else serve(engine, int(n), where, args.rounds)
+        result = (
+            build(engine, int(n), where) if step == "build" else serve(engine, int(n), where, args.rounds)
+        )
         print(json.dumps(result))
         return
     if args.one_by_one:
         with tempfile.TemporaryDirectory() as tmp:
-            print(json.dumps({"engine": "sqlite", "chunks": args.one_by_one, **one_by_one(args.one_by_one, Path(tmp))}))
+            print(
+                json.dumps(
+                    {"engine": "sqlite", "chunks": args.one_by_one, **one_by_one(args.one_by_one, Path(tmp))}
+                )
+            )
         return
     rows = []
     for n in [int(x) for x in args.sizes.split(",")]:
@@ -333,9 +411,23 @@ def main() -> None:
                 row = {"engine": engine, "chunks": n}
                 try:
                     for step in ("build", "serve"):
-                        done = subprocess.run([sys.executable, __file__, "--child", step, engine, str(n), "--folder",
-                                               where, "--rounds", str(args.rounds)],
-                                              capture_output=True, text=True, check=True)
+                        done = subprocess.run(
+                            [
+                                sys.executable,
+                                __file__,
+                                "--child",
+                                step,
+                                engine,
+                                str(n),
+                                "--folder",
+                                where,
+                                "--rounds",
+                                str(args.rounds),
+                            ],
+                            capture_output=True,
+                            text=True,
+                            check=True,
+                        )
                         row.update(json.loads(done.stdout.strip().splitlines()[-1]))
                 finally:
                     if server is not None:

@@ -14,7 +14,15 @@ from pathlib import Path
 from babel import Locale
 
 OUT = Path(__file__).resolve().parents[1] / "rag" / "data" / "names.cldr.tsv"
-AMBIGUOUS_AR = {"مالي", "تشاد", "توغو", "جيرسي", "غيرنزي", "الجبل الأسود", "السويد"}  # words, or clash with one
+AMBIGUOUS_AR = {
+    "مالي",
+    "تشاد",
+    "توغو",
+    "جيرسي",
+    "غيرنزي",
+    "الجبل الأسود",
+    "السويد",
+}  # words, or clash with one
 
 
 def rows() -> list[tuple[str, str, str]]:
@@ -26,8 +34,11 @@ def rows() -> list[tuple[str, str, str]]:
     for code, name in sorted(en.languages.items()):
         if len(code) == 2 and code in ar.languages and " " not in name:
             out.append(("nationality", name, ar.languages[code]))
-    return [(k, e, a) for k, e, a in out
-            if a not in AMBIGUOUS_AR and len(a.replace("ال", "", 1)) >= 3 and not re.search(r"[()&]|SAR", e + a)]
+    return [
+        (k, e, a)
+        for k, e, a in out
+        if a not in AMBIGUOUS_AR and len(a.replace("ال", "", 1)) >= 3 and not re.search(r"[()&]|SAR", e + a)
+    ]
 
 
 def main() -> None:

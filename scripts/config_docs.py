@@ -1,7 +1,7 @@
 """Write docs/configuration.md from the settings' own field descriptions, so the page cannot drift.
 
-    .venv/bin/python scripts/config_docs.py          # rewrite the page
-    .venv/bin/python scripts/config_docs.py --check  # exit 1 if the page is out of date (run by the tests)
+.venv/bin/python scripts/config_docs.py          # rewrite the page
+.venv/bin/python scripts/config_docs.py --check  # exit 1 if the page is out of date (run by the tests)
 """
 
 from __future__ import annotations

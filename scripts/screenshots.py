@@ -39,18 +39,21 @@ def main() -> int:
 
     from playwright.sync_api import sync_playwright
 
-    import app as isnad_app
     from rag.config import Settings
-    from rag.llm import free_port
+    from rag.interfaces import app as isnad_app
+    from rag.models.llm import free_port
 
-    settings = Settings(index_dir=Path(args.index_dir), port=free_port(), host="127.0.0.1", pretranslate=False)
+    settings = Settings(
+        index_dir=Path(args.index_dir), port=free_port(), host="127.0.0.1", pretranslate=False
+    )
     demo = isnad_app.launch(settings, wait=False)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                         args=["--headless", "--no-sandbox", "--disable-gpu"])
+            browser = pw.chromium.launch(
+                executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox", "--disable-gpu"]
+            )
             page = _asked(browser, settings.port, {"width": 1440, "height": 1000})
             page.get_by_role("radio", name="Topic").check()
             page.locator("#isnad-topic textarea").fill(TOPIC)

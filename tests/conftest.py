@@ -35,7 +35,7 @@ def settings(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def embedder(settings):
-    from rag.models import load_embedder
+    from rag.models.embedder import load_embedder
 
     return load_embedder(settings)
 
@@ -56,14 +56,16 @@ def folders_isnad(settings, embedder, tmp_path_factory):
     """The same seeds in the generation-folder index (ISNAD_STORE=folders): the reference stores are checked against."""
     from rag.pipeline import Isnad
 
-    app = Isnad(settings.model_copy(update={"store": "folders", "index_dir": tmp_path_factory.mktemp("folders")}))
+    app = Isnad(
+        settings.model_copy(update={"store": "folders", "index_dir": tmp_path_factory.mktemp("folders")})
+    )
     assert len(app.ingest([SEEDS]).report.added) == 5
     return app
 
 
 def source_names(settings) -> list[str]:
     """The file names of the documents an index holds, read by a fresh reader ([] when there is no index)."""
-    from rag.index import IndexMissingError
+    from rag.errors import IndexMissingError
     from rag.pipeline import Isnad
 
     try:
@@ -115,15 +117,21 @@ def app_server(isnad, settings, tmp_path_factory, web_server):
     Its operator allows URL ingestion from the test web server's host and port, and from nothing else local."""
     import shutil
 
-    import app as isnad_app
-    from rag.llm import free_port
+    from rag.interfaces import app as isnad_app
+    from rag.models.llm import free_port
 
     root = tmp_path_factory.mktemp("app")
     shutil.copytree(settings.index_dir, root / "index")
-    app_settings = settings.model_copy(update={"index_dir": root / "index", "uploads_dir": root / "uploads",
-                                               "port": free_port(), "host": "127.0.0.1",
-                                               "pages_dir": root / "pages",
-                                               "fetch_allow": f"127.0.0.1:{web_server.port}"})
+    app_settings = settings.model_copy(
+        update={
+            "index_dir": root / "index",
+            "uploads_dir": root / "uploads",
+            "port": free_port(),
+            "host": "127.0.0.1",
+            "pages_dir": root / "pages",
+            "fetch_allow": f"127.0.0.1:{web_server.port}",
+        }
+    )
     demo = isnad_app.launch(app_settings, wait=False)
     yield f"http://127.0.0.1:{app_settings.port}/", app_settings
     demo.close()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from gradio_client import Client, handle_file
 
-from app import EXTRACTIVE, GENERATIVE, message_text
-from rag.escape import md_unescape
+from rag.interfaces.layout import EXTRACTIVE, GENERATIVE
+from rag.interfaces.messages import message_text
+from rag.text.escape import md_unescape
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +26,9 @@ def ask(client, question, engine=EXTRACTIVE, history=None):
 
 
 def test_ask_arabic_gets_cited_quotes_and_sources(client):
-    history, sources, box = ask(client, "متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف؟")
+    history, sources, box = ask(
+        client, "متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف؟"
+    )
     text = _last_text(history)
     assert "[1]" in text and "5 يونيو/حزيران 2021" in text
     assert 'id="isnad-src-1"' in sources and "<mark>" in sources and "عربي بوست" in sources
@@ -49,11 +54,23 @@ def test_generator_choice_without_generator_explains(client):
 
 
 def test_brief_both_languages(client):
-    html, md_file = client.predict("Topic", None, "US troop withdrawal from Iraq", "both", "short", EXTRACTIVE,
-                                   "", "", "", api_name="/brief")
+    html, md_file = client.predict(
+        "Topic",
+        None,
+        "US troop withdrawal from Iraq",
+        "both",
+        "short",
+        EXTRACTIVE,
+        "",
+        "",
+        "",
+        api_name="/brief",
+    )
     assert 'class="isnad-grid"' in html and 'lang="ar"' in html and 'lang="en"' in html
-    text = open(md_file, encoding="utf-8").read()
-    assert text.startswith("# موجز / Briefing: US troop withdrawal from Iraq") and "## Sources / المصادر" in text
+    text = Path(md_file).read_text(encoding="utf-8")
+    assert (
+        text.startswith("# موجز / Briefing: US troop withdrawal from Iraq") and "## Sources / المصادر" in text
+    )
 
 
 def test_brief_article_needs_a_choice(client):
@@ -70,11 +87,16 @@ def test_corpus_lists_the_seeds(client):
 
 def test_upload_reports_each_file(client, tmp_path):
     good = tmp_path / "kuwait_note.txt"
-    good.write_text("US unit arrives in Kuwait\n\nA coalition unit that left Iraq arrived at its base in Kuwait "
-                    "on Sunday, officials said, in the first such move of the year.", encoding="utf-8")
+    good.write_text(
+        "US unit arrives in Kuwait\n\nA coalition unit that left Iraq arrived at its base in Kuwait "
+        "on Sunday, officials said, in the first such move of the year.",
+        encoding="utf-8",
+    )
     bad = tmp_path / "broken.txt"
     bad.write_bytes(b"\xff\xfe\x00\x00binary\x00\x01\x02")
-    report, table, _ = client.predict([handle_file(str(good)), handle_file(str(bad))], False, api_name="/upload")
+    report, table, _ = client.predict(
+        [handle_file(str(good)), handle_file(str(bad))], False, api_name="/upload"
+    )
     report = md_unescape(report)
     assert "✓ kuwait_note.txt: added" in report
     assert "✗ broken.txt" in report

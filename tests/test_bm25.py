@@ -32,7 +32,9 @@ def test_scores_equal_bm25s_and_ties_go_to_the_lower_row():
     scores = ref.get_scores(["العراق", "الكويت"])
     assert [r for r, _ in got] == [i + 1 for i in np.argsort(-scores, kind="stable") if scores[i] > 0]
     assert np.allclose([s for _, s in got], sorted(scores[scores > 0], reverse=True), rtol=1e-5)
-    assert p.search(["نفط"], df, n, total, 1) == p.search(["نفط"], df, n, total, 2)[:1]  # rows 1 and 2: row 1 first
+    assert (
+        p.search(["نفط"], df, n, total, 1) == p.search(["نفط"], df, n, total, 2)[:1]
+    )  # rows 1 and 2: row 1 first
 
 
 def test_deleted_rows_filters_and_compaction(tmp_path):
@@ -44,8 +46,9 @@ def test_deleted_rows_filters_and_compaction(tmp_path):
     hits = p.search(["العراق", "الكويت", "نفط"], df, n, total, 10)
     assert 1 not in {r for r, _ in hits} and {r for r, _ in hits} == {2, 3, 4}
     # filtered: a mask by row
-    assert [r for r, _ in p.search(["العراق", "الكويت", "نفط"], df, n, total, 10, np.isin(np.arange(5), [3, 4]))] == \
-        [r for r, _ in hits if r in (3, 4)]
+    assert [
+        r for r, _ in p.search(["العراق", "الكويت", "نفط"], df, n, total, 10, np.isin(np.arange(5), [3, 4]))
+    ] == [r for r, _ in hits if r in (3, 4)]
     merged = Segment.merged(p.segments, p.dead)
     merged.save(tmp_path / "seg.terms.npz", tmp_path / "seg.postings.npy")
     q = Postings()
@@ -68,18 +71,27 @@ def test_single_document_writes_merge_into_few_segments_and_rank_as_one():
     df, n, total = _stats([d for i, d in enumerate(docs, start=1) if i not in (5, 500)])
     for q in (["كلمة1", "كلمة7"], ["كلمة299"], words[:30]):
         got, ref = p.search(q, df, n, total, 20), whole.search(q, df, n, total, 20)
-        assert [r for r, _ in got] == [r for r, _ in ref] and np.allclose([s for _, s in got], [s for _, s in ref])
+        assert [r for r, _ in got] == [r for r, _ in ref] and np.allclose(
+            [s for _, s in got], [s for _, s in ref]
+        )
         assert not {5, 500} & {r for r, _ in got}
 
 
-def _reference(docs: dict[int, list[str]], words: list[str], k: int, only=lambda row: True) -> list[tuple[int, float]]:
+def _reference(
+    docs: dict[int, list[str]], words: list[str], k: int, only=lambda row: True
+) -> list[tuple[int, float]]:
     """bm25s's formula, chunk by chunk, over every chunk (those ``only`` allows), with the corpus's statistics."""
     df, n, total = _stats(list(docs.values()))
     avgdl = total / n
     scores = {}
     for row, d in ((r, d) for r, d in docs.items() if only(r)):
-        s = sum(math.log(1 + (n - df[w] + 0.5) / (df[w] + 0.5)) * d.count(w) /
-                (d.count(w) + 1.5 * (1 - 0.75 + 0.75 * len(d) / avgdl)) for w in set(words) if w in d)
+        s = sum(
+            math.log(1 + (n - df[w] + 0.5) / (df[w] + 0.5))
+            * d.count(w)
+            / (d.count(w) + 1.5 * (1 - 0.75 + 0.75 * len(d) / avgdl))
+            for w in set(words)
+            if w in d
+        )
         if s > 0:
             scores[row] = s
     return sorted(scores.items(), key=lambda x: (-x[1], x[0]))[:k]
@@ -110,7 +122,9 @@ def test_common_terms_pruned_by_their_bound_rank_as_if_scored_in_full():
         assert sum(idf[w] for w in words[1:]) < idf[rare] / 2  # the common words go to the lookup path
         for k in (1, 10, 50):
             got, ref = p.search(words, df, n, total, k), _reference(live, words, k)
-            assert [r for r, _ in got] == [r for r, _ in ref] and np.allclose([s for _, s in got], [s for _, s in ref])
+            assert [r for r, _ in got] == [r for r, _ in ref] and np.allclose(
+                [s for _, s in got], [s for _, s in ref]
+            )
         allowed = np.arange(3001) % 2 == 0
         got = p.search(words, df, n, total, 10, allowed)
         ref = _reference(live, words, 10, only=lambda row: row % 2 == 0)

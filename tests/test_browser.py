@@ -20,8 +20,16 @@ import pytest
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 DESK, PHONE = {"width": 1440, "height": 900}, {"width": 390, "height": 844}
 SEED_FILE = "000_93952b5621d37da0.txt"
@@ -53,7 +61,9 @@ IN_VIEW = """(el) => { const r = el.getBoundingClientRect();
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: scripts/test.sh installs it (apt-get install chromium chromium-driver)")
+        pytest.fail(
+            "Chromium is missing: scripts/test.sh installs it (apt-get install chromium chromium-driver)"
+        )
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -84,7 +94,8 @@ def _ask(page, question: str, done: str = "isnad-card"):
     page.locator("#isnad-ask").click()
     page.wait_for_function(
         f"""() => {{ const bots = document.querySelectorAll('#isnad-chat [data-testid=bot]');
-                    return bots.length > {bots_before} && bots[bots.length - 1].querySelector('.{done}'); }}""")
+                    return bots.length > {bots_before} && bots[bots.length - 1].querySelector('.{done}'); }}"""
+    )
     return page.locator("#isnad-chat [data-testid=bot]").last
 
 
@@ -121,12 +132,19 @@ def test_english_answer_keeps_english_and_arabic_in_separate_blocks(page):
     assert english.get_attribute("lang") == "en" and _direction(english) == "ltr"
     assert "Key facts" in english.inner_text() and "«" not in english.inner_text()
     quote = card.locator(".isnad-src .isnad-quote").first
-    assert _direction(quote) == "rtl" and not any(w in quote.inner_text() for w in ("Key facts", "translation"))
+    assert _direction(quote) == "rtl" and not any(
+        w in quote.inner_text() for w in ("Key facts", "translation")
+    )
     meta = card.locator(".isnad-src .isnad-meta").first
     text = meta.inner_text()
-    assert text.startswith("[1]") and _reads_left_to_right(meta, "[1]") and _reads_left_to_right(meta, SEED_FILE)
+    assert (
+        text.startswith("[1]") and _reads_left_to_right(meta, "[1]") and _reads_left_to_right(meta, SEED_FILE)
+    )
     note = card.locator(".isnad-note").last  # English notice: left to right, full stop at its right end
-    assert _direction(note) == "ltr" and note.evaluate(LAST_CHAR_IS_RIGHTMOST) == {"char": ".", "rightmost": True}
+    assert _direction(note) == "ltr" and note.evaluate(LAST_CHAR_IS_RIGHTMOST) == {
+        "char": ".",
+        "rightmost": True,
+    }
     assert card.locator(".isnad-src").first.evaluate(IN_VIEW)  # the first source shows without scrolling
     page.screenshot(path=str(ARTIFACTS / "desk-chat-english.png"))
 
@@ -188,14 +206,19 @@ def test_regenerate_answers_the_last_question_again_in_place(page):
     page.locator("#isnad-regenerate").click()
     page.wait_for_function(f"""() => {{ const c = document.querySelectorAll('#isnad-chat .isnad-card');
         return c.length && c[c.length - 1].id !== '{old_id}'; }}""")
-    assert bots.count() == before and page.locator("#isnad-chat [data-testid=user]").last.inner_text() == last_question
+    assert (
+        bots.count() == before
+        and page.locator("#isnad-chat [data-testid=user]").last.inner_text() == last_question
+    )
 
 
 def test_the_chat_survives_a_reload_and_can_be_cleared(page):
     before = page.locator("#isnad-chat [data-testid=bot]").count()
     assert before >= 2
     page.reload()
-    page.wait_for_function(f"() => document.querySelectorAll('#isnad-chat [data-testid=bot]').length === {before}")
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#isnad-chat [data-testid=bot]').length === {before}"
+    )
     assert page.locator("#isnad-chat .isnad-card").count() == before
     page.locator("#isnad-clear").click()
     page.wait_for_function("() => document.querySelectorAll('#isnad-chat [data-testid=bot]').length === 0")
@@ -231,7 +254,10 @@ def test_phone_layout_stacks_the_briefing_and_keeps_the_tabs(browser, app_url):
         pg.locator("#isnad-brief-btn").click()
         pg.wait_for_selector("#isnad-briefing .isnad-grid")
         row = pg.locator("#isnad-briefing .isnad-grid").first
-        ar, en = row.locator(":scope > [lang=ar]").bounding_box(), row.locator(":scope > [lang=en]").bounding_box()
+        ar, en = (
+            row.locator(":scope > [lang=ar]").bounding_box(),
+            row.locator(":scope > [lang=en]").bounding_box(),
+        )
         assert en["y"] > ar["y"] and en["width"] > 300  # stacked, each the screen's width
         pg.locator("#isnad-briefing").scroll_into_view_if_needed()
         pg.screenshot(path=str(ARTIFACTS / "phone-briefing.png"))
@@ -253,8 +279,13 @@ class _SlowModel(http.server.BaseHTTPRequestHandler):
         time.sleep(3)
         try:
             for word in ["About ", "3,000 ", "coalition ", "troops "] * 10:
-                chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
-                         "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+                chunk = {
+                    "id": "x",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": "m",
+                    "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}],
+                }
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self.wfile.flush()
                 time.sleep(1)
@@ -270,17 +301,25 @@ class _SlowModel(http.server.BaseHTTPRequestHandler):
 def slow_app_url(settings, tmp_path_factory):
     import shutil
 
-    import app as isnad_app
-    from rag.llm import free_port
+    from rag.interfaces import app as isnad_app
+    from rag.models.llm import free_port
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowModel)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     root = tmp_path_factory.mktemp("slow")
     shutil.copytree(settings.index_dir, root / "index")
-    slow = settings.model_copy(update={
-        "index_dir": root / "index", "uploads_dir": root / "uploads", "port": free_port(), "generator": "remote",
-        "llm_base_url": f"http://127.0.0.1:{server.server_address[1]}/v1", "llm_model": "m", "llm_timeout": 120.0,
-        "pretranslate": False})
+    slow = settings.model_copy(
+        update={
+            "index_dir": root / "index",
+            "uploads_dir": root / "uploads",
+            "port": free_port(),
+            "generator": "remote",
+            "llm_base_url": f"http://127.0.0.1:{server.server_address[1]}/v1",
+            "llm_model": "m",
+            "llm_timeout": 120.0,
+            "pretranslate": False,
+        }
+    )
     demo = isnad_app.launch(slow, wait=False)
     yield f"http://127.0.0.1:{slow.port}/"
     demo.close()
@@ -295,9 +334,13 @@ def test_a_generation_announces_its_wait_counts_words_and_can_be_stopped(browser
         pg.get_by_role("tab", name="Ask & brief").click()
         pg.locator("#isnad-question textarea").fill("How many coalition troops remain in Iraq?")
         pg.locator("#isnad-ask").click()
-        pg.wait_for_function("() => /is reading the sources/.test(document.querySelector('#isnad-chat').innerText)")
-        pg.wait_for_function("() => /writing \\(not yet verified\\), [2-9] words/.test("
-                             "document.querySelector('#isnad-chat').innerText)")
+        pg.wait_for_function(
+            "() => /is reading the sources/.test(document.querySelector('#isnad-chat').innerText)"
+        )
+        pg.wait_for_function(
+            "() => /writing \\(not yet verified\\), [2-9] words/.test("
+            "document.querySelector('#isnad-chat').innerText)"
+        )
         pg.screenshot(path=str(ARTIFACTS / "desk-generation-writing.png"))
         pg.locator("#isnad-stop-chat").click()
         pg.wait_for_function("() => /Stopped/.test(document.querySelector('#isnad-chat').innerText)")
@@ -305,7 +348,9 @@ def test_a_generation_announces_its_wait_counts_words_and_can_be_stopped(browser
         last = pg.locator("#isnad-chat [data-testid=bot]").last
         assert last.locator(".isnad-card").count() == 1 and last.locator(".isnad-writing").count() == 0
         assert "not yet verified" not in last.inner_text()
-        bot = _ask(pg, "متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف؟")  # still usable
+        bot = _ask(
+            pg, "متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف؟"
+        )  # still usable
         assert bot.locator(".isnad-card").count() == 1
         pg.locator("#isnad-stop-chat").click()
     finally:
@@ -314,17 +359,24 @@ def test_a_generation_announces_its_wait_counts_words_and_can_be_stopped(browser
 
 def test_upload_adds_a_file_and_reports_a_bad_one(page, tmp_path):
     good = tmp_path / "browser_note.md"
-    good.write_text("# Convoy attacked near Baghdad\n\nA roadside bomb hit a logistics convoy south of Baghdad "
-                    "on Tuesday, security sources said, without casualties.", encoding="utf-8")
+    good.write_text(
+        "# Convoy attacked near Baghdad\n\nA roadside bomb hit a logistics convoy south of Baghdad "
+        "on Tuesday, security sources said, without casualties.",
+        encoding="utf-8",
+    )
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("Caf\xe9 au lait near the embassy".encode("latin-1"))
     page.get_by_role("tab", name="Corpus").click()
     page.locator("#isnad-upload input[type=file]").set_input_files([str(good), str(bad)])
     page.locator("#isnad-add").click()
-    page.wait_for_function("() => /latin1\\.txt/.test(document.querySelector('#isnad-upload-report').innerText)")
+    page.wait_for_function(
+        "() => /latin1\\.txt/.test(document.querySelector('#isnad-upload-report').innerText)"
+    )
     report = page.locator("#isnad-upload-report").inner_text()
     assert "✓ browser_note.md: added" in report and "✗ latin1.txt" in report and "UTF-8" in report
-    page.wait_for_function("() => /browser_note\\.md/.test(document.querySelector('#isnad-corpus').innerText)")
+    page.wait_for_function(
+        "() => /browser_note\\.md/.test(document.querySelector('#isnad-corpus').innerText)"
+    )
     font = page.locator("#isnad-corpus td").first.evaluate("el => getComputedStyle(el).fontFamily")
     assert "mono" not in font.lower()
     page.screenshot(path=str(ARTIFACTS / "desk-upload.png"), full_page=True)
@@ -345,11 +397,15 @@ def test_article_markup_is_shown_as_text_and_never_fetched(page, tmp_path):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Beacon)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     beacon = f'<img src="http://127.0.0.1:{server.server_address[1]}/beacon.png">'
-    sentence = (f"قال مسؤول عسكري إن آخر وحدة ستغادر قاعدة حرير في أربيل {beacon} بحلول نهاية سبتمبر "
-                "<script>alert(1)</script> وفق الخطة.")
+    sentence = (
+        f"قال مسؤول عسكري إن آخر وحدة ستغادر قاعدة حرير في أربيل {beacon} بحلول نهاية سبتمبر "
+        "<script>alert(1)</script> وفق الخطة."
+    )
     article = tmp_path / "beacon.txt"
-    article.write_text(f"قاعدة حرير {beacon}\n\n{sentence} وأضاف أن المعدات الثقيلة نقلت بالفعل إلى الكويت.\n",
-                       encoding="utf-8")
+    article.write_text(
+        f"قاعدة حرير {beacon}\n\n{sentence} وأضاف أن المعدات الثقيلة نقلت بالفعل إلى الكويت.\n",
+        encoding="utf-8",
+    )
     requests: list[str] = []
 
     def log(request) -> None:
@@ -360,7 +416,9 @@ def test_article_markup_is_shown_as_text_and_never_fetched(page, tmp_path):
         page.get_by_role("tab", name="Corpus").click()
         page.locator("#isnad-upload input[type=file]").set_input_files([str(article)])
         page.locator("#isnad-add").click()
-        page.wait_for_function("() => /✓ beacon\\.txt/.test(document.querySelector('#isnad-upload-report').innerText)")
+        page.wait_for_function(
+            "() => /✓ beacon\\.txt/.test(document.querySelector('#isnad-upload-report').innerText)"
+        )
         page.wait_for_function("() => /beacon\\.txt/.test(document.querySelector('#isnad-corpus').innerText)")
         assert beacon in page.locator("#isnad-corpus").inner_text()  # the title, as text
         page.get_by_role("tab", name="Ask & brief").click()

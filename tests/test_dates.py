@@ -1,6 +1,6 @@
 import datetime as dt
 
-from rag.dates import find_dates, year_from_weekday
+from rag.text.dates import find_dates, year_from_weekday
 
 
 def one(text, ref=None):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import http.server
 import threading
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
-from app import EXTRACTIVE, GENERATIVE, IsnadApp, message_text
-from rag.llm import free_port
+from rag.interfaces.app import IsnadApp
+from rag.interfaces.layout import EXTRACTIVE, GENERATIVE
+from rag.interfaces.messages import message_text
+from rag.models.llm import free_port
 from rag.pipeline import Isnad
 
 SERVER_KEY = "sk-server-0123456789abcdef"
@@ -21,7 +24,9 @@ class _Capture(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802 (http.server naming)
         length = int(self.headers.get("Content-Length") or 0)
-        self.seen.append({"auth": self.headers.get("Authorization"), "body": self.rfile.read(length).decode()})
+        self.seen.append(
+            {"auth": self.headers.get("Authorization"), "body": self.rfile.read(length).decode()}
+        )
         self.send_response(404)
         self.end_headers()
 
@@ -39,8 +44,14 @@ def listener():
 
 
 def _app(isnad, **update) -> IsnadApp:
-    settings = isnad.settings.model_copy(update={"llm_api_key": SecretStr(SERVER_KEY), "llm_timeout": 5.0,
-                                                 "llm_connect_timeout": 2.0, **update})
+    settings = isnad.settings.model_copy(
+        update={
+            "llm_api_key": SecretStr(SERVER_KEY),
+            "llm_timeout": 5.0,
+            "llm_connect_timeout": 2.0,
+            **update,
+        }
+    )
     return IsnadApp(Isnad(settings))
 
 
@@ -99,8 +110,10 @@ class _EchoKey(http.server.BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server naming)
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
-        body = (f'{{"error": {{"message": "Incorrect API key provided: {key}. Key {key[:10]}...{key[-8:]} '
-                f'(header: Bearer {key}) is not valid.", "type": "invalid_request_error"}}}}').encode()
+        body = (
+            f'{{"error": {{"message": "Incorrect API key provided: {key}. Key {key[:10]}...{key[-8:]} '
+            f'(header: Bearer {key}) is not valid.", "type": "invalid_request_error"}}}}'
+        ).encode()
         self.send_response(401)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -117,13 +130,23 @@ def test_a_key_the_endpoint_echoes_is_never_shown(isnad, tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-        app = _app(isnad, llm_base_url=url, generator="remote", llm_model="m", llm_api_key=SecretStr(ECHOED_KEY),
-                   pretranslate=False)
+        app = _app(
+            isnad,
+            llm_base_url=url,
+            generator="remote",
+            llm_model="m",
+            llm_api_key=SecretStr(ECHOED_KEY),
+            pretranslate=False,
+        )
         chat = _ask(app, "")
-        steps = list(app.brief("Topic", None, "US troop withdrawal from Iraq", "both", "short", EXTRACTIVE, "", "", ""))
+        steps = list(
+            app.brief("Topic", None, "US troop withdrawal from Iraq", "both", "short", EXTRACTIVE, "", "", "")
+        )
     finally:
         server.shutdown()
-    shown = [chat] + [html for html, _ in steps] + [open(md, encoding="utf-8").read() for _, md in steps if md]
+    shown = (
+        [chat] + [html for html, _ in steps] + [Path(md).read_text(encoding="utf-8") for _, md in steps if md]
+    )
     assert len(shown) >= 3
     assert "401" in chat or "Incorrect API key" in chat  # the failure is reported...
     for text in shown:  # ...without the key, whole or in part

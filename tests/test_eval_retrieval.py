@@ -48,17 +48,40 @@ def test_bootstrap_is_reproducible_and_brackets_the_mean():
 
 
 def _squad(path: Path, rows):
-    data = {"version": "1.1", "data": [{"title": "T", "paragraphs": [
-        {"context": ctx, "qas": [{"id": qid, "question": q, "answers": [{"text": a, "answer_start": ctx.find(a)}]}
-                                 for qid, q, a in qas]} for ctx, qas in rows]}]}
+    data = {
+        "version": "1.1",
+        "data": [
+            {
+                "title": "T",
+                "paragraphs": [
+                    {
+                        "context": ctx,
+                        "qas": [
+                            {"id": qid, "question": q, "answers": [{"text": a, "answer_start": ctx.find(a)}]}
+                            for qid, q, a in qas
+                        ],
+                    }
+                    for ctx, qas in rows
+                ],
+            }
+        ],
+    }
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
 def test_squad_loader_contexts_become_documents(tmp_path):
     p = tmp_path / "mini.json"
-    _squad(p, [("Paris is the capital of France.", [("q1", "Capital of France?", "Paris")]),
-               ("Baghdad lies on the Tigris.", [("q2", " - Which river? ", "Tigris"), ("q3", "Where is Baghdad?", "Tigris")]),
-               ("Paris is the capital of France.", [("q4", "Again?", "Paris")])])
+    _squad(
+        p,
+        [
+            ("Paris is the capital of France.", [("q1", "Capital of France?", "Paris")]),
+            (
+                "Baghdad lies on the Tigris.",
+                [("q2", " - Which river? ", "Tigris"), ("q3", "Where is Baghdad?", "Tigris")],
+            ),
+            ("Paris is the capital of France.", [("q4", "Again?", "Paris")]),
+        ],
+    )
     ds = load_squad(p)
     assert len(ds.documents) == 2  # distinct contexts
     gold = {q.qid: next(iter(q.gold)) for q in ds.questions}
@@ -68,10 +91,20 @@ def test_squad_loader_contexts_become_documents(tmp_path):
 
 def test_cross_lingual_loader_matches_by_question_id(tmp_path):
     ar, en = tmp_path / "ar.json", tmp_path / "en.json"
-    _squad(ar, [("باريس عاصمة فرنسا.", [("q1", "ما عاصمة فرنسا؟", "باريس")]),
-                ("بغداد على نهر دجلة.", [("q2", "على أي نهر تقع بغداد؟", "دجلة")])])
-    _squad(en, [("Paris is the capital of France.", [("q1", "What is the capital of France?", "Paris")]),
-                ("Baghdad is on the Tigris.", [("q2", "Which river is Baghdad on?", "Tigris")])])
+    _squad(
+        ar,
+        [
+            ("باريس عاصمة فرنسا.", [("q1", "ما عاصمة فرنسا؟", "باريس")]),
+            ("بغداد على نهر دجلة.", [("q2", "على أي نهر تقع بغداد؟", "دجلة")]),
+        ],
+    )
+    _squad(
+        en,
+        [
+            ("Paris is the capital of France.", [("q1", "What is the capital of France?", "Paris")]),
+            ("Baghdad is on the Tigris.", [("q2", "Which river is Baghdad on?", "Tigris")]),
+        ],
+    )
     ds = load_squad(ar, questions_from=en)
     assert [q.text for q in ds.questions] == ["What is the capital of France?", "Which river is Baghdad on?"]
     assert {d.text.strip() for d in ds.documents} == {"باريس عاصمة فرنسا.", "بغداد على نهر دجلة."}
@@ -120,7 +153,17 @@ def test_engines_are_compared_on_the_same_vectors(settings, embedder, postgres):
     from rag.evaluation.retrieval import evaluate_retrieval
     from tests.conftest import fresh_database
 
-    folders, sqlite, pg = evaluate_retrieval(load_seed_set(), settings, ["dense", "bm25", "hybrid"], [1, 5],
-                                             stores=("folders", "sqlite", fresh_database(postgres)))
-    assert (sqlite.store, pg.store, sqlite.n_chunks, pg.n_chunks) == ("sqlite", "postgresql", folders.n_chunks, folders.n_chunks)
+    folders, sqlite, pg = evaluate_retrieval(
+        load_seed_set(),
+        settings,
+        ["dense", "bm25", "hybrid"],
+        [1, 5],
+        stores=("folders", "sqlite", fresh_database(postgres)),
+    )
+    assert (sqlite.store, pg.store, sqlite.n_chunks, pg.n_chunks) == (
+        "sqlite",
+        "postgresql",
+        folders.n_chunks,
+        folders.n_chunks,
+    )
     assert sqlite.summary == folders.summary and pg.summary == folders.summary

@@ -1,16 +1,15 @@
 """Index persistence logic with a small fake embedder (no quality claims here)."""
 
+import threading
 
 import numpy as np
 import pytest
 
-from rag.chunking import ChunkerSettings
-import threading
-
-from rag.index import (IndexCorruptError, IndexMissingError, IndexStaleError, IngestCancelled, SearchIndex,
-                       recover_documents, repair)
-from rag.ingest import ingest_paths, parse_document
-from rag.text_ar import bm25_tokens
+from rag.errors import IndexCorruptError, IndexMissingError, IndexStaleError, IngestCancelled
+from rag.ingest.chunking import ChunkerSettings
+from rag.ingest.files import ingest_paths, parse_document
+from rag.store.folders import SearchIndex, recover_documents, repair
+from rag.text.arabic import bm25_tokens
 from tests.conftest import FakeEmbedder
 
 
@@ -19,7 +18,10 @@ def seed_docs(seeds_dir):
     return ingest_paths([seeds_dir]).documents
 
 
-def build(docs, emb, chunker=ChunkerSettings(max_tokens=60)):
+SMALL_CHUNKS = ChunkerSettings(max_tokens=60)
+
+
+def build(docs, emb, chunker=SMALL_CHUNKS):
     index = SearchIndex(emb.model_id, emb.dim, chunker)
     index.add(docs, emb)
     return index
@@ -94,7 +96,8 @@ def test_filters_mask(seed_docs, fake_embedder):
     index = build(seed_docs, fake_embedder)
     mask = index.mask(outlet="عنب بلدي")
     assert {index.chunks[i].doc_id for i in np.flatnonzero(mask)} == {
-        d.doc_id for d in seed_docs if d.outlet == "عنب بلدي"}
+        d.doc_id for d in seed_docs if d.outlet == "عنب بلدي"
+    }
     mask = index.mask(date_from="2021-01-01", date_to="2021-12-31")
     dates = {index.docs[index.chunks[i].doc_id].date for i in np.flatnonzero(mask)}
     assert dates == {"2021-06-05", "2021-08-08"}

@@ -2,13 +2,28 @@
 
 import pytest
 
-from rag.ingest import doc_id_for, ingest_paths, parse_document, read_text, IngestFileError
+from rag.errors import IngestFileError
+from rag.ingest.files import doc_id_for, ingest_paths, parse_document, read_text
 
 BOILERPLATE = [
-    "تحميل المزيد", "Changed", "شارك القصة", "تابع القراءة", "Close", "اخر الاخبار", "اترك تعليقاً",
-    "لن يتم نشر عنوان بريدك الإلكتروني", "قد يعجبك ايضا", "ملفات تعريف الارتباط", "تم النشر:",
-    "تم التحديث:", "قوات التحالف في العراق - رويترز", "(غيتي)", "المصدر: عنب بلدي", "المصادر:",
-    "العربي، وكالات", "الثلاثاء 16 أبريل",
+    "تحميل المزيد",
+    "Changed",
+    "شارك القصة",
+    "تابع القراءة",
+    "Close",
+    "اخر الاخبار",
+    "اترك تعليقاً",
+    "لن يتم نشر عنوان بريدك الإلكتروني",
+    "قد يعجبك ايضا",
+    "ملفات تعريف الارتباط",
+    "تم النشر:",
+    "تم التحديث:",
+    "قوات التحالف في العراق - رويترز",
+    "(غيتي)",
+    "المصدر: عنب بلدي",
+    "المصادر:",
+    "العربي، وكالات",
+    "الثلاثاء 16 أبريل",
 ]
 
 
@@ -115,7 +130,9 @@ def test_html_and_markdown(tmp_path):
     page.write_text(
         "<html><head><script>var x=1;</script><title>t</title></head><body><nav>Home | News</nav>"
         "<h1>US troops leave base</h1><p>The last unit left on June 5, 2021.</p>"
-        "<p>Share</p><footer>cookies</footer></body></html>", encoding="utf-8")
+        "<p>Share</p><footer>cookies</footer></body></html>",
+        encoding="utf-8",
+    )
     doc = parse_document(read_text(page)[0], str(page))
     assert doc.title == "t" or doc.title == "US troops leave base"
     assert "The last unit left on June 5, 2021." in doc.body()
@@ -137,13 +154,17 @@ def test_a_sentence_starting_with_published_is_not_a_byline():
 @pytest.mark.parametrize("encoding,name", [("cp1256", "Windows-1256"), ("iso8859_6", "ISO-8859-6")])
 def test_legacy_arabic_encodings_are_detected_and_named(tmp_path, seeds_dir, encoding, name):
     original = (seeds_dir / "000_93952b5621d37da0.txt").read_text(encoding="utf-8")
-    text = "".join(ch for ch in original if ch.encode(encoding, errors="ignore"))  # what the encoding can hold
+    text = "".join(
+        ch for ch in original if ch.encode(encoding, errors="ignore")
+    )  # what the encoding can hold
     p = tmp_path / "legacy.txt"
     p.write_bytes(text.encode(encoding))
     result = ingest_paths([p])
     assert not result.errors
     doc = result.documents[0]
-    assert doc.text == text.replace("\r\n", "\n") and doc.title == ingest_paths([seeds_dir]).documents[0].title
+    assert (
+        doc.text == text.replace("\r\n", "\n") and doc.title == ingest_paths([seeds_dir]).documents[0].title
+    )
     assert doc.provenance["encoding"].startswith(name)
 
 
@@ -156,10 +177,10 @@ def test_text_in_an_unsure_encoding_is_refused_per_file(tmp_path, seeds_dir):
 
 
 def test_size_limit_message_uses_one_unit(tmp_path):
-    from rag.ingest import MAX_FILE_BYTES, check_size
+    from rag.ingest.files import MAX_FILE_BYTES, check_size
 
     with pytest.raises(IngestFileError, match=r"the file is 21\.0 MB; the limit is 20\.0 MB"):
-        check_size(21 * 2 ** 20)
+        check_size(21 * 2**20)
     check_size(MAX_FILE_BYTES)  # at the limit: accepted
 
 
@@ -170,4 +191,6 @@ def test_utf16_files_with_a_byte_order_mark_are_read(tmp_path, seeds_dir, codec)
     p.write_bytes((b"\xfe\xff" if codec == "utf-16-be" else b"") + original.encode(codec))
     result = ingest_paths([p])
     assert not result.errors, result.errors
-    assert result.documents[0].text == original and result.documents[0].provenance["encoding"].startswith("UTF-16")
+    assert result.documents[0].text == original and result.documents[0].provenance["encoding"].startswith(
+        "UTF-16"
+    )

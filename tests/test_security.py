@@ -20,8 +20,9 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from app import EXTRACTIVE, message_text
-from rag.escape import md_unescape
+from rag.interfaces.layout import EXTRACTIVE
+from rag.interfaces.messages import message_text
+from rag.text.escape import md_unescape
 from tests.conftest import ROOT
 
 REFUSED = "refused: this is not a file uploaded through the app"
@@ -76,11 +77,14 @@ def unchanged(client, app_server):
     assert after == before
 
 
-@pytest.mark.parametrize("target", [
-    ROOT / "README.md",  # the reproduction: a file of the server's own checkout
-    ROOT / "seeds" / "000_93952b5621d37da0.txt",
-    "/etc/hostname.txt",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        ROOT / "README.md",  # the reproduction: a file of the server's own checkout
+        ROOT / "seeds" / "000_93952b5621d37da0.txt",
+        "/etc/hostname.txt",
+    ],
+)
 def test_a_server_path_is_refused_and_not_echoed(app_url, unchanged, target):
     refused_reference(app_url, target)
 
@@ -114,11 +118,18 @@ def test_a_url_given_as_a_file_is_not_fetched(app_url, unchanged, web_server):
 def test_a_real_upload_with_dot_dot_in_its_name_is_stored_under_its_base_name(app_server, tmp_path):
     app_url, settings = app_server
     note = tmp_path / "dotdot_note.txt"
-    note.write_text("وحدة تصل إلى الكويت\n\nوصلت وحدة من قوات التحالف إلى قاعدة في الكويت يوم الأحد بعد مغادرة "
-                    "العراق، بحسب مسؤولين.\n", encoding="utf-8")
+    note.write_text(
+        "وحدة تصل إلى الكويت\n\nوصلت وحدة من قوات التحالف إلى قاعدة في الكويت يوم الأحد بعد مغادرة "
+        "العراق، بحسب مسؤولين.\n",
+        encoding="utf-8",
+    )
     with note.open("rb") as f:
-        [stored] = httpx.post(f"{app_url}gradio_api/upload", files={"files": (note.name, f, "text/plain")}).json()
-    kind, (report, _, _) = call(app_url, "upload", [file_data(stored, orig_name="../../../escaped.txt")], False)
+        [stored] = httpx.post(
+            f"{app_url}gradio_api/upload", files={"files": (note.name, f, "text/plain")}
+        ).json()
+    kind, (report, _, _) = call(
+        app_url, "upload", [file_data(stored, orig_name="../../../escaped.txt")], False
+    )
     report = md_unescape(report)
     assert "✓ dotdot_note.txt: added" in report
     assert (settings.uploads_dir / "dotdot_note.txt").is_file()
@@ -127,27 +138,34 @@ def test_a_real_upload_with_dot_dot_in_its_name_is_stored_under_its_base_name(ap
 
 def test_an_oversized_body_is_refused_before_it_is_stored(app_url, client, unchanged, tmp_path):
     big = tmp_path / "big.txt"
-    big.write_bytes(b"a" * (21 * 2 ** 20))
+    big.write_bytes(b"a" * (21 * 2**20))
     with big.open("rb") as f:
-        r = httpx.post(f"{app_url}gradio_api/upload", files={"files": ("big.txt", f, "text/plain")}, timeout=60)
-    assert r.status_code == 413 and "big.txt" not in str(list(Path(gr.utils.get_upload_folder()).rglob("big.txt")))
+        r = httpx.post(
+            f"{app_url}gradio_api/upload", files={"files": ("big.txt", f, "text/plain")}, timeout=60
+        )
+    assert r.status_code == 413 and "big.txt" not in str(
+        list(Path(gr.utils.get_upload_folder()).rglob("big.txt"))
+    )
 
 
-@pytest.mark.parametrize("url, why", [
-    ("file:///etc/passwd", "only http and https"),
-    ("file://" + str(ROOT / "README.md"), "only http and https"),
-    ("http://127.0.0.1:{other}/ar.html", "private network"),
-    ("http://localhost:{port}/ar.html", "private network"),
-    ("http://[::1]:{port}/ar.html", "private network"),
-    ("http://2130706433:{port}/ar.html", "private network"),
-    ("http://169.254.169.254/latest/meta-data/", "private network"),
-    ("http://10.0.0.1/", "private network"),
-    ("http://127.0.0.1:{port}/redirect?to=http://127.0.0.1:{other}/secret", "private network"),
-    ("http://127.0.0.1:{port}/redirect?to=http://localhost:{port}/ar.html", "private network"),
-    ("http://127.0.0.1:{port}/redirect?to=file:///etc/passwd", "only http and https"),
-])
+@pytest.mark.parametrize(
+    "url, why",
+    [
+        ("file:///etc/passwd", "only http and https"),
+        ("file://" + str(ROOT / "README.md"), "only http and https"),
+        ("http://127.0.0.1:{other}/ar.html", "private network"),
+        ("http://localhost:{port}/ar.html", "private network"),
+        ("http://[::1]:{port}/ar.html", "private network"),
+        ("http://2130706433:{port}/ar.html", "private network"),
+        ("http://169.254.169.254/latest/meta-data/", "private network"),
+        ("http://10.0.0.1/", "private network"),
+        ("http://127.0.0.1:{port}/redirect?to=http://127.0.0.1:{other}/secret", "private network"),
+        ("http://127.0.0.1:{port}/redirect?to=http://localhost:{port}/ar.html", "private network"),
+        ("http://127.0.0.1:{port}/redirect?to=file:///etc/passwd", "only http and https"),
+    ],
+)
 def test_urls_that_point_the_server_at_itself_are_refused(client, unchanged, web_server, url, why):
-    from rag.llm import free_port
+    from rag.models.llm import free_port
 
     url = url.format(port=web_server.port, other=free_port())
     hits = len(web_server.hits)
@@ -159,9 +177,22 @@ def test_urls_that_point_the_server_at_itself_are_refused(client, unchanged, web
 def test_a_page_from_an_allowed_host_is_added_and_answers_cite_it(client, web_server):
     report, table, _ = client.predict(web_server.url("/ar.html"), api_name="/add_url")
     assert "✓" in md_unescape(report) and "added" in report
-    assert any(r[0] == "معارضون يسيطرون على مخازن للصواريخ بريف دمشق" and r[1] == "CNNArabic" and r[2] == "2013-08-28"
-               for r in table["data"])
-    history, _, _ = client.predict("ما الذي سيطرت عليه الفصائل المعارضة في ريف دمشق؟", [], EXTRACTIVE,
-                                   "", "", "", 8, "hybrid", api_name="/ask")
+    assert any(
+        r[0] == "معارضون يسيطرون على مخازن للصواريخ بريف دمشق"
+        and r[1] == "CNNArabic"
+        and r[2] == "2013-08-28"
+        for r in table["data"]
+    )
+    history, _, _ = client.predict(
+        "ما الذي سيطرت عليه الفصائل المعارضة في ريف دمشق؟",
+        [],
+        EXTRACTIVE,
+        "",
+        "",
+        "",
+        8,
+        "hybrid",
+        api_name="/ask",
+    )
     answer = message_text(history[-1])
     assert "مستودعات للأسلحة" in answer and "CNNArabic" in answer

@@ -6,14 +6,17 @@ import datetime as dt
 
 import pytest
 
-from rag.answer import is_followup
-from rag.dates import find_dates, render_date
-from rag.ingest import ingest_paths
-from rag.lexicon import latin_name_in_arabic, load_lexicon, skeleton_ar, skeleton_latin
-from rag.numbers import find_quantities, render_quantity
-from rag.retrieve import rrf
-from rag.shortanswer import question_type, rank_spans, typed_spans
-from rag.verify import _problem, is_value_claim
+from rag.answers.conversation import is_followup
+from rag.answers.questions import question_type
+from rag.answers.ranking import rank_spans
+from rag.answers.short import typed_spans
+from rag.answers.verify import _problem, is_value_claim
+from rag.ingest.files import ingest_paths
+from rag.retrieval.hybrid import rrf
+from rag.text.dates import find_dates, render_date
+from rag.text.lexicon import load_lexicon
+from rag.text.numbers import find_quantities, render_quantity
+from rag.text.transliteration import latin_name_in_arabic, skeleton_ar, skeleton_latin
 
 LEX = load_lexicon()
 
@@ -33,49 +36,67 @@ def sentence_with(text: str, *needles: str) -> tuple[str, int]:
     raise AssertionError(f"no seed line holds {needles}")
 
 
-@pytest.mark.parametrize("question,kind", [
-    ("When did Iraq and the US agree on a redeployment plan?", "date"),
-    ("متى صوت البرلمان العراقي على قرار إخراج القوات الأجنبية؟", "date"),
-    ("في أي عام بدأ التحالف عملياته؟", "date"),
-    ("How many US troops are in Iraq?", "number"),
-    ("كم دولة يضم التحالف الدولي؟", "number"),
-    ("Who announced that US combat forces had begun withdrawing from Iraq?", "person"),
-    ("من هو السفير الأمريكي في بغداد؟", "person"),
-    ("Where did the coalition unit that left Iraq go?", "place"),
-    ("ما الجهة التي أعلنت الاتفاق؟", "org"),
-    ("Why did the Pentagon deny the leaks?", "explain"),
-    ("ما اسم العملية التي تقودها الولايات المتحدة ضد تنظيم الدولة؟", "other"),  # an operation, not a person
-    ("ما اسم المتحدث باسم التحالف؟", "person"),
-    ("بماذا وصف وزير الخارجية العراقي مطلقي الصواريخ؟", "explain"),
-])
+@pytest.mark.parametrize(
+    "question,kind",
+    [
+        ("When did Iraq and the US agree on a redeployment plan?", "date"),
+        ("متى صوت البرلمان العراقي على قرار إخراج القوات الأجنبية؟", "date"),
+        ("في أي عام بدأ التحالف عملياته؟", "date"),
+        ("How many US troops are in Iraq?", "number"),
+        ("كم دولة يضم التحالف الدولي؟", "number"),
+        ("Who announced that US combat forces had begun withdrawing from Iraq?", "person"),
+        ("من هو السفير الأمريكي في بغداد؟", "person"),
+        ("Where did the coalition unit that left Iraq go?", "place"),
+        ("ما الجهة التي أعلنت الاتفاق؟", "org"),
+        ("Why did the Pentagon deny the leaks?", "explain"),
+        (
+            "ما اسم العملية التي تقودها الولايات المتحدة ضد تنظيم الدولة؟",
+            "other",
+        ),  # an operation, not a person
+        ("ما اسم المتحدث باسم التحالف؟", "person"),
+        ("بماذا وصف وزير الخارجية العراقي مطلقي الصواريخ؟", "explain"),
+    ],
+)
 def test_question_types(question, kind):
     assert question_type(question) == kind
 
 
 def test_date_span_in_a_real_seed_sentence_is_rendered_for_each_language(seed_text):
     sentence, offset = sentence_with(seed_text, "5 يونيو/حزيران 2021")
-    spans = rank_spans(typed_spans("date", sentence, offset, dt.date(2021, 6, 5), LEX),
-                       "When did Iraq and the US agree on a plan to redeploy coalition forces?", sentence, offset, LEX)
+    spans = rank_spans(
+        typed_spans("date", sentence, offset, dt.date(2021, 6, 5), LEX),
+        "When did Iraq and the US agree on a plan to redeploy coalition forces?",
+        sentence,
+        offset,
+        LEX,
+    )
     top = spans[0]
-    assert seed_text[top.start:top.end] == top.text  # verbatim, with offsets into the article
+    assert seed_text[top.start : top.end] == top.text  # verbatim, with offsets into the article
     assert top.render["en"] == "Saturday 5 June 2021"
     assert top.render["ar"] == top.text and "يونيو" in top.text
 
 
 def test_quantity_with_its_unit_prefers_the_number_the_question_names(seed_text):
     sentence, offset = sentence_with(seed_text, "3000", "2500")
-    spans = rank_spans(typed_spans("number", sentence, offset, None, LEX), "How many American troops are in Iraq?",
-                       sentence, offset, LEX)
+    spans = rank_spans(
+        typed_spans("number", sentence, offset, None, LEX),
+        "How many American troops are in Iraq?",
+        sentence,
+        offset,
+        LEX,
+    )
     assert spans[0].render["en"].startswith("2,500")
     assert {s.render["en"] for s in spans} >= {"about 3,000 soldiers"}
-    assert all(seed_text[s.start:s.end] == s.text for s in spans)
+    assert all(seed_text[s.start : s.end] == s.text for s in spans)
 
 
 def test_person_after_a_title_gets_its_known_transliteration(seed_text):
     sentence, offset = sentence_with(seed_text, "يحيى رسول", "انسحاب")
     spans = typed_spans("person", sentence, offset, None, LEX)
     person = next(s for s in spans if "يحيى رسول" in s.text)
-    assert person.render["en"].startswith("Yahya Rasool («") and person.render["en"].endswith("»)")  # English first
+    assert person.render["en"].startswith("Yahya Rasool («") and person.render["en"].endswith(
+        "»)"
+    )  # English first
 
 
 def test_an_organisation_span_takes_the_english_of_the_known_name_inside_it(seed_text):
@@ -98,8 +119,15 @@ def test_a_place_the_question_names_is_not_the_answer_even_behind_a_preposition(
 
 
 def test_a_nationality_adjective_is_no_place(seed_text):
-    assert _top(seed_text, "place", "Where will the remaining US military advisers be based?",
-                "معسكرات عسكرية عراقية") is None  # «عراقية» is Iraqi, not "Iraq"
+    assert (
+        _top(
+            seed_text,
+            "place",
+            "Where will the remaining US military advisers be based?",
+            "معسكرات عسكرية عراقية",
+        )
+        is None
+    )  # «عراقية» is Iraqi, not "Iraq"
 
 
 def test_who_is_the_role_wants_a_person_not_a_body(seed_text):
@@ -113,8 +141,13 @@ def test_a_title_naming_the_questions_group_still_leads_to_the_person(seed_text)
 
 
 def test_a_deadline_the_question_states_is_not_the_answer(seed_text):
-    top = _top(seed_text, "date", "متى اتفق العراق مع الولايات المتحدة على انسحاب جميع القوات الأميركية المقاتلة "
-               "بحلول نهاية 2021؟", "السادس والعشرين من يوليو", ref=dt.date(2021, 8, 8))
+    top = _top(
+        seed_text,
+        "date",
+        "متى اتفق العراق مع الولايات المتحدة على انسحاب جميع القوات الأميركية المقاتلة بحلول نهاية 2021؟",
+        "السادس والعشرين من يوليو",
+        ref=dt.date(2021, 8, 8),
+    )
     assert top.text == "السادس والعشرين من يوليو الماضي" and top.render["en"] == "26 July 2021"
 
 
@@ -125,17 +158,25 @@ def test_an_undated_articles_relative_date_reads_in_english():
 
 def test_a_name_the_question_uses_is_not_its_answer(seed_text):
     sentence, offset = sentence_with(seed_text, "سليماني", "المهندس")
-    spans = rank_spans(typed_spans("person", sentence, offset, None, LEX),
-                       "Who was killed alongside Qasem Soleimani?", sentence, offset, LEX)
+    spans = rank_spans(
+        typed_spans("person", sentence, offset, None, LEX),
+        "Who was killed alongside Qasem Soleimani?",
+        sentence,
+        offset,
+        LEX,
+    )
     assert spans and all("سليماني" not in s.text for s in spans[:1])
 
 
-@pytest.mark.parametrize("text,english", [
-    ("أصيب نحو 110 جنود", "about 110 soldiers"),
-    ("استهدف حوالي خمسين هجوما المصالح", "about 50 attacks"),
-    ("أطلق خمسة وعشرين صاروخا", "25 rockets"),
-    ("بلغت الكلفة 3 مليارات دولار", "3 billion dollars"),
-])
+@pytest.mark.parametrize(
+    "text,english",
+    [
+        ("أصيب نحو 110 جنود", "about 110 soldiers"),
+        ("استهدف حوالي خمسين هجوما المصالح", "about 50 attacks"),
+        ("أطلق خمسة وعشرين صاروخا", "25 rockets"),
+        ("بلغت الكلفة 3 مليارات دولار", "3 billion dollars"),
+    ],
+)
 def test_quantities_render_in_english(text, english):
     assert render_quantity(find_quantities(text)[0], "en") == english
 
@@ -165,24 +206,35 @@ def test_short_claims_are_verified_by_value_not_similarity():
     assert "cannot confirm" in _problem("General Ali al-Rawi called them terrorists", named, 0.6, 0.5)
 
 
-@pytest.mark.parametrize("question,followup", [
-    ("How many US troops are in Iraq?", False),
-    ("When did Iraq and the US agree on a redeployment plan?", False),
-    ("ما موقف الصين من الانسحاب؟", False),
-    ("And how many of them are American?", True),
-    ("What about Kuwait?", True),
-    ("When did he say that?", True),
-    ("وماذا عن الكويت؟", True),
-    ("متى غادروا؟", True),
-])
+@pytest.mark.parametrize(
+    "question,followup",
+    [
+        ("How many US troops are in Iraq?", False),
+        ("When did Iraq and the US agree on a redeployment plan?", False),
+        ("ما موقف الصين من الانسحاب؟", False),
+        ("And how many of them are American?", True),
+        ("What about Kuwait?", True),
+        ("When did he say that?", True),
+        ("وماذا عن الكويت؟", True),
+        ("متى غادروا؟", True),
+    ],
+)
 def test_follow_up_only_when_the_question_is_elliptical(question, followup):
     assert is_followup(question, LEX) is followup
 
 
 def test_weighted_fusion_lets_dense_lead_and_bm25_break_ties():
     dense, bm25 = [1, 2], [3, 1]
-    assert [i for i, _ in rrf([dense, bm25], 60, [1.0, 1.0])] == [1, 3, 2]  # equal: BM25's own hit jumps dense's 2nd
-    assert [i for i, _ in rrf([dense, bm25], 60, [1.0, 0.5])] == [1, 2, 3]  # half weight: dense order, BM25 adds 3
+    assert [i for i, _ in rrf([dense, bm25], 60, [1.0, 1.0])] == [
+        1,
+        3,
+        2,
+    ]  # equal: BM25's own hit jumps dense's 2nd
+    assert [i for i, _ in rrf([dense, bm25], 60, [1.0, 0.5])] == [
+        1,
+        2,
+        3,
+    ]  # half weight: dense order, BM25 adds 3
 
 
 def test_a_count_qualified_by_a_name_the_question_lacks_is_not_the_answer(seed_text):
@@ -190,8 +242,13 @@ def test_a_count_qualified_by_a_name_the_question_lacks_is_not_the_answer(seed_t
     spans = typed_spans("number", sentence, offset, None, LEX)
     best = rank_spans(spans, "How many coalition troops remain in Iraq?", sentence, offset, LEX)[0]
     assert best.render["en"] == "about 3,000 soldiers"
-    asked = rank_spans(typed_spans("number", sentence, offset, None, LEX),
-                       "How many American troops remain in Iraq?", sentence, offset, LEX)[0]
+    asked = rank_spans(
+        typed_spans("number", sentence, offset, None, LEX),
+        "How many American troops remain in Iraq?",
+        sentence,
+        offset,
+        LEX,
+    )[0]
     assert asked.render["en"] == "2,500 Americans"
 
 
@@ -199,15 +256,22 @@ def test_a_deadline_does_not_answer_when_something_happened(seed_text):
     sentence, offset = sentence_with(seed_text, "السادس والعشرين من يوليو", "بحلول نهاية العام")
     ref = dt.date(2021, 8, 8)
     spans = typed_spans("date", sentence, offset, ref, LEX)
-    when = rank_spans(spans, "When did Iraq and the US agree to withdraw combat forces?", sentence, offset, LEX)[0]
+    when = rank_spans(
+        spans, "When did Iraq and the US agree to withdraw combat forces?", sentence, offset, LEX
+    )[0]
     assert when.render["en"] == "26 July 2021"
-    by_when = rank_spans(typed_spans("date", sentence, offset, ref, LEX),
-                         "By when will the US combat forces leave Iraq?", sentence, offset, LEX)[0]
+    by_when = rank_spans(
+        typed_spans("date", sentence, offset, ref, LEX),
+        "By when will the US combat forces leave Iraq?",
+        sentence,
+        offset,
+        LEX,
+    )[0]
     assert "2021" in by_when.render["en"] and "July" not in by_when.render["en"]
 
 
 def test_dates_that_do_not_contradict_each_other_agree():
-    from rag.shortanswer import dates_compatible
+    from rag.answers.ranking import dates_compatible
 
     assert dates_compatible("2021-07-26", "?-07")  # "26 July 2021" and "July (year not stated)"
     assert dates_compatible("2021-07", "2021-07-26") and dates_compatible("2021", "2021-07-26")
@@ -222,12 +286,15 @@ def test_names_in_an_english_sentence_are_candidates_too():
     assert "Colonel Wayne Marotto" in [s.text for s in spans]
 
 
-@pytest.mark.parametrize("text, values", [
-    ("تبلغ مساحتها 11،787 ميل مربع", [11787.0]),  # an unspaced Arabic comma between thousands
-    ("بلغ 1,500 و2،500 جندي", [1500.0, 2500.0]),
-    ("في عامي 2019، 2020", [2019.0, 2020.0]),  # a spaced one separates
-    ("الأعداد 1،2،3", [1.0, 2.0, 3.0]),
-])
+@pytest.mark.parametrize(
+    "text, values",
+    [
+        ("تبلغ مساحتها 11،787 ميل مربع", [11787.0]),  # an unspaced Arabic comma between thousands
+        ("بلغ 1,500 و2،500 جندي", [1500.0, 2500.0]),
+        ("في عامي 2019، 2020", [2019.0, 2020.0]),  # a spaced one separates
+        ("الأعداد 1،2،3", [1.0, 2.0, 3.0]),
+    ],
+)
 def test_the_arabic_comma_groups_thousands_only_between_digits(text, values):
     assert [q.value for q in find_quantities(text)] == values
 

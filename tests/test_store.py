@@ -13,25 +13,32 @@ import numpy as np
 import psycopg
 import pytest
 
-from rag.chunking import Chunk
-from rag.ingest import Document
-from rag.store.base import StoreFilters, StoreInfo
+from rag.store.base import StoreInfo
 from rag.store.sqlite import SEAL_AT, SqliteStore
-from rag.text_ar import bm25_tokens
+from rag.text.arabic import bm25_tokens
+from rag.types import Chunk, Document, Filters
 from tests.conftest import fresh_database
 
 DIM = 16
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _doc(i: int, outlet: str = "العربي", date: str | None = "2021-06-05", source: str | None = None,
-         words: str = "") -> tuple[Document, list[Chunk]]:
+def _doc(
+    i: int,
+    outlet: str = "العربي",
+    date: str | None = "2021-06-05",
+    source: str | None = None,
+    words: str = "",
+) -> tuple[Document, list[Chunk]]:
     text = f"الخبر رقم {i} عن انسحاب القوات {words}. وقال المتحدث إن المحادثات مستمرة {i}."
     half = text.index(".") + 1
-    doc = Document(f"d{i:04d}", source or f"seeds/{i:03d}.txt", text, f"عنوان {i}", outlet, date, "ar",
-                   [(0, len(text))])
-    chunks = [Chunk(f"d{i:04d}:0", doc.doc_id, 0, half, text[:half], [(0, half)], 10),
-              Chunk(f"d{i:04d}:1", doc.doc_id, half + 1, len(text), text[half + 1:], [(half + 1, len(text))], 8)]
+    doc = Document(
+        f"d{i:04d}", source or f"seeds/{i:03d}.txt", text, f"عنوان {i}", outlet, date, "ar", [(0, len(text))]
+    )
+    chunks = [
+        Chunk(f"d{i:04d}:0", doc.doc_id, 0, half, text[:half], [(0, half)], 10),
+        Chunk(f"d{i:04d}:1", doc.doc_id, half + 1, len(text), text[half + 1 :], [(half + 1, len(text))], 8),
+    ]
     return doc, chunks
 
 
@@ -52,14 +59,20 @@ def engine(request, tmp_path):
     so the contract holds for graphs as for exact search, and while rows move from one to the other."""
     if request.param.startswith("sqlite"):
         where, seal_at = str(tmp_path / "store"), 4 if request.param == "sqlite-hnsw" else SEAL_AT
-        return where, lambda info=None: SqliteStore(Path(where), info, seal_at), \
-            f"from rag.store.sqlite import SqliteStore; from pathlib import Path; " \
-            f"store = SqliteStore(Path({where!r}), seal_at={seal_at})"
+        return (
+            where,
+            lambda info=None: SqliteStore(Path(where), info, seal_at),
+            f"from rag.store.sqlite import SqliteStore; from pathlib import Path; "
+            f"store = SqliteStore(Path({where!r}), seal_at={seal_at})",
+        )
     from rag.store.postgres import PostgresStore
 
     where = fresh_database(request.getfixturevalue("postgres"))
-    return where, lambda info=None: PostgresStore(where, info, graph_at=4), \
-        f"from rag.store.postgres import PostgresStore; store = PostgresStore({where!r})"
+    return (
+        where,
+        lambda info=None: PostgresStore(where, info, graph_at=4),
+        f"from rag.store.postgres import PostgresStore; store = PostgresStore({where!r})",
+    )
 
 
 @pytest.fixture
@@ -82,8 +95,10 @@ def test_upsert_fetch_and_info(open_store):
     store = open_store()
     rows = _put(store, 1)
     got = store.fetch(rows)
-    assert [g.row for g in got] == rows and got[0].doc.doc_id == "d0001" and got[1].chunk.chunk_id == "d0001:1"
-    assert got[0].doc.text[got[0].chunk.start:got[0].chunk.end] == got[0].chunk.text
+    assert (
+        [g.row for g in got] == rows and got[0].doc.doc_id == "d0001" and got[1].chunk.chunk_id == "d0001:1"
+    )
+    assert got[0].doc.text[got[0].chunk.start : got[0].chunk.end] == got[0].chunk.text
     info = store.info()
     assert (info.model_id, info.dim, info.n_docs, info.n_chunks) == ("test-model", DIM, 1, 2)
 
@@ -137,21 +152,29 @@ def test_filters_apply_to_both_legs(open_store):
     b = _put(store, 2, outlet="الجزيرة", date="2024-01-25")
     c = _put(store, 3, outlet="العربى", date="2021-08-08")  # the same outlet, written with «ى»
     q, words = _vectors(1, 5)[0], bm25_tokens("انسحاب القوات المحادثات")
-    cases = {StoreFilters(outlet="العربي"): a + c, StoreFilters(date_from="2021-07-01"): b + c,
-             StoreFilters(date_to="2021-12-31", outlet="العربي"): a + c, StoreFilters(doc_ids=frozenset({"d0002"})): b,
-             StoreFilters(doc_ids=frozenset()): []}
+    cases = {
+        Filters(outlet="العربي"): a + c,
+        Filters(date_from="2021-07-01"): b + c,
+        Filters(date_to="2021-12-31", outlet="العربي"): a + c,
+        Filters(doc_ids=frozenset({"d0002"})): b,
+        Filters(doc_ids=frozenset()): [],
+    }
     for f, want in cases.items():
         legs = store.search(q, words, 10, f)
         assert {r for r, _ in legs.dense} == set(want) and {r for r, _ in legs.bm25} == set(want), f
-    d = _put(store, 4, outlet="الجزيرة", date="2021-07-15")  # a date between the others, after filtered queries
+    d = _put(
+        store, 4, outlet="الجزيرة", date="2021-07-15"
+    )  # a date between the others, after filtered queries
     e = _put(store, 5, outlet="الجزيرة", date=None)  # undated: never inside a date range
-    for f, want in {StoreFilters(date_from="2021-07-01", date_to="2021-12-31"): c + d,
-                    StoreFilters(date_from="2021-07-15", date_to="2021-07-15"): d,
-                    StoreFilters(outlet="الجزيرة"): b + d + e}.items():
+    for f, want in {
+        Filters(date_from="2021-07-01", date_to="2021-12-31"): c + d,
+        Filters(date_from="2021-07-15", date_to="2021-07-15"): d,
+        Filters(outlet="الجزيرة"): b + d + e,
+    }.items():
         legs = store.search(q, words, 10, f)
         assert {r for r, _ in legs.dense} == set(want) and {r for r, _ in legs.bm25} == set(want), f
     store.delete(["d0004", "d0005"])
-    assert [d.doc_id for d in store.documents(StoreFilters(outlet="العربي"))] == ["d0001", "d0003"]
+    assert [d.doc_id for d in store.documents(Filters(outlet="العربي"))] == ["d0001", "d0003"]
     assert [d.doc_id for d in store.documents(limit=1, after="d0001")] == ["d0002"]
 
 
@@ -185,7 +208,9 @@ def test_reopening_gives_the_same_results(open_store):
     after = again.search(q, words, 10)
     for leg in ("dense", "bm25"):
         b, a = getattr(before, leg), getattr(after, leg)
-        assert [r for r, _ in a] == [r for r, _ in b] and [s for _, s in a] == pytest.approx([s for _, s in b])
+        assert [r for r, _ in a] == [r for r, _ in b] and [s for _, s in a] == pytest.approx(
+            [s for _, s in b]
+        )
     assert again.info().n_chunks == 8
 
 
@@ -205,8 +230,8 @@ _WRITER = """
 import sys
 import numpy as np
 sys.path.insert(0, {root!r})
-from rag.chunking import Chunk
-from rag.ingest import Document
+from rag.types import Chunk
+from rag.types import Document
 {open}
 for i in range({first}, {first} + 10):
     text = f"نص تجريبي رقم {{i}} للكتابة المتزامنة."
@@ -218,12 +243,22 @@ for i in range({first}, {first} + 10):
 
 def test_writers_in_other_processes_neither_block_forever_nor_lose_work(engine, open_store):
     reader = open_store()
-    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(_WRITER.format(
-        root=str(ROOT), open=engine[2], first=first, dim=DIM))]) for first in (0, 100)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                textwrap.dedent(_WRITER.format(root=str(ROOT), open=engine[2], first=first, dim=DIM)),
+            ]
+        )
+        for first in (0, 100)
+    ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     assert reader.info().n_docs == 20  # both writers' documents, seen by a reader opened before them
     legs = reader.search(_vectors(1, 3)[0], ["107"], 50)
-    assert len(legs.dense) == 20 and [r for r, _ in legs.bm25] == [r for r, _ in reader.search(None, ["107"], 5).bm25]
+    assert len(legs.dense) == 20 and [r for r, _ in legs.bm25] == [
+        r for r, _ in reader.search(None, ["107"], 5).bm25
+    ]
     assert len(legs.bm25) == 1 and "107" in reader.fetch([legs.bm25[0][0]])[0].chunk.text
 
 
@@ -235,18 +270,30 @@ def test_seed_index_gives_the_same_rankings(folders_isnad, engine):
     row_of: dict[int, int] = {}
     for doc in index.docs.values():
         pos = [i for i, c in enumerate(index.chunks) if c.doc_id == doc.doc_id]
-        rows = store.upsert(doc, [index.chunks[i] for i in pos], index.vectors[pos],
-                            [index.bm25_tokens_of(index.chunks[i]) for i in pos])
+        rows = store.upsert(
+            doc,
+            [index.chunks[i] for i in pos],
+            index.vectors[pos],
+            [index.bm25_tokens_of(index.chunks[i]) for i in pos],
+        )
         row_of.update(zip(pos, rows))
-    questions = ["متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف؟",
-                 "ماذا قال البنتاغون عن المحادثات مع العراق؟", "قاعدة عين الأسد", "كتائب حزب الله",
-                 "انسحاب القوات القتالية الأمريكية", "How many coalition troops remain in Iraq?"]
+    questions = [
+        "متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف؟",
+        "ماذا قال البنتاغون عن المحادثات مع العراق؟",
+        "قاعدة عين الأسد",
+        "كتائب حزب الله",
+        "انسحاب القوات القتالية الأمريكية",
+        "How many coalition troops remain in Iraq?",
+    ]
     same_first = 0
     for q in questions:
         qv = folders_isnad.embedder.embed_queries([q])[0]
         legs = store.search(qv, bm25_tokens(q), 10)
         assert [r for r, _ in legs.dense] == [row_of[i] for i, _ in index.dense_search(qv, 10, None)]
-        old, new = [row_of[i] for i, _ in index.bm25_search(bm25_tokens(q), 10, None)], [r for r, _ in legs.bm25]
+        old, new = (
+            [row_of[i] for i, _ in index.bm25_search(bm25_tokens(q), 10, None)],
+            [r for r, _ in legs.bm25],
+        )
         assert new == old, (q, old, new)
         same_first += bool(old)
     assert same_first >= 5, same_first  # the questions do find chunks by their words
@@ -264,7 +311,12 @@ def test_compaction_keeps_results_and_other_readers_follow(tmp_path):
     q, words = _vectors(1, 11)[0], bm25_tokens("انسحاب القوات")
     before = store.search(q, words, 20)
     store.compact()
-    assert sorted(p.suffix for p in (store.folder / "vectors").iterdir()) == [".faiss", ".npy", ".npy", ".npz"]  # one part
+    assert sorted(p.suffix for p in (store.folder / "vectors").iterdir()) == [
+        ".faiss",
+        ".npy",
+        ".npy",
+        ".npz",
+    ]  # one part
     for s in (store, reader):
         after = s.search(q, words, 20)
         assert [r for r, _ in after.dense] == [r for r, _ in before.dense]
@@ -362,7 +414,9 @@ def test_postgresql_bulk_fill_matches_row_by_row_and_keeps_its_indexes(postgres)
     try:
         doc, chunks, _, tokens = items[-1]
         with pytest.raises(psycopg.Error):  # a failed fill rolls back, its dropped index with it
-            bulk.upsert_many(items[:-1] + [(doc, chunks, np.ones((len(chunks), DIM + 1), np.float32), tokens)])
+            bulk.upsert_many(
+                items[:-1] + [(doc, chunks, np.ones((len(chunks), DIM + 1), np.float32), tokens)]
+            )
         assert bulk.info().n_chunks == 0 and bulk.search(None, ["انسحاب"], 5).bm25 == []
         assert _indexes(bulk) == _indexes(one)
         bulk.upsert_many(items)
@@ -370,13 +424,19 @@ def test_postgresql_bulk_fill_matches_row_by_row_and_keeps_its_indexes(postgres)
             one.upsert_many([item])
         assert _count(bulk, "isnad_postings") == 0 < _count(bulk, "isnad_segments")
         assert _count(one, "isnad_segments") == 0 < _count(one, "isnad_postings")
-        for f in (None, StoreFilters(outlet="منفذ 1"), StoreFilters(date_from="2022-01-01")):
+        for f in (None, Filters(outlet="منفذ 1"), Filters(date_from="2022-01-01")):
             for q in range(3):
                 a = bulk.search(_vectors(1, 100 + q)[0], bm25_tokens("انسحاب القوات من الموصل 7"), 20, f)
                 b = one.search(_vectors(1, 100 + q)[0], bm25_tokens("انسحاب القوات من الموصل 7"), 20, f)
                 assert a.bm25 and [s for _, s in a.dense] == pytest.approx([s for _, s in b.dense])
-                assert [s for _, s in a.bm25] == pytest.approx([s for _, s in b.bm25])  # rows differ: the failed fill used ids
-        assert {"isnad_chunks_hnsw", "isnad_postings_pkey", "isnad_postings_row"} <= _indexes(bulk) == _indexes(one)
+                assert [s for _, s in a.bm25] == pytest.approx(
+                    [s for _, s in b.bm25]
+                )  # rows differ: the failed fill used ids
+        assert (
+            {"isnad_chunks_hnsw", "isnad_postings_pkey", "isnad_postings_row"}
+            <= _indexes(bulk)
+            == _indexes(one)
+        )
         _put(bulk, 40)
         for store in (bulk, one):
             store.delete(["d0001", "d0007"])
@@ -385,14 +445,18 @@ def test_postgresql_bulk_fill_matches_row_by_row_and_keeps_its_indexes(postgres)
         assert bulk.info().n_chunks == 58 and bulk.search(None, bm25_tokens("الخبر رقم 40"), 1).bm25
         _put(one, 40)
         query = bm25_tokens("الخبر رقم 7 انسحاب القوات من الموصل")
-        assert [s for _, s in bulk.search(None, query, 60).bm25] == pytest.approx([s for _, s in one.search(None, query, 60).bm25])
+        assert [s for _, s in bulk.search(None, query, 60).bm25] == pytest.approx(
+            [s for _, s in one.search(None, query, 60).bm25]
+        )
     finally:
         bulk.close()
         one.close()
 
 
 def _indexes(store) -> set[str]:
-    return {r for r, in store._db.execute("SELECT indexname FROM pg_indexes WHERE tablename LIKE 'isnad_%'")}
+    return {
+        r for (r,) in store._db.execute("SELECT indexname FROM pg_indexes WHERE tablename LIKE 'isnad_%'")
+    }
 
 
 def _count(store, table: str) -> int:
@@ -409,20 +473,26 @@ def test_postgresql_bm25_over_sealed_segments_and_recent_rows_is_exact(postgres)
     store = PostgresStore(fresh_database(postgres), StoreInfo("test-model", DIM, {}), seal_at=40_000)
     try:
         rows = []
-        for batch in [items[b:b + 25] for b in range(0, 275, 25)] + [[item] for item in items[275:]]:
+        for batch in [items[b : b + 25] for b in range(0, 275, 25)] + [[item] for item in items[275:]]:
             rows += store.upsert_many(batch)
             store.settle()  # sealed in the background: waited for, so the segments are the same each run
-        assert _count(store, "(SELECT DISTINCT seg FROM isnad_segments) s") >= 3 and _count(store, "isnad_postings")
+        assert _count(store, "(SELECT DISTINCT seg FROM isnad_segments) s") >= 3 and _count(
+            store, "isnad_postings"
+        )
         store.delete([f"d{d:04d}" for d in range(0, 300, 7)])
-        assert _count(store, "isnad_dead") and _count(store, "isnad_postings p JOIN isnad_chunks c USING (row)")
-        live = {r: w for d, rs in enumerate(rows) if d % 7 for r, w in zip(rs, words[d * 10:d * 10 + 10])}
+        assert _count(store, "isnad_dead") and _count(
+            store, "isnad_postings p JOIN isnad_chunks c USING (row)"
+        )
+        live = {r: w for d, rs in enumerate(rows) if d % 7 for r, w in zip(rs, words[d * 10 : d * 10 + 10])}
         even = {r for d, rs in enumerate(rows) if d % 2 == 0 for r in rs}
         for rare in ("w150", "w400", "w1200"):
             query = [rare, "w0", "w1", "w2", "w3"]
             for k in (1, 10, 50):
                 got, ref = store.search(None, query, k).bm25, _reference(live, query, k)
-                assert [r for r, _ in got] == [r for r, _ in ref] and np.allclose([s for _, s in got], [s for _, s in ref])
-            got = store.search(None, query, 10, StoreFilters(outlet="منفذ 0")).bm25
+                assert [r for r, _ in got] == [r for r, _ in ref] and np.allclose(
+                    [s for _, s in got], [s for _, s in ref]
+                )
+            got = store.search(None, query, 10, Filters(outlet="منفذ 0")).bm25
             assert [r for r, _ in got] == [r for r, _ in _reference(live, query, 10, only=even.__contains__)]
     finally:
         store.close()
@@ -437,7 +507,8 @@ def test_postgresql_new_rows_are_searched_exactly_until_the_background_adds_them
     store = PostgresStore(fresh_database(postgres), StoreInfo("test-model", DIM, {}), graph_at=12)
     vectors, outlets = {}, {}
     try:
-        def exact_matches(f: StoreFilters | None = None) -> None:
+
+        def exact_matches(f: Filters | None = None) -> None:
             for seed in range(3):
                 q = _vectors(1, 50 + seed)[0]
                 allowed = [r for r in vectors if f is None or outlets[r] == f.outlet]
@@ -447,22 +518,26 @@ def test_postgresql_new_rows_are_searched_exactly_until_the_background_adds_them
         def put(i: int) -> None:
             outlet = "منفذ" if i % 2 else "آخر"
             doc, chunks = _doc(i, outlet=outlet)
-            for r, v in zip(store.upsert(doc, chunks, _vectors(len(chunks), i), [["w"]] * len(chunks)),
-                            _vectors(len(chunks), i)):
+            for r, v in zip(
+                store.upsert(doc, chunks, _vectors(len(chunks), i), [["w"]] * len(chunks)),
+                _vectors(len(chunks), i),
+            ):
                 vectors[r], outlets[r] = v, outlet
 
         for i in range(1, 6):
             put(i)
         assert _count(store, "isnad_chunks WHERE graphed") == 0
-        exact_matches(), exact_matches(StoreFilters(outlet="منفذ"))
+        exact_matches(), exact_matches(Filters(outlet="منفذ"))
         put(6)  # the 12th row: the background is asked to graph every row outside the graph
         store.settle()  # (rows uploaded while it runs may stay outside until the next request)
         assert _count(store, "isnad_chunks WHERE NOT graphed") == 0
         put(7)
-        exact_matches(), exact_matches(StoreFilters(outlet="منفذ"))
+        exact_matches(), exact_matches(Filters(outlet="منفذ"))
         store._db.execute("SET enable_seqscan = off")
-        plan = store._db.execute("EXPLAIN SELECT row FROM isnad_chunks WHERE graphed ORDER BY embedding <#> %s::vector "
-                                 "LIMIT 5", (_vectors(1, 1)[0],)).fetchall()
+        plan = store._db.execute(
+            "EXPLAIN SELECT row FROM isnad_chunks WHERE graphed ORDER BY embedding <#> %s::vector LIMIT 5",
+            (_vectors(1, 1)[0],),
+        ).fetchall()
         assert "isnad_chunks_hnsw" in str(plan)
     finally:
         store.close()
@@ -476,7 +551,7 @@ def _zipf_items() -> tuple[list[list[str]], list]:
     for d in range(300):
         doc, _ = _doc(d, outlet=f"منفذ {d % 2}")
         chunks = [Chunk(f"{doc.doc_id}:{i}", doc.doc_id, 0, 1, "x", [(0, 1)], 1) for i in range(10)]
-        items.append((doc, chunks, _vectors(10, d), words[d * 10:d * 10 + 10]))
+        items.append((doc, chunks, _vectors(10, d), words[d * 10 : d * 10 + 10]))
     return words, items
 
 
@@ -495,20 +570,29 @@ def test_postgresql_segments_merge_as_they_multiply_and_drop_their_dead_rows(pos
         return _count(store, "(SELECT DISTINCT seg FROM isnad_segments) s"), _count(store, "isnad_dead")
 
     def exact() -> None:
-        live = {r: w for d, rs in enumerate(rows) if d not in gone for r, w in zip(rs, words[d * 10:d * 10 + 10])}
+        live = {
+            r: w
+            for d, rs in enumerate(rows)
+            if d not in gone
+            for r, w in zip(rs, words[d * 10 : d * 10 + 10])
+        }
         for query in (["w150", "w0", "w1", "w2"], ["w900", "w3"], ["w1", "w2"]):
             got, ref = store.search(None, query, 20).bm25, _reference(live, query, 20)
-            assert [r for r, _ in got] == [r for r, _ in ref] and np.allclose([s for _, s in got], [s for _, s in ref])
+            assert [r for r, _ in got] == [r for r, _ in ref] and np.allclose(
+                [s for _, s in got], [s for _, s in ref]
+            )
 
     try:
         for batch in range(9):  # each batch of 250 chunks (~12,000 postings) becomes a segment of its own
-            rows += store.upsert_many(items[batch * 25:batch * 25 + 25])
+            rows += store.upsert_many(items[batch * 25 : batch * 25 + 25])
             store.settle()  # merged in the background
         gone = set(range(0, 225, 7))
         store.delete([f"d{d:04d}" for d in sorted(gone)])
         assert segments_and_dead() == (9, 10 * len(gone))
         exact()
-        rows += store.upsert_many(items[225:250])  # the tenth of its size: all ten merged, their dead rows dropped
+        rows += store.upsert_many(
+            items[225:250]
+        )  # the tenth of its size: all ten merged, their dead rows dropped
         store.settle()
         assert segments_and_dead() == (1, 0) and _count(store, "isnad_postings") == 0
         exact()
@@ -536,10 +620,12 @@ def test_postgresql_database_from_before_segments_is_upgraded_on_open(postgres):
         _put(store, i, words="الموصل" * (i % 3 == 0))
     query = bm25_tokens("انسحاب القوات من الموصل 12")
     before = store.search(_vectors(1, 5)[0], query, 10)
-    store._db.execute("DROP TABLE isnad_segments, isnad_dead, isnad_chunk_terms; "
-                      "ALTER TABLE isnad_stats DROP COLUMN segments, DROP COLUMN unsealed; "
-                      "ALTER TABLE isnad_chunks DROP COLUMN graphed; "  # its partial indexes with it
-                      "CREATE INDEX isnad_chunks_hnsw ON isnad_chunks USING hnsw (embedding vector_ip_ops)")
+    store._db.execute(
+        "DROP TABLE isnad_segments, isnad_dead, isnad_chunk_terms; "
+        "ALTER TABLE isnad_stats DROP COLUMN segments, DROP COLUMN unsealed; "
+        "ALTER TABLE isnad_chunks DROP COLUMN graphed; "  # its partial indexes with it
+        "CREATE INDEX isnad_chunks_hnsw ON isnad_chunks USING hnsw (embedding vector_ip_ops)"
+    )
     store.close()
     store = PostgresStore(where)
     try:
@@ -555,7 +641,8 @@ def test_postgresql_database_from_before_segments_is_upgraded_on_open(postgres):
             if i not in (3, 12):
                 _put(fresh, i, words="الموصل" * (i % 3 == 0))
         assert [s for _, s in store.search(None, query, 10).bm25] == pytest.approx(
-            [s for _, s in fresh.search(None, query, 10).bm25])
+            [s for _, s in fresh.search(None, query, 10).bm25]
+        )
         assert _count(store, "isnad_terms") == _count(fresh, "isnad_terms")
         fresh.close()
     finally:

@@ -1,4 +1,4 @@
-from rag.text_ar import bm25_tokens, detect_language, normalize_ar, normalize_for_model, sentence_spans
+from rag.text.arabic import bm25_tokens, detect_language, normalize_ar, normalize_for_model, sentence_spans
 
 
 def sentences(text):
@@ -21,7 +21,12 @@ def test_model_normalisation_handles_nbsp_zero_width_and_presentation_forms():
 
 def test_split_on_arabic_and_latin_terminators():
     assert sentences("هل انسحبت القوات؟ نعم، انسحبت. وماذا بعد؛ لا نعرف! End.") == [
-        "هل انسحبت القوات؟", "نعم، انسحبت.", "وماذا بعد؛", "لا نعرف!", "End."]
+        "هل انسحبت القوات؟",
+        "نعم، انسحبت.",
+        "وماذا بعد؛",
+        "لا نعرف!",
+        "End.",
+    ]
 
 
 def test_no_split_inside_decimals_dates_abbreviations():
@@ -40,7 +45,8 @@ def test_line_breaks_split_and_closing_quotes_stay():
 
 def test_ellipsis_inside_headline_is_not_a_boundary():
     assert sentences("باستثناء الاستشاريين.. العراق يعلن بدء الانسحاب") == [
-        "باستثناء الاستشاريين.. العراق يعلن بدء الانسحاب"]
+        "باستثناء الاستشاريين.. العراق يعلن بدء الانسحاب"
+    ]
 
 
 def test_spans_are_offsets_into_the_original():

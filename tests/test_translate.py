@@ -1,4 +1,5 @@
-"""Fact-locked translation: rule-rendered facts, what the model must keep, key facts, the cache, and the real local model on seed text."""
+"""Fact-locked translation: rule-rendered facts, what the model must keep, key facts, the cache, and the
+real local model on seed text."""
 
 from __future__ import annotations
 
@@ -7,17 +8,29 @@ import re
 
 import pytest
 
-from rag.lexicon import load_lexicon
-from rag.llm import Message
-from rag.translate import (TranslationCache, Translator, clauses, find_facts, inline, key_facts, missing_facts,
-                           restore_days)
-from rag.verify import invented_names, negation_mismatch, numbers
+from rag.answers.verify import invented_names, negation_mismatch, numbers
+from rag.text.lexicon import load_lexicon
+from rag.translation.translator import (
+    TranslationCache,
+    Translator,
+    clauses,
+    find_facts,
+    inline,
+    key_facts,
+    missing_facts,
+    restore_days,
+)
+from rag.types import Message
 
-JULY_AR = ("وفي السادس والعشرين من يوليو الماضي، اتفق العراق مع الولايات المتحدة على انسحاب جميع القوات "
-           "الأميركية المقاتلة من العراق بحلول نهاية العام الجاري 2021.")
+JULY_AR = (
+    "وفي السادس والعشرين من يوليو الماضي، اتفق العراق مع الولايات المتحدة على انسحاب جميع القوات "
+    "الأميركية المقاتلة من العراق بحلول نهاية العام الجاري 2021."
+)
 TROOPS_AR = "ولا يزال حوالي 3000 جندي للتحالف الدولي على الأراضي العراقيّة، بينهم 2500 أميركي."
-ORDINAL_AR = ("وشملت القوات المنسحبة وحدات مشاة وطيران من الحرس الوطني الجوي لايوا ومينيسوتا ولويزيانا في الولايات "
-              "المتحدة، مع طائرتين ضمن الكتيبة الأولى فوج الطيران الأول، مع فوج المشاة الثاني والسادس والسادس عشر مشاة.")
+ORDINAL_AR = (
+    "وشملت القوات المنسحبة وحدات مشاة وطيران من الحرس الوطني الجوي لايوا ومينيسوتا ولويزيانا في الولايات "
+    "المتحدة، مع طائرتين ضمن الكتيبة الأولى فوج الطيران الأول، مع فوج المشاة الثاني والسادس والسادس عشر مشاة."
+)
 REF = dt.date(2021, 8, 9)
 LEX = load_lexicon()
 
@@ -32,8 +45,10 @@ def test_facts_are_rendered_by_rule_and_written_in_english_for_the_model():
 
 
 def test_quantities_keep_their_noun_and_a_word_ordinal_is_no_number():
-    assert [f.english for f in find_facts(TROOPS_AR, REF, LEX) if f.kind == "number"] == \
-        ["about 3,000 soldiers", "2,500 Americans"]
+    assert [f.english for f in find_facts(TROOPS_AR, REF, LEX) if f.kind == "number"] == [
+        "about 3,000 soldiers",
+        "2,500 Americans",
+    ]
     line = key_facts(ORDINAL_AR, REF, LEX)
     assert line == "United States" and not numbers(line)  # «السادس عشر» is the 16th regiment, not "10"
 
@@ -48,24 +63,41 @@ def test_each_rendering_must_come_back_a_date_in_any_order():
     good = "About 3,000 coalition soldiers remain on Iraqi soil, among them 2,500 Americans."
     assert missing_facts(good, facts) == []
     assert missing_facts("About 3,000 coalition soldiers remain on Iraqi soil.", facts) == ["2,500 Americans"]
-    assert missing_facts("3,000 soldiers remain on Iraqi soil, 2,500 of them Americans.", facts) == \
-        ["about 3,000 soldiers"]  # "about" is part of the fact
+    assert missing_facts("3,000 soldiers remain on Iraqi soil, 2,500 of them Americans.", facts) == [
+        "about 3,000 soldiers"
+    ]  # "about" is part of the fact
     july = find_facts(JULY_AR, REF, LEX)
-    assert missing_facts("On July 26, 2021, Iraq agreed with the United States that all American combat forces "
-                         "would leave Iraq by the end of 2021.", july) == []
-    assert missing_facts("On July 6, 2020, Iraq agreed with the United States that American forces would leave "
-                         "by the end of the year.", july) == ["26 July 2021", "2021"]
+    assert (
+        missing_facts(
+            "On July 26, 2021, Iraq agreed with the United States that all American combat forces "
+            "would leave Iraq by the end of 2021.",
+            july,
+        )
+        == []
+    )
+    assert missing_facts(
+        "On July 6, 2020, Iraq agreed with the United States that American forces would leave "
+        "by the end of the year.",
+        july,
+    ) == ["26 July 2021", "2021"]
 
 
 def test_long_sentences_split_at_clause_boundaries_short_ones_do_not():
     assert clauses(TROOPS_AR) == [(TROOPS_AR, "")]
-    long = ("وقال المتحدث باسم الحكومة العراقية في مؤتمر صحفي عقده اليوم في العاصمة بغداد إن المفاوضات مستمرة مع "
-            "الجانب الأمريكي، وأضاف أن اللجان الفنية ستحدد موعد انسحاب القوات القتالية من البلاد خلال الأشهر المقبلة "
-            "بحسب ما اتفق عليه الطرفان في الجولة الأخيرة من الحوار الاستراتيجي")
-    assert clauses(long) == [(long, "")]  # 41 words: the model keeps a sentence this long whole, and reads better so
+    long = (
+        "وقال المتحدث باسم الحكومة العراقية في مؤتمر صحفي عقده اليوم في العاصمة بغداد إن المفاوضات مستمرة مع "
+        "الجانب الأمريكي، وأضاف أن اللجان الفنية ستحدد موعد انسحاب القوات القتالية من البلاد خلال الأشهر المقبلة "
+        "بحسب ما اتفق عليه الطرفان في الجولة الأخيرة من الحوار الاستراتيجي"
+    )
+    assert clauses(long) == [
+        (long, "")
+    ]  # 41 words: the model keeps a sentence this long whole, and reads better so
     parts = clauses(long, long_sentence=28)
-    assert len(parts) == 2 and parts[0][1] == ", " and "".join(p for p, _ in parts).replace(" ", "") == \
-        long.replace("،", "").replace(" ", "")
+    assert (
+        len(parts) == 2
+        and parts[0][1] == ", "
+        and "".join(p for p, _ in parts).replace(" ", "") == long.replace("،", "").replace(" ", "")
+    )
 
 
 class ScriptedGenerator:
@@ -86,28 +118,45 @@ def _translator(gen, tmp_path, settings):
 
 
 def test_model_sees_the_rules_renderings_and_cannot_add_its_own(tmp_path, settings):
-    gen = ScriptedGenerator(["Some about 3,000 soldiers of the coalition remain on Iraqi soil, among them 2,500 Americans."])
+    gen = ScriptedGenerator(
+        ["Some about 3,000 soldiers of the coalition remain on Iraqi soil, among them 2,500 Americans."]
+    )
     t = _translator(gen, tmp_path, settings).translate(TROOPS_AR, "en", REF)
-    assert t.text == "Some about 3,000 soldiers of the coalition remain on Iraqi soil, among them 2,500 Americans."
+    assert (
+        t.text
+        == "Some about 3,000 soldiers of the coalition remain on Iraqi soil, among them 2,500 Americans."
+    )
     assert "حوالي" not in gen.seen[0] and "about 3,000 soldiers" in gen.seen[0]
-    inventing = ScriptedGenerator(["About 3,000 soldiers and 400 tanks remain on Iraqi soil, among them 2,500 Americans."] * 2)
+    inventing = ScriptedGenerator(
+        ["About 3,000 soldiers and 400 tanks remain on Iraqi soil, among them 2,500 Americans."] * 2
+    )
     t = _translator(inventing, tmp_path / "b", settings).translate(TROOPS_AR, "en", REF)
-    assert t.text is None and "400" in t.note and len(inventing.seen) == 2  # one stricter retry, then withheld
+    assert (
+        t.text is None and "400" in t.note and len(inventing.seen) == 2
+    )  # one stricter retry, then withheld
 
 
 def test_dropped_fact_is_retried_then_withheld_with_facts(tmp_path, settings):
-    gen = ScriptedGenerator(["About 3,000 soldiers remain.",
-                             "About 3,000 soldiers remain on Iraqi soil, among them 2,500 Americans."])
+    gen = ScriptedGenerator(
+        [
+            "About 3,000 soldiers remain.",
+            "About 3,000 soldiers remain on Iraqi soil, among them 2,500 Americans.",
+        ]
+    )
     t = _translator(gen, tmp_path, settings).translate(TROOPS_AR, "en", REF)
     assert t.text and t.text.endswith("2,500 Americans.") and len(gen.seen) == 2
     assert "Keep these exactly as written: about 3,000 soldiers; Iraqi; 2,500 Americans." in gen.seen[1]
     gen = ScriptedGenerator(["About 3,000 soldiers remain.", "About 3,000 soldiers remain."])
     t = _translator(gen, tmp_path / "c", settings).translate(TROOPS_AR, "en", REF)
-    assert t.text is None and "dropped" in t.note and t.facts == "about 3,000 soldiers, 2,500 Americans · Iraqi"
+    assert (
+        t.text is None and "dropped" in t.note and t.facts == "about 3,000 soldiers, 2,500 Americans · Iraqi"
+    )
 
 
 def test_cache_pays_once_and_survives_a_torn_line(tmp_path, settings):
-    gen = ScriptedGenerator(["About 3,000 soldiers of the coalition remain on Iraqi soil, among them 2,500 Americans."])
+    gen = ScriptedGenerator(
+        ["About 3,000 soldiers of the coalition remain on Iraqi soil, among them 2,500 Americans."]
+    )
     first = _translator(gen, tmp_path, settings).translate(TROOPS_AR, "en", REF)
     with (tmp_path / "t.jsonl").open("a", encoding="utf-8") as f:
         f.write('{"key": "torn')  # a crash mid-write
@@ -118,7 +167,7 @@ def test_cache_pays_once_and_survives_a_torn_line(tmp_path, settings):
 @pytest.mark.llm
 def test_local_model_translations_keep_every_fact(settings, embedder, tmp_path):
     """The bundled model on seed sentences: what is shown carries each fact's rendering and no other number."""
-    from rag.llm import make_generator
+    from rag.models.llm import make_generator
 
     gen = make_generator(settings.model_copy(update={"generator": "local"}))
     tr = Translator(gen, embedder, settings, LEX, TranslationCache(tmp_path / "t.jsonl"))
@@ -130,7 +179,9 @@ def test_local_model_translations_keep_every_fact(settings, embedder, tmp_path):
             assert t.note.startswith("translation withheld") and t.facts
             continue
         shown += 1
-        assert missing_facts(t.text, facts) == [], t.text  # every date, quantity and name as the rule rendered it
+        assert missing_facts(t.text, facts) == [], (
+            t.text
+        )  # every date, quantity and name as the rule rendered it
         assert numbers(t.text) <= numbers(" ".join(f.english for f in facts)), t.text
         assert not re.search(r"[\u0600-\u06ff]", t.text)
     assert shown >= 1
@@ -141,16 +192,35 @@ NO_NEED_AR = "أعلن الجيش العراقي عن عدم حاجته لأي �
 NO_DEAL_AR = "فريق المفاوضات الأمريكية لم يوافق على سحب القوات القتالية وتغيير طبيعة المهمة دون مقابل"
 
 
-@pytest.mark.parametrize("arabic, english, caught", [
-    (WONT_CUT_AR, "CENTCOM announced that the United States will reduce its forces in Iraq.", True),
-    (WONT_CUT_AR, "CENTCOM announced that the United States will not reduce its forces in Iraq.", False),
-    (NO_NEED_AR, "The Iraqi army announced it needs American and foreign soldiers fighting with its forces.", True),
-    (NO_NEED_AR, "The Iraqi army announced it has no need for any American or foreign soldier.", False),
-    (NO_DEAL_AR, "The US negotiating team did not agree to withdraw combat troops without compensation.", False),
-    (NO_DEAL_AR, "The US negotiating team did not agree to withdraw combat troops, not without compensation.", True),
-    (TROOPS_AR, "About 3,000 coalition soldiers are still on Iraqi soil, 2,500 of them American.", False),  # «لا يزال»: still
-    (TROOPS_AR, "About 3,000 coalition soldiers are no longer on Iraqi soil.", True),
-])
+@pytest.mark.parametrize(
+    "arabic, english, caught",
+    [
+        (WONT_CUT_AR, "CENTCOM announced that the United States will reduce its forces in Iraq.", True),
+        (WONT_CUT_AR, "CENTCOM announced that the United States will not reduce its forces in Iraq.", False),
+        (
+            NO_NEED_AR,
+            "The Iraqi army announced it needs American and foreign soldiers fighting with its forces.",
+            True,
+        ),
+        (NO_NEED_AR, "The Iraqi army announced it has no need for any American or foreign soldier.", False),
+        (
+            NO_DEAL_AR,
+            "The US negotiating team did not agree to withdraw combat troops without compensation.",
+            False,
+        ),
+        (
+            NO_DEAL_AR,
+            "The US negotiating team did not agree to withdraw combat troops, not without compensation.",
+            True,
+        ),
+        (
+            TROOPS_AR,
+            "About 3,000 coalition soldiers are still on Iraqi soil, 2,500 of them American.",
+            False,
+        ),  # «لا يزال»: still
+        (TROOPS_AR, "About 3,000 coalition soldiers are no longer on Iraqi soil.", True),
+    ],
+)
 def test_a_flipped_negation_is_withheld(arabic, english, caught):
     assert bool(negation_mismatch(arabic, english)) is caught
     assert bool(negation_mismatch(english, arabic)) is caught  # either direction
@@ -160,51 +230,96 @@ def test_cached_drafts_are_rejudged_when_the_floor_moves(tmp_path, settings):
     """A draft is paid for once; a new floor or polarity rule re-judges it without calling the model."""
     cache = TranslationCache(tmp_path / "t.jsonl")
     key = TranslationCache.key("scripted", "en", WONT_CUT_AR)
-    cache.put(key, {"model": "scripted", "target": "en", "source": WONT_CUT_AR, "note": "", "similarity": 0.7,
-                    "draft": "CENTCOM announced that the United States will not reduce its forces in Iraq."})
+    cache.put(
+        key,
+        {
+            "model": "scripted",
+            "target": "en",
+            "source": WONT_CUT_AR,
+            "note": "",
+            "similarity": 0.7,
+            "draft": "CENTCOM announced that the United States will not reduce its forces in Iraq.",
+        },
+    )
     low, high = (settings.model_copy(update={"translation_min_similarity": f}) for f in (0.67, 0.82))
     shown = Translator(ScriptedGenerator([]), None, low, LEX, TranslationCache(tmp_path / "t.jsonl"))
     assert shown.translate(WONT_CUT_AR, "en", REF).text.endswith("will not reduce its forces in Iraq.")
     held = Translator(ScriptedGenerator([]), None, high, LEX, TranslationCache(tmp_path / "t.jsonl"))
     assert "similarity 0.70" in held.translate(WONT_CUT_AR, "en", REF).note
-    cache.put(key, {**cache.get(key), "draft": "CENTCOM announced that the United States will reduce its forces."})
+    cache.put(
+        key, {**cache.get(key), "draft": "CENTCOM announced that the United States will reduce its forces."}
+    )
     flipped = Translator(ScriptedGenerator([]), None, low, LEX, cache).translate(WONT_CUT_AR, "en", REF)
     assert flipped.text is None and "negation" in flipped.note
 
 
 def test_a_day_the_model_drops_is_put_back_from_the_rule():
     facts = find_facts("وأعلنت بغداد في السابع من أبريل الماضي الاتفاق مع واشنطن", dt.date(2021, 6, 5), LEX)
-    assert restore_days("Baghdad announced in April 2021 a deal with Washington.", facts) == \
-        "Baghdad announced on 7 April 2021 a deal with Washington."
-    assert restore_days("Baghdad announced in May a deal with Washington.", facts) == \
-        "Baghdad announced in May a deal with Washington."  # another month: nothing to restore, so withheld
+    assert (
+        restore_days("Baghdad announced in April 2021 a deal with Washington.", facts)
+        == "Baghdad announced on 7 April 2021 a deal with Washington."
+    )
+    assert (
+        restore_days("Baghdad announced in May a deal with Washington.", facts)
+        == "Baghdad announced in May a deal with Washington."
+    )  # another month: nothing to restore, so withheld
     two = "In April and in April again, Baghdad agreed with Washington."
     assert restore_days(two, facts) == two  # which April is meant is unclear: left alone
 
 
 def test_a_sentence_that_fails_whole_is_retried_clause_by_clause(tmp_path, settings):
-    long = ("وقال المتحدث باسم الحكومة العراقية في مؤتمر صحفي عقده اليوم في العاصمة بغداد إن المفاوضات مستمرة مع "
-            "الجانب الأمريكي، وأضاف أن اللجان الفنية ستحدد موعد انسحاب القوات القتالية من البلاد")
+    long = (
+        "وقال المتحدث باسم الحكومة العراقية في مؤتمر صحفي عقده اليوم في العاصمة بغداد إن المفاوضات مستمرة مع "
+        "الجانب الأمريكي، وأضاف أن اللجان الفنية ستحدد موعد انسحاب القوات القتالية من البلاد"
+    )
     whole_drops_baghdad = "The Iraqi government spokesman said negotiations with the American side continue."
-    gen = ScriptedGenerator([whole_drops_baghdad] * 2 + [
-        "The Iraqi government spokesman said at a press conference in the capital Baghdad that negotiations "
-        "with the American side continue",
-        "He added that the technical committees will set the date of the combat troops' withdrawal."])
+    gen = ScriptedGenerator(
+        [whole_drops_baghdad] * 2
+        + [
+            "The Iraqi government spokesman said at a press conference in the capital Baghdad that negotiations "
+            "with the American side continue",
+            "He added that the technical committees will set the date of the combat troops' withdrawal.",
+        ]
+    )
     t = _translator(gen, tmp_path, settings).translate(long, "en", REF)
-    assert len(gen.seen) == 4 and t.text.startswith("The Iraqi government spokesman said at a press conference")
-    assert t.text.endswith(", he added that the technical committees will set the date of the combat troops' withdrawal.")
+    assert len(gen.seen) == 4 and t.text.startswith(
+        "The Iraqi government spokesman said at a press conference"
+    )
+    assert t.text.endswith(
+        ", he added that the technical committees will set the date of the combat troops' withdrawal."
+    )
 
 
 KADHIMI_AR = "قال رئيس الوزارء العراقي مصطفى الكاظمي اليوم الخميس إن الحوار يمثل بوابة لاستعادة الوضع الطبيعي"
-PENTAGON_AR = "أعلنت وزارة الدفاع الأمريكية (البنتاجون) عن عقد اجتماعات اللجنة العسكرية العليا في الأيام المقبلة"
+PENTAGON_AR = (
+    "أعلنت وزارة الدفاع الأمريكية (البنتاجون) عن عقد اجتماعات اللجنة العسكرية العليا في الأيام المقبلة"
+)
 
 
-@pytest.mark.parametrize("arabic, english, guessed", [
-    (KADHIMI_AR, "The Iraqi Prime Minister, Mr. Mohammed Kadhimi, said on Thursday that the dialogue is a gateway.",
-     ["Mohammed"]),  # the article says Mustafa: a first name the model guessed
-    (KADHIMI_AR, "Iraqi Prime Minister Mustafa al-Kadhimi said on Thursday that the dialogue is a gateway.", []),
-    (PENTAGON_AR, "The US Department of Defense (the Pentagon) announced meetings of the Higher Military Committee.", []),
-    (PENTAGON_AR, "The Pentagon announced meetings of the American-Iraqi Joint Chiefs of Staff.", ["Chiefs"]),
-])
+@pytest.mark.parametrize(
+    "arabic, english, guessed",
+    [
+        (
+            KADHIMI_AR,
+            "The Iraqi Prime Minister, Mr. Mohammed Kadhimi, said on Thursday that the dialogue is a gateway.",
+            ["Mohammed"],
+        ),  # the article says Mustafa: a first name the model guessed
+        (
+            KADHIMI_AR,
+            "Iraqi Prime Minister Mustafa al-Kadhimi said on Thursday that the dialogue is a gateway.",
+            [],
+        ),
+        (
+            PENTAGON_AR,
+            "The US Department of Defense (the Pentagon) announced meetings of the Higher Military Committee.",
+            [],
+        ),
+        (
+            PENTAGON_AR,
+            "The Pentagon announced meetings of the American-Iraqi Joint Chiefs of Staff.",
+            ["Chiefs"],
+        ),
+    ],
+)
 def test_a_name_the_arabic_does_not_write_is_a_guess(arabic, english, guessed):
     assert invented_names(arabic, english, LEX) == guessed

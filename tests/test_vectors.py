@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.chunking import Chunk
-from rag.ingest import Document
-from rag.store.base import StoreError, StoreFilters, StoreInfo
-from rag.store.sqlite import SqliteStore
+from rag.errors import StoreError
 from rag.store import vectors as vectors_module
+from rag.store.base import StoreInfo
+from rag.store.sqlite import SqliteStore
 from rag.store.vectors import Sealed, Vectors, rows_path
+from rag.types import Chunk, Document, Filters
 
 DIM = 64
 
@@ -50,7 +50,10 @@ def test_sealed_parts_find_what_exact_search_finds(tmp_path, monkeypatch):
         vectors.sealed.append(Sealed.open(tmp_path / f"hnsw-{part}.faiss"))
     vectors.add(x[5000:], rows[5000:])
     queries = _clustered(20, seed=1)
-    assert np.mean([_recall([r for r, _ in vectors.search(q, 10)], _exact(rows, x, q, 10)) for q in queries]) >= 0.98
+    assert (
+        np.mean([_recall([r for r, _ in vectors.search(q, 10)], _exact(rows, x, q, 10)) for q in queries])
+        >= 0.98
+    )
 
     gone = rows[::7]  # every seventh chunk deleted, in the parts and the flat vectors
     vectors.remove(gone)
@@ -64,18 +67,28 @@ def test_sealed_parts_find_what_exact_search_finds(tmp_path, monkeypatch):
         assert not set(found) & set(gone.tolist())
         assert _recall(found, _exact(rows[live], x[live], q, 10)) >= 0.9
         in_small = np.isin(rows, small)
-        assert [r for r, _ in vectors.search(q, 10, _mask(small))] == _exact(rows[in_small], x[in_small], q, 10)
+        assert [r for r, _ in vectors.search(q, 10, _mask(small))] == _exact(
+            rows[in_small], x[in_small], q, 10
+        )
         in_large = np.isin(rows, large)
         found = [r for r, _ in vectors.search(q, 10, _mask(large))]
-        assert set(found) <= set(large.tolist()) and _recall(found, _exact(rows[in_large], x[in_large], q, 10)) >= 0.9
+        assert (
+            set(found) <= set(large.tolist())
+            and _recall(found, _exact(rows[in_large], x[in_large], q, 10)) >= 0.9
+        )
     got_rows, got = vectors.all()
     assert got_rows.tolist() == rows[live].tolist() and np.array_equal(got, x[live])
 
 
 def _put(store: SqliteStore, i: int, vectors: np.ndarray, outlet: str = "العربي") -> list[int]:
     text = " ".join(f"جملة {i} رقم {j}." for j in range(len(vectors)))
-    doc = Document(f"d{i:05d}", f"docs/{i}.txt", text, f"عنوان {i}", outlet, "2022-01-01", "ar", [(0, len(text))])
-    chunks = [Chunk(f"{doc.doc_id}:{j}", doc.doc_id, 0, len(text), text, [(0, len(text))], 5) for j in range(len(vectors))]
+    doc = Document(
+        f"d{i:05d}", f"docs/{i}.txt", text, f"عنوان {i}", outlet, "2022-01-01", "ar", [(0, len(text))]
+    )
+    chunks = [
+        Chunk(f"{doc.doc_id}:{j}", doc.doc_id, 0, len(text), text, [(0, len(text))], 5)
+        for j in range(len(vectors))
+    ]
     return store.upsert(doc, chunks, vectors, [["جملة", str(i), str(j)] for j in range(len(vectors))])
 
 
@@ -85,8 +98,10 @@ def test_the_store_seals_compacts_and_recovers_its_parts(tmp_path):
     store, reader = SqliteStore(folder, info, seal_at=400), SqliteStore(folder, seal_at=400)
     x = _clustered(1500)
     rows = []
-    for i in range(30):  # 50 chunks a document: a part sealed every 8 documents (in the background: waited for)
-        rows += _put(store, i, x[50 * i: 50 * (i + 1)], outlet="العربي" if i % 3 else "الجزيرة")
+    for i in range(
+        30
+    ):  # 50 chunks a document: a part sealed every 8 documents (in the background: waited for)
+        rows += _put(store, i, x[50 * i : 50 * (i + 1)], outlet="العربي" if i % 3 else "الجزيرة")
         store.settle()
     rows = np.array(rows)
     names = sorted(p.name for p in (folder / "vectors").iterdir())
@@ -99,9 +114,11 @@ def test_the_store_seals_compacts_and_recovers_its_parts(tmp_path):
     for s in (store, reader):  # the reader follows the seals another instance committed
         assert _recall([r for r, _ in s.search(q, None, 10).dense], exact) >= 0.9
         assert s.check() == []
-    aljazeera = s.search(q, None, 10, StoreFilters(outlet="الجزيرة")).dense
-    in_outlet = np.isin(rows, [r for i in range(0, 30, 3) for r in rows[50 * i: 50 * (i + 1)]])
-    assert [r for r, _ in aljazeera] == _exact(rows[in_outlet], x[in_outlet], q, 10)  # few rows: scored exactly
+    aljazeera = s.search(q, None, 10, Filters(outlet="الجزيرة")).dense
+    in_outlet = np.isin(rows, [r for i in range(0, 30, 3) for r in rows[50 * i : 50 * (i + 1)]])
+    assert [r for r, _ in aljazeera] == _exact(
+        rows[in_outlet], x[in_outlet], q, 10
+    )  # few rows: scored exactly
 
     store.compact()
     names = sorted(p.name for p in (folder / "vectors").iterdir())

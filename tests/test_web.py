@@ -7,8 +7,9 @@ from collections import Counter
 
 import pytest
 
-from rag.ingest import ingest_paths, parse_document
-from rag.web import AddressRefused, Fetcher, FetchError, allow_list, save, vet
+from rag.errors import AddressRefused, FetchError
+from rag.ingest.files import ingest_paths, parse_document
+from rag.ingest.web import Fetcher, allow_list, save, vet
 from tests.webserver import ARABIC_EXPECTED, WebServer
 
 
@@ -56,8 +57,9 @@ def test_the_english_page_takes_its_date_from_the_markup(fetcher, server):
 def test_a_saved_page_keeps_its_original_and_enters_the_corpus_with_its_address(fetcher, server, tmp_path):
     url = server.url("/ar.html")
     text_file = save(fetcher.page(url), tmp_path)
-    assert (tmp_path / (text_file.stem + ".html.original")).read_bytes() == \
-        (ARABIC_EXPECTED.parent / "cnnarabic-syria-2013.html").read_bytes()
+    assert (tmp_path / (text_file.stem + ".html.original")).read_bytes() == (
+        ARABIC_EXPECTED.parent / "cnnarabic-syria-2013.html"
+    ).read_bytes()
     result = ingest_paths([tmp_path])  # a folder of saved pages: the originals are not read as articles
     [doc] = result.documents
     assert doc.origin["via"] == "url" and doc.origin["url"] == url and doc.date == "2013-08-28"
@@ -65,21 +67,24 @@ def test_a_saved_page_keeps_its_original_and_enters_the_corpus_with_its_address(
     assert doc.text == text_file.read_text(encoding="utf-8")  # citations are offsets into the stored text
 
 
-@pytest.mark.parametrize("path, message", [
-    ("/missing", "HTTP 404"),
-    ("/report.pdf", "serves 'application/pdf', not a web page"),
-    ("/nav.html", "no article text was found"),
-    ("/huge.html", "the page is 50.0 MB; the limit is 10.0 MB"),
-    ("/endless.html", "larger than the limit of 10.0 MB"),
-    ("/private/page.html", "robots.txt asks automated readers not to fetch this page"),
-])
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("/missing", "HTTP 404"),
+        ("/report.pdf", "serves 'application/pdf', not a web page"),
+        ("/nav.html", "no article text was found"),
+        ("/huge.html", "the page is 50.0 MB; the limit is 10.0 MB"),
+        ("/endless.html", "larger than the limit of 10.0 MB"),
+        ("/private/page.html", "robots.txt asks automated readers not to fetch this page"),
+    ],
+)
 def test_bad_pages_get_their_own_message(fetcher, server, path, message):
     with pytest.raises(FetchError, match=message.replace(".", r"\.").replace("(", r"\(")):
         fetcher.page(server.url(path))
 
 
 def test_an_unreachable_host_says_so(fetcher):
-    from rag.llm import free_port
+    from rag.models.llm import free_port
 
     port = free_port()  # nothing listens there
     with pytest.raises(FetchError, match="could not be fetched"):
@@ -88,12 +93,29 @@ def test_an_unreachable_host_says_so(fetcher):
         vet("http://no-such-host.invalid/x", set())
 
 
-@pytest.mark.parametrize("url", [
-    "file:///etc/passwd", "ftp://example.com/a", "gopher://127.0.0.1/", "javascript:alert(1)",
-    "http://127.0.0.1/", "http://localhost/", "http://[::1]/", "http://0.0.0.0/", "http://2130706433/",
-    "http://0x7f.1/", "http://10.0.0.1/", "http://192.168.1.1/", "http://172.16.0.1/", "http://169.254.169.254/latest",
-    "http://100.64.0.1/", "http://[::ffff:127.0.0.1]/", "http://[fd00::1]/", "http://user:pw@example.com/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://example.com/a",
+        "gopher://127.0.0.1/",
+        "javascript:alert(1)",
+        "http://127.0.0.1/",
+        "http://localhost/",
+        "http://[::1]/",
+        "http://0.0.0.0/",
+        "http://2130706433/",
+        "http://0x7f.1/",
+        "http://10.0.0.1/",
+        "http://192.168.1.1/",
+        "http://172.16.0.1/",
+        "http://169.254.169.254/latest",
+        "http://100.64.0.1/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[fd00::1]/",
+        "http://user:pw@example.com/",
+    ],
+)
 def test_addresses_users_cannot_make_the_server_fetch(url):
     with pytest.raises(AddressRefused):
         vet(url, set())
@@ -112,7 +134,7 @@ def test_a_redirect_to_another_local_address_is_refused_without_following_it(fet
     with pytest.raises(AddressRefused):
         fetcher.page(server.url("/redirect?to=http://127.0.0.1:1/secret"))
     with pytest.raises(AddressRefused):
-        fetcher.page(server.url("/redirect?to=http://localhost:%d/ar.html" % server.port))
+        fetcher.page(server.url(f"/redirect?to=http://localhost:{server.port}/ar.html"))
     assert "/secret" not in server.hits[hits:]
     # A redirect within the allowed origin is followed.
     assert fetcher.page(server.url("/redirect?to=/ar.html")).final_url == server.url("/ar.html")
@@ -122,17 +144,23 @@ def test_cli_ingests_a_url_and_ask_cites_the_page(embedder, server, tmp_path, mo
     """`isnad ingest URL` from the command line, then `isnad ask` quotes the page with its outlet and date."""
     import json
 
-    from rag.cli import main
+    from rag.interfaces.cli import main
 
     monkeypatch.setenv("ISNAD_FETCH_ALLOW", f"127.0.0.1:{server.port}")
     monkeypatch.setenv("ISNAD_PAGES_DIR", str(tmp_path / "pages"))
     index = ["--index-dir", str(tmp_path / "index")]
     bad = server.url("/report.pdf")
-    assert main(index + ["ingest", server.url("/ar.html"), bad]) == 2  # the good page goes in, the bad one is named
+    assert (
+        main(index + ["ingest", server.url("/ar.html"), bad]) == 2
+    )  # the good page goes in, the bad one is named
     out = capsys.readouterr()
     assert "added 1," in out.out and f"error: {bad}: the address serves 'application/pdf'" in out.err
     assert main(index + ["ask", "ما الذي سيطرت عليه فصائل المعارضة بريف دمشق؟", "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert not answer["abstained"]
     quote = next(s for s in answer["sources"] if "مستودعات للأسلحة" in s["quote"])
-    assert quote["outlet"] == "CNNArabic" and quote["date"] == "2013-08-28" and quote["arrival"].startswith("fetched from")
+    assert (
+        quote["outlet"] == "CNNArabic"
+        and quote["date"] == "2013-08-28"
+        and quote["arrival"].startswith("fetched from")
+    )

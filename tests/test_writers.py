@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
-from rag.index import SearchIndex, writer_lock
-from rag.ingest import ingest_paths
+from rag.ingest.files import ingest_paths
 from rag.pipeline import Isnad
+from rag.store.folders import SearchIndex
+from rag.store.lock import writer_lock
 from tests.conftest import source_names
 
 pytestmark = pytest.mark.model  # CLI ingests in other processes load the embedding model
@@ -53,9 +54,17 @@ def test_two_cli_ingests_at_once_keep_both_sets(tmp_path, seeds_dir):
     files = articles(seeds_dir, tmp_path / "in", 4)
     index_dir = tmp_path / "index"
     cmd = [sys.executable, "-m", "rag", "ingest"]
-    procs = [subprocess.Popen(cmd + [str(f) for f in part], env=_env(index_dir), cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for part in (files[:2], files[2:])]
+    procs = [
+        subprocess.Popen(
+            cmd + [str(f) for f in part],
+            env=_env(index_dir),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for part in (files[:2], files[2:])
+    ]
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     assert all("added 2" in out for out, _ in outs)
@@ -65,9 +74,16 @@ def test_two_cli_ingests_at_once_keep_both_sets(tmp_path, seeds_dir):
 def test_twenty_interleaved_ingests_from_two_processes_all_land(tmp_path, seeds_dir):
     files = articles(seeds_dir, tmp_path / "in", 20)
     index_dir = tmp_path / "index"
-    procs = [subprocess.Popen([sys.executable, "-c", _INGEST_ONE_BY_ONE, *map(str, part)], env=_env(index_dir),
-                              cwd=tmp_path, stderr=subprocess.PIPE, text=True)
-             for part in (files[0::2], files[1::2])]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _INGEST_ONE_BY_ONE, *map(str, part)],
+            env=_env(index_dir),
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for part in (files[0::2], files[1::2])
+    ]
     errs = [p.communicate(timeout=900)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errs
     assert source_names(Settings(index_dir=index_dir)) == [f.name for f in files]  # 20 of 20, every time
@@ -79,21 +95,35 @@ def test_a_second_writer_waits_or_fails_clearly(tmp_path, seeds_dir):
     cmd = [sys.executable, "-m", "rag", "ingest", str(f)]
     log = tmp_path / "waiting.err"
     with writer_lock(index_dir):
-        busy = subprocess.run(cmd + ["--no-wait"], env=_env(index_dir), cwd=tmp_path, capture_output=True,
-                              text=True, timeout=600)
+        busy = subprocess.run(
+            cmd + ["--no-wait"],
+            env=_env(index_dir),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         with open(log, "w") as err:
-            waiting = subprocess.Popen(cmd, env=_env(index_dir), cwd=tmp_path, stdout=subprocess.PIPE,
-                                       stderr=err, text=True)
+            waiting = subprocess.Popen(
+                cmd, env=_env(index_dir), cwd=tmp_path, stdout=subprocess.PIPE, stderr=err, text=True
+            )
         deadline = time.monotonic() + 300
         while "waiting" not in log.read_text() and waiting.poll() is None and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert waiting.poll() is None and not source_names(Settings(index_dir=index_dir))  # it waits; nothing written
+        assert waiting.poll() is None and not source_names(
+            Settings(index_dir=index_dir)
+        )  # it waits; nothing written
     out, _ = waiting.communicate(timeout=600)
     assert busy.returncode == 1 and "another ingest is writing" in busy.stderr
-    assert waiting.returncode == 0 and "another ingest is running, waiting" in log.read_text() and "added 1" in out
+    assert (
+        waiting.returncode == 0
+        and "another ingest is running, waiting" in log.read_text()
+        and "added 1" in out
+    )
 
 
 # ------------------------------------------------------------------ recovery (real pipeline, in process)
+
 
 @pytest.fixture
 def three_generations(tmp_path, seeds_dir, settings, embedder):
@@ -127,11 +157,18 @@ def test_doctor_repairs_and_says_what_it_did(three_generations):
     app, _ = three_generations
     folder = app.settings.index_dir
     (folder / "gen-000003" / "vectors.npy").write_bytes(b"damaged")
-    result = subprocess.run([sys.executable, "-m", "rag", "doctor"], env={**_env(folder), "ISNAD_STORE": "folders"},
-                            cwd=folder.parent,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "rag", "doctor"],
+        env={**_env(folder), "ISNAD_STORE": "folders"},
+        cwd=folder.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
-    assert "now points at gen-000002" in result.stdout and "index OK: gen-000002, 2 documents" in result.stdout
+    assert (
+        "now points at gen-000002" in result.stdout and "index OK: gen-000002, 2 documents" in result.stdout
+    )
     assert (folder / "gen-000003").is_dir()  # kept for inspection: nothing deleted
 
 
@@ -146,7 +183,7 @@ def test_rebuild_with_no_intact_generation_re_embeds_the_recovered_documents(thr
 
 
 def test_the_app_starts_on_a_damaged_index_and_repairs_it(three_generations):
-    from app import IsnadApp
+    from rag.interfaces.app import IsnadApp
 
     app, _ = three_generations
     folder = app.settings.index_dir

@@ -56,7 +56,7 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/huge.html":  # announces 50 MB
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(50 * 2 ** 20))
+            self.send_header("Content-Length", str(50 * 2**20))
             self.end_headers()
             return
         if url.path == "/endless.html":  # no length, 11 MB streamed
@@ -77,8 +77,10 @@ class WebServer:
 
     def __init__(self) -> None:
         if not ARABIC_PAGE.is_file():
-            raise FileNotFoundError(f"{FIXTURES} is missing: the web tests read shared/ beside the checkout "
-                                    "(../shared, as CI lays it out)")
+            raise FileNotFoundError(
+                f"{FIXTURES} is missing: the web tests read shared/ beside the checkout "
+                "(../shared, as CI lays it out)"
+            )
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.hits = []
         self.port = self.httpd.server_address[1]

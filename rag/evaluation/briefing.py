@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rag.brief import Briefing
+from rag.answers.verify import numbers
+from rag.briefing.briefing import Briefing
 from rag.evaluation.datasets import SEED_KEY_FACTS
 from rag.evaluation.metrics import fold_spaces
-from rag.verify import numbers
+from rag.rendering.markdown import render_markdown
 
 
 def _facts_in(text: str, facts: list[dict]) -> set[int]:
@@ -56,16 +57,27 @@ def timeline_in_order(briefing: Briefing, events: list[dict]) -> dict:
     lines = next((s.lines for s in briefing.sections if s.name == "timeline"), [])
     where = []
     for e in events:
-        idx = next((i for i, line in enumerate(lines) if _within(line.when or "", e["when"])
-                    and any(fold_spaces(m) in fold_spaces(line.text) for m in e["any_of"])), None)
+        idx = next(
+            (
+                i
+                for i, line in enumerate(lines)
+                if _within(line.when or "", e["when"])
+                and any(fold_spaces(m) in fold_spaces(line.text) for m in e["any_of"])
+            ),
+            None,
+        )
         where.append(idx)
     found = [i for i in where if i is not None]
-    return {"positions": where, "missing": [e["en"] for e, i in zip(events, where) if i is None],
-            "in_order": len(found) == len(events) and found == sorted(found)}
+    return {
+        "positions": where,
+        "missing": [e["en"] for e, i in zip(events, where) if i is None],
+        "in_order": len(found) == len(events) and found == sorted(found),
+    }
 
 
-def evaluate_briefings(app, length: str = "medium", engine: str = "extractive",
-                       facts_path: Path = SEED_KEY_FACTS) -> dict:
+def evaluate_briefings(
+    app, length: str = "medium", engine: str = "extractive", facts_path: Path = SEED_KEY_FACTS
+) -> dict:
     """Brief every seed article and the seed topic; score coverage, duplicates and timeline order."""
     data = json.loads(facts_path.read_text(encoding="utf-8"))
     rows = []
@@ -76,8 +88,17 @@ def evaluate_briefings(app, length: str = "medium", engine: str = "extractive",
             continue
         b = app.brief([doc.doc_id], lang="ar", length=length, engine=engine)
         covered, missing = coverage(b, facts)
-        rows.append({"file": name, "facts": len(facts), "covered": covered, "coverage": round(covered / len(facts), 3),
-                     "duplicates": duplicates(b, facts), "missing": missing, "markdown": b.to_markdown()})
+        rows.append(
+            {
+                "file": name,
+                "facts": len(facts),
+                "covered": covered,
+                "coverage": round(covered / len(facts), 3),
+                "duplicates": duplicates(b, facts),
+                "missing": missing,
+                "markdown": render_markdown(b),
+            }
+        )
     all_facts = [f for fs in data["articles"].values() for f in fs]
     topic = data["timeline"]["topic"]
     b = app.brief(topic=topic, lang="ar", length=length, engine=engine)
@@ -85,12 +106,20 @@ def evaluate_briefings(app, length: str = "medium", engine: str = "extractive",
     key = next((s.lines for s in b.sections if s.name == "key_points"), [])
     order = timeline_in_order(b, data["timeline"]["events"])
     return {
-        "length": length, "engine": b.engine, "articles": rows,
+        "length": length,
+        "engine": b.engine,
+        "articles": rows,
         "mean_coverage": round(sum(r["coverage"] for r in rows) / len(rows), 3) if rows else 0.0,
         "total_duplicates": sum(r["duplicates"] for r in rows) + duplicates(b, all_facts),
-        "topic": {"topic": topic, "facts": len(all_facts), "covered": covered,
-                  "coverage": round(covered / len(all_facts), 3), "duplicates": duplicates(b, all_facts),
-                  "troop_figure_lines": sum({"3000", "2500"} <= numbers(line.text) for line in key),
-                  "timeline": order, "markdown": b.to_markdown()},
+        "topic": {
+            "topic": topic,
+            "facts": len(all_facts),
+            "covered": covered,
+            "coverage": round(covered / len(all_facts), 3),
+            "duplicates": duplicates(b, all_facts),
+            "troop_figure_lines": sum({"3000", "2500"} <= numbers(line.text) for line in key),
+            "timeline": order,
+            "markdown": render_markdown(b),
+        },
         "timeline_in_order": order["in_order"],
     }

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from rag.evaluation.answers import _best_threshold
-from rag.models import Embedder
-from rag.text_ar import sentence_spans
+from rag.models.embedder import Embedder
+from rag.text.arabic import sentence_spans
 
 MIN_WORDS = 6  # as the briefing's pool
 
@@ -28,7 +28,11 @@ def _articles(path: Path) -> dict[str, list[str]]:
         sents = out.setdefault(article["title"], [])
         for p in article["paragraphs"]:
             text = p["context"]
-            sents += [text[a:b] for a, b in sentence_spans(text, 0, len(text)) if len(text[a:b].split()) >= MIN_WORDS]
+            sents += [
+                text[a:b]
+                for a, b in sentence_spans(text, 0, len(text))
+                if len(text[a:b].split()) >= MIN_WORDS
+            ]
     return out
 
 
@@ -48,19 +52,30 @@ def topic_points(sentences_file: Path, embedder: Embedder, titles_file: Path | N
     points = []
     for i, (title, q) in enumerate(zip(titles, topics)):
         sims = vecs @ q
-        points.append({"topic": title, "covered": float(sims[owner == i].max()), "uncovered": float(sims[owner != i].max())})
+        points.append(
+            {
+                "topic": title,
+                "covered": float(sims[owner == i].max()),
+                "uncovered": float(sims[owner != i].max()),
+            }
+        )
     return points
 
 
 def fit_and_report(fit: list[dict], report: list[dict]) -> dict:
     """The Youden floor on ``fit``; share of covered topics kept and uncovered ones refused on ``report``."""
+
     def as_pairs(points):
         return [(p["covered"], True) for p in points] + [(p["uncovered"], False) for p in points]
 
     floor = _best_threshold(as_pairs(fit))
-    return {"floor": floor, "fit_topics": len(fit), "report_topics": len(report),
-            "covered_kept": round(float(np.mean([p["covered"] >= floor for p in report])), 3),
-            "uncovered_refused": round(float(np.mean([p["uncovered"] < floor for p in report])), 3)}
+    return {
+        "floor": floor,
+        "fit_topics": len(fit),
+        "report_topics": len(report),
+        "covered_kept": round(float(np.mean([p["covered"] >= floor for p in report])), 3),
+        "uncovered_refused": round(float(np.mean([p["uncovered"] < floor for p in report])), 3),
+    }
 
 
 def evaluate_coverage(embedder: Embedder, evaldata: Path) -> dict:
@@ -69,5 +84,7 @@ def evaluate_coverage(embedder: Embedder, evaldata: Path) -> dict:
     train = topic_points(evaldata / "arcd" / "arcd-train.json", embedder)
     test = topic_points(evaldata / "arcd" / "arcd-test.json", embedder)
     cross = topic_points(evaldata / "xquad" / "xquad.ar.json", embedder, evaldata / "xquad" / "xquad.en.json")
-    return {"same_language": fit_and_report(train, test),
-            "cross_language": fit_and_report(cross[0::2], cross[1::2])}
+    return {
+        "same_language": fit_and_report(train, test),
+        "cross_language": fit_and_report(cross[0::2], cross[1::2]),
+    }

@@ -11,10 +11,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.ingest import Document, IngestFileError, ingest_paths, parse_document
-from rag.text_ar import detect_language
+from rag.data import PROJECT_ROOT
+from rag.errors import IngestFileError
+from rag.ingest.files import ingest_paths, parse_document
+from rag.text.arabic import detect_language
+from rag.types import Document
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = PROJECT_ROOT
 SEED_QA = REPO / "eval" / "data" / "seeds_qa.jsonl"
 SEED_KEY_FACTS = REPO / "eval" / "data" / "seeds_key_facts.json"
 SEEDS_DIR = REPO / "seeds"
@@ -54,10 +57,18 @@ def load_seed_set(path: Path = SEED_QA, seeds_dir: Path = SEEDS_DIR) -> Dataset:
         if not line.strip():
             continue
         row = json.loads(line)
-        questions.append(Question(
-            row["id"], row["lang"], row["question"], {by_name[g] for g in row["gold"]},
-            row["evidence"], row["answer"], row.get("key_terms", []), row.get("type", ""),
-        ))
+        questions.append(
+            Question(
+                row["id"],
+                row["lang"],
+                row["question"],
+                {by_name[g] for g in row["gold"]},
+                row["evidence"],
+                row["answer"],
+                row.get("key_terms", []),
+                row.get("type", ""),
+            )
+        )
     return Dataset("seeds", docs, questions)
 
 
@@ -75,8 +86,9 @@ def _squad_rows(path: Path) -> list[tuple[str, str, int, dict]]:
     return rows
 
 
-def load_squad(path: Path, questions_from: Path | None = None, question_lang: str | None = None,
-               limit: int | None = None) -> Dataset:
+def load_squad(
+    path: Path, questions_from: Path | None = None, question_lang: str | None = None, limit: int | None = None
+) -> Dataset:
     """Each distinct context is a document; a question's gold is its own context.
 
     With ``questions_from`` (a parallel file, e.g. XQuAD in another language), the
@@ -109,9 +121,17 @@ def load_squad(path: Path, questions_from: Path | None = None, question_lang: st
             continue
         answers = [a["text"].strip() for a in qa.get("answers", [])]
         text = qa["question"].strip(" -")
-        questions.append(Question(qa["id"], question_lang or detect_language(text), text, {gold_of_id[qa["id"]]},
-                                  answer={"ref": answers[0]} if answers else {}, answers=answers,
-                                  group=title_of_id.get(qa["id"], "")))
+        questions.append(
+            Question(
+                qa["id"],
+                question_lang or detect_language(text),
+                text,
+                {gold_of_id[qa["id"]]},
+                answer={"ref": answers[0]} if answers else {},
+                answers=answers,
+                group=title_of_id.get(qa["id"], ""),
+            )
+        )
         if limit and len(questions) >= limit:
             break
     name = path.stem if not questions_from else f"{Path(questions_from).stem}->{path.stem}"

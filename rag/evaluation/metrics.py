@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
-from rag.text_ar import normalize_ar
+from rag.text.arabic import normalize_ar
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,9 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else 0.0
 
 
-def bootstrap_ci(values: Sequence[float], n: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
+def bootstrap_ci(
+    values: Sequence[float], n: int = 1000, seed: int = 0, alpha: float = 0.05
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean; seeded, so reruns give the same numbers."""
     arr = np.asarray(values, dtype=float)
     if len(arr) == 0:
@@ -117,7 +119,9 @@ def normalize_answer(text: str) -> str:
     """SQuAD normalisation (lower case, no punctuation or English articles) plus Arabic folding:
     alef/ya/ta-marbuta variants, diacritics and the article «ال» at the start of a word."""
     text = normalize_ar(text).lower()
-    text = re.sub(r"(?<=\d)\s*(?:م|هـ|ه)(?!\w)", "", text)  # «1565م», «1157هـ»: a year's era marker is not a word
+    text = re.sub(
+        r"(?<=\d)\s*(?:م|هـ|ه)(?!\w)", "", text
+    )  # «1565م», «1157هـ»: a year's era marker is not a word
     text = _EN_ARTICLES.sub(" ", _PUNCT.sub(" ", text))
     words = [re.sub(r"^(?:و?ال|لل)(?=\w{2})", "", w) for w in text.split()]
     return " ".join(words)

@@ -32,13 +32,20 @@ class RetrievalRun:
         return asdict(self)
 
 
-def evaluate_retrieval(dataset: Dataset, settings: Settings, modes: list[str], ks: list[int],
-                       progress: bool = False, stores: tuple[str, ...] = ("folders",)) -> list[RetrievalRun]:
+def evaluate_retrieval(
+    dataset: Dataset,
+    settings: Settings,
+    modes: list[str],
+    ks: list[int],
+    progress: bool = False,
+    stores: tuple[str, ...] = ("folders",),
+) -> list[RetrievalRun]:
     """One run per store: the dataset is embedded once, in memory ("folders"), and copied into each other
     store (``sqlite``, ``postgresql://…`` naming an empty database), so only the engines' ranking differs."""
     import tempfile
 
-    from rag.pipeline import Isnad, store_kind
+    from rag.pipeline import Isnad
+    from rag.store.registry import store_kind
 
     base = Isnad.in_memory(dataset.documents, settings, progress)
     runs = []
@@ -49,7 +56,9 @@ def evaluate_retrieval(dataset: Dataset, settings: Settings, modes: list[str], k
     return runs
 
 
-def _evaluate(searcher, dataset: Dataset, modes: list[str], ks: list[int], progress: bool, store: str) -> RetrievalRun:
+def _evaluate(
+    searcher, dataset: Dataset, modes: list[str], ks: list[int], progress: bool, store: str
+) -> RetrievalRun:
     questions = [q for q in dataset.questions if q.answerable]
     searcher.embed_queries([q.text for q in questions])
     metrics = [RecallAtK(k) for k in ks] + [MRR(DEPTH), NDCG(DEPTH)]
@@ -70,8 +79,16 @@ def _evaluate(searcher, dataset: Dataset, modes: list[str], ks: list[int], progr
         rows.append(row)
     names = [m.name for m in metrics] + [m.name for m in evidence_metrics]
     info = searcher.store.info()
-    return RetrievalRun(dataset.name, info.model_id, info.n_docs, info.n_chunks, ks,
-                        summarise(rows, modes, names), rows, store)
+    return RetrievalRun(
+        dataset.name,
+        info.model_id,
+        info.n_docs,
+        info.n_chunks,
+        ks,
+        summarise(rows, modes, names),
+        rows,
+        store,
+    )
 
 
 def _search(searcher, query: str, k: int, mode: str):
@@ -98,8 +115,11 @@ def summarise(rows: list[dict], modes: list[str], names: list[str]) -> dict:
                 if not values:
                     continue
                 lo, hi = bootstrap_ci(values)
-                out[mode][lang][name] = {"mean": round(sum(values) / len(values), 4),
-                                         "ci95": [round(lo, 4), round(hi, 4)], "n": len(values)}
+                out[mode][lang][name] = {
+                    "mean": round(sum(values) / len(values), 4),
+                    "ci95": [round(lo, 4), round(hi, 4)],
+                    "n": len(values),
+                }
     return out
 
 
@@ -123,7 +143,9 @@ def write_report(run: RetrievalRun, out_dir: Path) -> dict[str, Path]:
     import matplotlib.pyplot as plt
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = run.dataset.replace("/", "_").replace(">", "") + ("" if run.store == "folders" else f".{run.store}")
+    stem = run.dataset.replace("/", "_").replace(">", "") + (
+        "" if run.store == "folders" else f".{run.store}"
+    )
     paths = {"json": out_dir / f"{stem}.json", "md": out_dir / f"{stem}.md", "png": out_dir / f"{stem}.png"}
     paths["json"].write_text(json.dumps(run.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
 
@@ -132,12 +154,20 @@ def write_report(run: RetrievalRun, out_dir: Path) -> dict[str, Path]:
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(groups)), 4))
     width = 0.8 / len(shown)
     for j, name in enumerate(shown):
-        means = [run.summary[m][l].get(name, {}).get("mean", 0) for m, l in groups]
-        errs = [[means[i] - run.summary[m][l].get(name, {}).get("ci95", [0, 0])[0] for i, (m, l) in enumerate(groups)],
-                [run.summary[m][l].get(name, {}).get("ci95", [0, 0])[1] - means[i] for i, (m, l) in enumerate(groups)]]
+        means = [run.summary[m][lang].get(name, {}).get("mean", 0) for m, lang in groups]
+        errs = [
+            [
+                means[i] - run.summary[m][lang].get(name, {}).get("ci95", [0, 0])[0]
+                for i, (m, lang) in enumerate(groups)
+            ],
+            [
+                run.summary[m][lang].get(name, {}).get("ci95", [0, 0])[1] - means[i]
+                for i, (m, lang) in enumerate(groups)
+            ],
+        ]
         ax.bar([i + j * width for i in range(len(groups))], means, width, yerr=errs, capsize=2, label=name)
     ax.set_xticks([i + width * (len(shown) - 1) / 2 for i in range(len(groups))])
-    ax.set_xticklabels([f"{m}\n{l}" for m, l in groups], fontsize=8)
+    ax.set_xticklabels([f"{m}\n{lang}" for m, lang in groups], fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_title(f"{run.dataset}: {run.n_docs} documents, {run.n_chunks} chunks")
     ax.legend(fontsize=8, loc="lower right")
@@ -148,5 +178,7 @@ def write_report(run: RetrievalRun, out_dir: Path) -> dict[str, Path]:
     paths["md"].write_text(
         f"# Retrieval evaluation: {run.dataset}\n\nModel `{run.model_id}`; {run.n_docs} documents, "
         f"{run.n_chunks} chunks; mean over questions with 95% bootstrap intervals (1000 resamples, seed 0).\n\n"
-        f"{table(run)}\n\n![chart]({paths['png'].name})\n", encoding="utf-8")
+        f"{table(run)}\n\n![chart]({paths['png'].name})\n",
+        encoding="utf-8",
+    )
     return paths

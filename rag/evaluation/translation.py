@@ -17,12 +17,12 @@ import json
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from rag.dates import ENGLISH_MONTHS, arabic_months_in
-from rag.verify import negation_mismatch, numbers
+from rag.answers.verify import negation_mismatch, numbers
+from rag.text.dates import ENGLISH_MONTHS, arabic_months_in
 
 
 @dataclass
@@ -41,16 +41,21 @@ class Paragraph:
 
 def load_parallel(ar_path: Path, en_path: Path) -> list[Paragraph]:
     """XQuAD-R paragraphs in both languages with their sentence breaks (same paragraph order in both)."""
+
     def paragraphs(path: Path) -> list[dict]:
-        return [p for art in json.loads(Path(path).read_text(encoding="utf-8"))["data"] for p in art["paragraphs"]]
+        return [
+            p for art in json.loads(Path(path).read_text(encoding="utf-8"))["data"] for p in art["paragraphs"]
+        ]
 
     def sentences(p: dict) -> list[str]:
         raw = p.get("sentences", [])
         raw = ast.literal_eval(raw) if isinstance(raw, str) else raw
         return [s.strip() for s in raw if s.strip()]
 
-    return [Paragraph(i, a["context"].strip(), e["context"].strip(), sentences(a), sentences(e))
-            for i, (a, e) in enumerate(zip(paragraphs(ar_path), paragraphs(en_path)))]
+    return [
+        Paragraph(i, a["context"].strip(), e["context"].strip(), sentences(a), sentences(e))
+        for i, (a, e) in enumerate(zip(paragraphs(ar_path), paragraphs(en_path)))
+    ]
 
 
 _AUX = re.compile(r"\b(is|are|was|were|has|have|had|will|would|can|could|did|does|do|should|must)\b(?! not)")
@@ -60,7 +65,7 @@ _NAME = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+(?: [A-Z][a-z]+)*")
 def negated(sentence: str) -> str | None:
     """The sentence with its first auxiliary negated ("was" → "was not"), or None if it has none."""
     m = _AUX.search(sentence)
-    return sentence[:m.end()] + " not" + sentence[m.end():] if m else None
+    return sentence[: m.end()] + " not" + sentence[m.end() :] if m else None
 
 
 def swapped(sentence: str) -> str | None:
@@ -69,8 +74,13 @@ def swapped(sentence: str) -> str | None:
     for a in names:
         for b in names:
             if b.start() > a.end() and a.group() != b.group():
-                return (sentence[:a.start()] + b.group() + sentence[a.end():b.start()] + a.group()
-                        + sentence[b.end():])
+                return (
+                    sentence[: a.start()]
+                    + b.group()
+                    + sentence[a.end() : b.start()]
+                    + a.group()
+                    + sentence[b.end() :]
+                )
     return None
 
 
@@ -83,9 +93,14 @@ def pairs(paragraphs: list[Paragraph], seed: int = 13) -> list[dict]:
             continue
         for i, (ar, en) in enumerate(zip(p.ar_sentences, p.en_sentences)):
             out.append({"pid": p.pid, "ar": ar, "en": en, "kind": "correct"})
-            for kind, wrong in (("negated", negated(en)), ("swapped", swapped(en)),
-                                ("other sentence", p.en_sentences[rng.choice(
-                                    [j for j in range(len(p.en_sentences)) if j != i])])):
+            for kind, wrong in (
+                ("negated", negated(en)),
+                ("swapped", swapped(en)),
+                (
+                    "other sentence",
+                    p.en_sentences[rng.choice([j for j in range(len(p.en_sentences)) if j != i])],
+                ),
+            ):
                 if wrong:
                     out.append({"pid": p.pid, "ar": ar, "en": wrong, "kind": kind})
     return out
@@ -119,11 +134,16 @@ def check_catch(paragraphs: list[Paragraph], embedder, current: float) -> dict:
 
     grid = [round(0.5 + 0.01 * i, 2) for i in range(46)]
     best = max(grid, key=gain)
-    return {"pairs": len(rows), "fitted_floor": best, "current_floor": current,
-            "similarity_at_current_floor": rates(test, current), "similarity_at_fitted_floor": rates(test, best),
-            "negation_alone": rates(test, -1.0, polarity=True),
-            "check_at_current_floor": rates(test, current, polarity=True),
-            "check_at_fitted_floor": rates(test, best, polarity=True)}
+    return {
+        "pairs": len(rows),
+        "fitted_floor": best,
+        "current_floor": current,
+        "similarity_at_current_floor": rates(test, current),
+        "similarity_at_fitted_floor": rates(test, best),
+        "negation_alone": rates(test, -1.0, polarity=True),
+        "check_at_current_floor": rates(test, current, polarity=True),
+        "check_at_fitted_floor": rates(test, best, polarity=True),
+    }
 
 
 def translation_quality(paragraphs: list[Paragraph], translate: Callable[[str], str | None]) -> dict:
@@ -148,10 +168,14 @@ def translation_quality(paragraphs: list[Paragraph], translate: Callable[[str], 
         hyps.append(" ".join(outs))
         refs.append(p.en)
     chrf = sacrebleu.corpus_chrf(hyps, [refs], word_order=2)
-    return {"paragraphs": len(paragraphs), "sentences": total, "chrF++": round(chrf.score, 1),
-            "shown": round(shown / total, 3) if total else 0.0,
-            "facts_kept_in_shown": round(kept / facts, 3) if facts else None,
-            "seconds_per_sentence": round((time.perf_counter() - t0) / max(1, total), 1)}
+    return {
+        "paragraphs": len(paragraphs),
+        "sentences": total,
+        "chrF++": round(chrf.score, 1),
+        "shown": round(shown / total, 3) if total else 0.0,
+        "facts_kept_in_shown": round(kept / facts, 3) if facts else None,
+        "seconds_per_sentence": round((time.perf_counter() - t0) / max(1, total), 1),
+    }
 
 
 PREVIOUS_FLOOR = 0.82  # the similarity floor before it was fitted on XQuAD-R
@@ -160,11 +184,14 @@ PREVIOUS_FLOOR = 0.82  # the similarity floor before it was fitted on XQuAD-R
 def unlocked(translator, floor: float = PREVIOUS_FLOOR) -> Callable[[str], str | None]:
     """The previous pipeline, for comparison: one unmasked call per sentence, then the checks it had
     (numbers, months, names and its 0.82 floor; the negation count now sits in the same function)."""
-    from rag.prompts import load_prompt
-    from rag.translate import tidy
-    from rag.verify import check_translation
+    from rag.answers.verify import check_translation
+    from rag.models.prompts import load_prompt
+    from rag.translation.translator import tidy
 
     def translate(sentence: str) -> str | None:
-        out = tidy(translator.generator.complete(load_prompt("translate", "en", text=sentence), max_tokens=300))
+        out = tidy(
+            translator.generator.complete(load_prompt("translate", "en", text=sentence), max_tokens=300)
+        )
         return None if check_translation(sentence, out, translator.embedder, floor) else out
+
     return translate

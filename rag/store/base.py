@@ -10,27 +10,15 @@ lifetime, never reused, and the only thing a search returns.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from rag.chunking import Chunk
-from rag.ingest import Document
-from rag.text_ar import normalize_ar
-
-
-@dataclass(frozen=True)
-class StoreFilters:
-    """Indexed filters: one outlet (matched on its folded key), an inclusive ISO date range, some documents."""
-
-    outlet: str | None = None
-    date_from: str | None = None
-    date_to: str | None = None
-    doc_ids: frozenset[str] | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self.outlet or self.date_from or self.date_to or self.doc_ids is not None)
+from rag.errors import IndexStaleError, StoreError
+from rag.text.arabic import normalize_ar
+from rag.types import Chunk, Document, Filters
 
 
 @dataclass
@@ -61,27 +49,25 @@ class Stored:
     doc: Document
 
 
-class StoreError(RuntimeError):
-    """A store problem; the message names the fix."""
-
-
-class StoreMissingError(StoreError):
-    """Nothing has been indexed in this store yet."""
-
-
 @runtime_checkable
 class Reader(Protocol):
     """The read side, all a Searcher needs (the current `SearchIndex` is one too)."""
 
     def info(self) -> StoreInfo: ...
 
-    def search(self, query_vector: np.ndarray | None, tokens: list[str] | None, n: int,
-               filters: StoreFilters | None = None) -> Legs: ...
+    def search(
+        self,
+        query_vector: np.ndarray | None,
+        tokens: list[str] | None,
+        n: int,
+        filters: Filters | None = None,
+    ) -> Legs: ...
 
     def fetch(self, rows: list[int]) -> list[Stored]: ...
 
-    def documents(self, filters: StoreFilters | None = None, limit: int | None = None,
-                  after: str | None = None) -> list[Document]:
+    def documents(
+        self, filters: Filters | None = None, limit: int | None = None, after: str | None = None
+    ) -> list[Document]:
         """Documents in doc_id order, ``after`` a doc_id (paging), with their text."""
 
     def chunk_counts(self) -> dict[str, int]:
@@ -91,7 +77,9 @@ class Reader(Protocol):
         """The indexed doc_id of each of ``sources`` that is indexed (to tell new, changed and unchanged files)."""
 
 
-Item = tuple[Document, list[Chunk], np.ndarray, list[list[str]]]  # a document, its chunks, their vectors and tokens
+Item = tuple[
+    Document, list[Chunk], np.ndarray, list[list[str]]
+]  # a document, its chunks, their vectors and tokens
 
 
 @runtime_checkable
@@ -100,7 +88,9 @@ class Store(Reader, Protocol):
         """Add documents atomically (all or none); an earlier version of the same source is replaced.
         Returns each document's new row ids."""
 
-    def upsert(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray, tokens: list[list[str]]) -> list[int]:
+    def upsert(
+        self, doc: Document, chunks: list[Chunk], vectors: np.ndarray, tokens: list[list[str]]
+    ) -> list[int]:
         return self.upsert_many([(doc, chunks, vectors, tokens)])[0]
 
     def delete(self, doc_ids: list[str]) -> int:
@@ -129,8 +119,9 @@ def best_first(pairs, k: int | None = None) -> list[tuple[int, float]]:
     return sorted(((int(r), float(s)) for r, s in pairs), key=lambda x: (-x[1], x[0]))[:k]
 
 
-def paged_documents_sql(table: str, where: str, args: list, after: str | None, limit: int | None,
-                        mark: str) -> tuple[str, list]:
+def paged_documents_sql(
+    table: str, where: str, args: list, after: str | None, limit: int | None, mark: str
+) -> tuple[str, list]:
     """The documents query both SQL engines run: filters, then doc_id order from ``after``, at most ``limit``
     (``mark`` is the driver's placeholder, ? or %s)."""
     if after is not None:
@@ -145,7 +136,9 @@ def check_items(items: list[Item]) -> None:
     """Every chunk has its vector and its tokens, before anything is written."""
     for doc, chunks, vectors, tokens in items:
         if len(tokens) != len(chunks) or len(vectors) != len(chunks):
-            raise StoreError(f"{doc.source}: {len(chunks)} chunks, {len(vectors)} vectors, {len(tokens)} token lists")
+            raise StoreError(
+                f"{doc.source}: {len(chunks)} chunks, {len(vectors)} vectors, {len(tokens)} token lists"
+            )
 
 
 def outlet_key(outlet: str | None) -> str:
@@ -157,11 +150,26 @@ def corpus_stats(reader: Reader) -> dict:
     """What `isnad info` and the app's corpus table show, from any store."""
     info, counts = reader.info(), reader.chunk_counts()
     docs = sorted(reader.documents(), key=lambda d: d.source)
-    return {"model_id": info.model_id, "dim": info.dim, "chunker": info.chunker, "documents": len(docs),
-            "chunks": sum(counts.values()),
-            "per_document": [{"doc_id": d.doc_id, "title": d.title, "outlet": d.outlet, "date": d.date,
-                              "language": d.language, "source": d.source, "chunks": counts.get(d.doc_id, 0),
-                              "arrival": d.arrival()} for d in docs]}
+    return {
+        "model_id": info.model_id,
+        "dim": info.dim,
+        "chunker": info.chunker,
+        "documents": len(docs),
+        "chunks": sum(counts.values()),
+        "per_document": [
+            {
+                "doc_id": d.doc_id,
+                "title": d.title,
+                "outlet": d.outlet,
+                "date": d.date,
+                "language": d.language,
+                "source": d.source,
+                "chunks": counts.get(d.doc_id, 0),
+                "arrival": d.arrival(),
+            }
+            for d in docs
+        ],
+    }
 
 
 class Background:
@@ -196,3 +204,21 @@ class Background:
             thread = self._thread
         if thread is not None:
             thread.join()
+
+
+REBUILD_HINT = "Run `isnad ingest --rebuild PATH...` to rebuild it"
+
+
+def check_compatible(
+    info: StoreInfo, model_id: str, chunker: dict | None = None, fix: str = REBUILD_HINT
+) -> None:
+    """Raise IndexStaleError when an index (any store) was built with another model or chunker than configured."""
+    problems = []
+    if model_id != info.model_id:
+        problems.append(f"it was built with model '{info.model_id}', the configuration asks for '{model_id}'")
+    if chunker is not None and chunker != info.chunker:
+        problems.append(f"it was chunked with {info.chunker}, the configuration asks for {chunker}")
+    if problems:
+        raise IndexStaleError(
+            "the index does not match the configuration: " + "; ".join(problems) + ". " + fix
+        )

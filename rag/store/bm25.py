@@ -30,37 +30,50 @@ MERGE_AT = 10  # recent segments of one size tier merged into one of the next
 class Segment:
     """Postings of some rows: ``terms`` sorted; term i's postings are ``[indptr[i], indptr[i+1])``, rows ascending."""
 
-    def __init__(self, terms: np.ndarray, indptr: np.ndarray, rows: np.ndarray, tf: np.ndarray, dl: np.ndarray):
+    def __init__(
+        self, terms: np.ndarray, indptr: np.ndarray, rows: np.ndarray, tf: np.ndarray, dl: np.ndarray
+    ):
         self.terms, self.indptr, self.rows, self.tf, self.dl = terms, indptr, rows, tf, dl
 
     def __len__(self) -> int:
         return len(self.rows)
 
     @classmethod
-    def build(cls, rows: list[int], tokens: list[list[str]]) -> "Segment":
+    def build(cls, rows: list[int], tokens: list[list[str]]) -> Segment:
         """Postings of ``tokens[i]`` as row ``rows[i]``: terms numbered in one pass, counted in numpy."""
         vocab: dict[str, int] = {}
         lengths = np.array([len(t) for t in tokens], dtype=np.int64)
-        ids = np.fromiter((vocab.setdefault(w, len(vocab)) for t in tokens for w in t), np.int64, int(lengths.sum()))
+        ids = np.fromiter(
+            (vocab.setdefault(w, len(vocab)) for t in tokens for w in t), np.int64, int(lengths.sum())
+        )
         width = max(len(vocab), 1)
         pairs, tf = np.unique(np.repeat(np.arange(len(tokens)), lengths) * width + ids, return_counts=True)
         at = pairs // width
-        return cls._of(np.array(list(vocab), dtype=str), pairs % width, np.asarray(rows, dtype=np.int64)[at],
-                       tf.astype(np.float32), lengths[at].astype(np.float32))
+        return cls._of(
+            np.array(list(vocab), dtype=str),
+            pairs % width,
+            np.asarray(rows, dtype=np.int64)[at],
+            tf.astype(np.float32),
+            lengths[at].astype(np.float32),
+        )
 
     @classmethod
-    def merged(cls, segments: list["Segment"], dead: np.ndarray) -> "Segment":
+    def merged(cls, segments: list[Segment], dead: np.ndarray) -> Segment:
         """Every posting of ``segments`` whose row is not ``dead``, in one segment."""
         if not segments:
             return cls.build([], [])
         offsets = np.cumsum([0] + [len(s.terms) for s in segments[:-1]])
-        ids = np.concatenate([np.repeat(np.arange(len(s.terms)) + o, np.diff(s.indptr)) for s, o in zip(segments, offsets)])
+        ids = np.concatenate(
+            [np.repeat(np.arange(len(s.terms)) + o, np.diff(s.indptr)) for s, o in zip(segments, offsets)]
+        )
         rows, tf, dl = (np.concatenate([getattr(s, a) for s in segments]) for a in ("rows", "tf", "dl"))
         keep = ~np.isin(rows, dead)
         return cls._of(np.concatenate([s.terms for s in segments]), ids[keep], rows[keep], tf[keep], dl[keep])
 
     @classmethod
-    def _of(cls, vocab: np.ndarray, ids: np.ndarray, rows: np.ndarray, tf: np.ndarray, dl: np.ndarray) -> "Segment":
+    def _of(
+        cls, vocab: np.ndarray, ids: np.ndarray, rows: np.ndarray, tf: np.ndarray, dl: np.ndarray
+    ) -> Segment:
         """From one entry per posting in any order, its term given as a position in ``vocab`` (which may
         repeat terms): sorted by term, then row. Strings are sorted once per distinct term, postings as integers."""
         terms, term_of = np.unique(vocab, return_inverse=True)
@@ -87,7 +100,7 @@ class Segment:
         np.save(postings_file, records)
 
     @classmethod
-    def load(cls, terms_file: Path, postings_file: Path) -> "Segment":
+    def load(cls, terms_file: Path, postings_file: Path) -> Segment:
         with np.load(terms_file, allow_pickle=False) as z:
             terms, indptr = z["terms"], z["indptr"]
         records = np.load(postings_file, mmap_mode="r", allow_pickle=False)
@@ -100,8 +113,12 @@ class Postings:
     """The parts' segments and the recent ones; rows of deleted chunks are skipped until a seal or
     compaction drops them."""
 
-    def __init__(self, parts: list[Segment] | None = None, recent: list[Segment] | None = None,
-                 dead: np.ndarray | None = None):
+    def __init__(
+        self,
+        parts: list[Segment] | None = None,
+        recent: list[Segment] | None = None,
+        dead: np.ndarray | None = None,
+    ):
         self.parts: list[Segment] = parts or []
         self.recent: list[Segment] = recent or []
         self.dead = np.zeros(0, dtype=np.int64) if dead is None else dead
@@ -120,8 +137,15 @@ class Postings:
     def remove(self, rows: list[int] | np.ndarray) -> None:
         self.dead = np.union1d(self.dead, np.asarray(rows, dtype=np.int64))
 
-    def search(self, words: list[str], df: dict[str, int], n_chunks: int, total_terms: int, k: int,
-               allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+    def search(
+        self,
+        words: list[str],
+        df: dict[str, int],
+        n_chunks: int,
+        total_terms: int,
+        k: int,
+        allowed: np.ndarray | None = None,
+    ) -> list[tuple[int, float]]:
         """The ``k`` best (row, score), best first, ties by row; only rows ``allowed`` (a mask by row) when given.
 
         MaxScore: a term adds less than its idf to any chunk, so the most common terms, whose idfs sum to
@@ -136,7 +160,9 @@ class Postings:
         eligible = self._eligible(scores, allowed)
         bound = sum(idf[w] for w in common)
         if common and len(eligible) >= k and bound < (kth := np.partition(scores[eligible], -k)[-k]):
-            eligible = eligible[scores[eligible] + bound >= kth]  # the only chunks that can still reach the top k
+            eligible = eligible[
+                scores[eligible] + bound >= kth
+            ]  # the only chunks that can still reach the top k
             for w in common:
                 for s in self.segments:
                     if (span := s.postings(w)) is not None:
@@ -156,10 +182,16 @@ class Postings:
             candidates = np.union1d(candidates, eligible[scores[eligible] == kth])
         return best_first(zip(candidates, scores[candidates]), k)
 
-    def _hits(self, words: list[str], idf: dict[str, float], avgdl: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _hits(
+        self, words: list[str], idf: dict[str, float], avgdl: float
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         """(rows, weights) of each of ``words``' postings lists, segment by segment."""
-        return [(s.rows[span], self._weights(s, span, idf[w], avgdl))
-                for w in words for s in self.segments if (span := s.postings(w)) is not None]
+        return [
+            (s.rows[span], self._weights(s, span, idf[w], avgdl))
+            for w in words
+            for s in self.segments
+            if (span := s.postings(w)) is not None
+        ]
 
     @staticmethod
     def _weights(s: Segment, where: slice | np.ndarray, idf: float, avgdl: float) -> np.ndarray:
@@ -178,9 +210,13 @@ class Postings:
         return np.flatnonzero(scores > 0)
 
 
-def idfs(words: list[str], df: dict[str, int], n_chunks: int, total_terms: int) -> tuple[dict[str, float], float]:
+def idfs(
+    words: list[str], df: dict[str, int], n_chunks: int, total_terms: int
+) -> tuple[dict[str, float], float]:
     """Lucene's idf of each of ``words`` in the corpus (the absent ones left out), and the mean chunk length."""
-    idf = {w: math.log(1 + (n_chunks - df[w] + 0.5) / (df[w] + 0.5)) for w in dict.fromkeys(words) if df.get(w)}
+    idf = {
+        w: math.log(1 + (n_chunks - df[w] + 0.5) / (df[w] + 0.5)) for w in dict.fromkeys(words) if df.get(w)
+    }
     return idf, max(total_terms / max(n_chunks, 1), 1.0)
 
 

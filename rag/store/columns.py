@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.store.base import StoreFilters, outlet_key
+from rag.store.base import outlet_key
+from rag.types import Filters
 
 
 class FilterColumns:
@@ -45,7 +46,7 @@ class FilterColumns:
         self.dated = np.concatenate([self.dated, np.zeros(grow, bool)])
         self.dated[rows] = [d is not None for _, _, d in new]
 
-    def mask(self, filters: StoreFilters, doc_rows: list[int] | None = None) -> np.ndarray:
+    def mask(self, filters: Filters, doc_rows: list[int] | None = None) -> np.ndarray:
         """The rows ``filters`` allow, by row; ``doc_rows`` are the rows of ``filters.doc_ids`` when it is set."""
         mask = self.dated.copy() if filters.date_from or filters.date_to else np.ones(len(self), bool)
         if filters.outlet:

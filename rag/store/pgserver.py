@@ -14,13 +14,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.llm import free_port
+from rag.errors import ServerUnavailable
+from rag.models.llm import free_port
 
 BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-class ServerUnavailable(RuntimeError):
-    """PostgreSQL could not be started; the message says why and how to fix it."""
 
 
 @dataclass
@@ -29,7 +26,10 @@ class LocalServer:
     folder: Path
 
     def stop(self) -> None:
-        _run([str(BIN / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop"], check=False)
+        _run(
+            [str(BIN / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop"],
+            check=False,
+        )
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -45,15 +45,31 @@ def _run(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess:
 def start() -> LocalServer:
     """A fresh cluster on a free port; raises ServerUnavailable with the fix when it cannot start."""
     if not (BIN / "initdb").exists():
-        raise ServerUnavailable(f"PostgreSQL 15 is not installed ({BIN / 'initdb'} is missing): run scripts/postgres.sh")
+        raise ServerUnavailable(
+            f"PostgreSQL 15 is not installed ({BIN / 'initdb'} is missing): run scripts/postgres.sh"
+        )
     folder = Path(tempfile.mkdtemp(prefix="isnad-pg-"))
     os.chmod(folder, 0o755)
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     port = free_port()
     data = folder / "data"
-    _run([str(BIN / "initdb"), "-D", str(data), "-U", "isnad", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"])
-    opts = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c shared_buffers=256MB -c max_connections=50")
+    _run(
+        [
+            str(BIN / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "isnad",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        ]
+    )
+    opts = (
+        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+        "-c full_page_writes=off -c shared_buffers=256MB -c max_connections=50"
+    )
     _run([str(BIN / "pg_ctl"), "-D", str(data), "-w", "-l", str(folder / "server.log"), "-o", opts, "start"])
     return LocalServer(f"postgresql://isnad@127.0.0.1:{port}/postgres", folder)

@@ -30,23 +30,32 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import threading
-import uuid
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
-from rag.chunking import Chunk
-from rag.ingest import Document
-from rag.store.bm25 import Postings, Segment
+from rag.errors import StoreError, StoreMissingError
+from rag.store.base import (
+    Background,
+    Item,
+    Legs,
+    Store,
+    Stored,
+    StoreInfo,
+    check_items,
+    outlet_key,
+    paged_documents_sql,
+)
+from rag.store.bm25 import Segment
 from rag.store.columns import FilterColumns
-from rag.store.base import Background, Item, Legs, Store, StoreError, check_items, paged_documents_sql, StoreFilters, StoreInfo, StoreMissingError, Stored, outlet_key
-from rag.store.vectors import Sealed, Vectors, prefetch, rows_path
+from rag.store.sqlite_parts import Parts, _immediate, _marks, _where
+from rag.store.vectors import Sealed
+from rag.types import Chunk, Document, Filters
 
 SEAL_AT = 32_768  # flat vectors before they are sealed into an HNSW part (a flat scan of these: ~9 ms)
 log = logging.getLogger(__name__)
@@ -68,7 +77,7 @@ CREATE TABLE IF NOT EXISTS parts(part INTEGER PRIMARY KEY AUTOINCREMENT, upto IN
 FORMAT = "3"  # the layout this module reads and writes; a store of another format is rebuilt by isnad doctor
 
 
-class SqliteStore(Store):
+class SqliteStore(Parts, Store):
     """One folder; open it from as many processes as you like, write from one at a time (SQLite's lock)."""
 
     def __init__(self, folder: Path, info: StoreInfo | None = None, seal_at: int = SEAL_AT):
@@ -89,11 +98,15 @@ class SqliteStore(Store):
         except StoreMissingError:
             raise
         except (sqlite3.DatabaseError, RuntimeError) as e:  # RuntimeError: FAISS could not read a part
-            raise StoreError(f"the index at {self.folder} is damaged ({str(e).splitlines()[0]}); "
-                             f"`isnad doctor` rebuilds it from the documents it can still read") from None
+            raise StoreError(
+                f"the index at {self.folder} is damaged ({str(e).splitlines()[0]}); "
+                f"`isnad doctor` rebuilds it from the documents it can still read"
+            ) from None
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.folder / "isnad.sqlite3", check_same_thread=False, isolation_level=None, timeout=60)
+        db = sqlite3.connect(
+            self.folder / "isnad.sqlite3", check_same_thread=False, isolation_level=None, timeout=60
+        )
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         return db
@@ -106,23 +119,37 @@ class SqliteStore(Store):
             if info is None:
                 raise StoreMissingError(f"no index at {self.folder}: run `isnad ingest PATH...` first")
             with self._db:  # another process creating the same store at once: the first one's values win
-                self._db.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", [
-                    ("model_id", info.model_id), ("dim", str(info.dim)), ("chunker", json.dumps(info.chunker)),
-                    ("format", FORMAT), ("n_chunks", "0"), ("total_terms", "0")])
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO meta VALUES (?, ?)",
+                    [
+                        ("model_id", info.model_id),
+                        ("dim", str(info.dim)),
+                        ("chunker", json.dumps(info.chunker)),
+                        ("format", FORMAT),
+                        ("n_chunks", "0"),
+                        ("total_terms", "0"),
+                    ],
+                )
             rows = dict(self._db.execute("SELECT key, value FROM meta"))
         if rows.get("format") != FORMAT:
-            raise StoreError(f"it was written by an earlier Isnad (store format {rows.get('format', '1')}, now {FORMAT})")
+            raise StoreError(
+                f"it was written by an earlier Isnad (store format {rows.get('format', '1')}, now {FORMAT})"
+            )
         return StoreInfo(rows["model_id"], int(rows["dim"]), json.loads(rows["chunker"]))
 
     def info(self) -> StoreInfo:
         with self._lock:  # the connection is shared by the app's threads
-            n_docs, = self._db.execute("SELECT count(*) FROM documents").fetchone()
+            (n_docs,) = self._db.execute("SELECT count(*) FROM documents").fetchone()
             n_chunks = self._totals()["n_chunks"]
         return StoreInfo(self._info.model_id, self._info.dim, self._info.chunker, n_docs, n_chunks)
 
     def _totals(self) -> dict[str, int]:
         """The chunk count and total token count each write keeps in ``meta`` (BM25's N and average length)."""
-        return dict(self._db.execute("SELECT key, CAST(value AS INTEGER) FROM meta WHERE key IN ('n_chunks', 'total_terms')"))
+        return dict(
+            self._db.execute(
+                "SELECT key, CAST(value AS INTEGER) FROM meta WHERE key IN ('n_chunks', 'total_terms')"
+            )
+        )
 
     def replaced(self) -> bool:
         path = self.folder / "isnad.sqlite3"
@@ -136,24 +163,44 @@ class SqliteStore(Store):
         with self._lock:
             with self._writing():
                 sources = [d.source for d, *_ in items] + [d.doc_id for d, *_ in items]
-                old = [r for r, in self._db.execute(
-                    f"SELECT doc_id FROM documents WHERE source IN ({_marks(items)}) OR doc_id IN ({_marks(items)})",
-                    sources)]
+                old = [
+                    r
+                    for (r,) in self._db.execute(
+                        "SELECT doc_id FROM documents "
+                        f"WHERE source IN ({_marks(items)}) OR doc_id IN ({_marks(items)})",
+                        sources,
+                    )
+                ]
                 gone = self._delete_rows(old)
                 all_rows, df, all_tokens = [], Counter(), [t for *_, ts in items for t in ts]
                 for doc, chunks, vectors, tokens in items:
-                    self._db.execute("INSERT INTO documents VALUES (?, ?, ?, ?, ?)",
-                                     (doc.doc_id, doc.source, outlet_key(doc.outlet), doc.date,
-                                      json.dumps(doc.to_dict(), ensure_ascii=False)))
+                    self._db.execute(
+                        "INSERT INTO documents VALUES (?, ?, ?, ?, ?)",
+                        (
+                            doc.doc_id,
+                            doc.source,
+                            outlet_key(doc.outlet),
+                            doc.date,
+                            json.dumps(doc.to_dict(), ensure_ascii=False),
+                        ),
+                    )
                     rows = []
                     for c, v, t in zip(chunks, np.asarray(vectors, dtype=np.float32), tokens):
                         terms = sorted(set(t))
                         df.update(terms)
-                        row = self._db.execute("INSERT INTO chunks(doc_id, data, n_terms, terms) VALUES (?, ?, ?, ?)",
-                                               (doc.doc_id, json.dumps(c.to_dict(), ensure_ascii=False), len(t),
-                                                " ".join(terms))).lastrowid
-                        self._db.execute("INSERT INTO recent VALUES (?, ?, ?)",
-                                         (row, v.tobytes(), json.dumps(t, ensure_ascii=False)))
+                        row = self._db.execute(
+                            "INSERT INTO chunks(doc_id, data, n_terms, terms) VALUES (?, ?, ?, ?)",
+                            (
+                                doc.doc_id,
+                                json.dumps(c.to_dict(), ensure_ascii=False),
+                                len(t),
+                                " ".join(terms),
+                            ),
+                        ).lastrowid
+                        self._db.execute(
+                            "INSERT INTO recent VALUES (?, ?, ?)",
+                            (row, v.tobytes(), json.dumps(t, ensure_ascii=False)),
+                        )
                         rows.append(row)
                     all_rows.append(rows)
                 self._count(df, sum(len(r) for r in all_rows), sum(len(t) for t in all_tokens))
@@ -168,39 +215,6 @@ class SqliteStore(Store):
                 self._sealer.request()
             return all_rows
 
-    def _seal(self) -> None:
-        """In the background: the recent rows into one part (HNSW vectors and postings), written once, then
-        recorded and ``recent`` emptied of them in one short transaction; then the part loaded here. Building
-        a part's graph takes seconds, so it runs outside SQLite's write lock, on
-        a connection of its own (as another process would), so uploads and queries go on meanwhile. If
-        another process sealed or compacted first, this part is thrown away; a failed seal leaves
-        ``recent`` as it was, and the next upload tries again."""
-        db, pending = self._connect(), self._part_files(f"pending-{uuid.uuid4().hex}")
-        try:
-            db.execute("BEGIN")  # one read snapshot
-            seen = self._last_part(db), self._meta_epoch(db)
-            found = db.execute("SELECT row, vector, tokens FROM recent ORDER BY row").fetchall()
-            db.execute("COMMIT")
-            if len(found) < self.seal_at:
-                return
-            rows, vectors, tokens = self._decode_recent(found)
-            self._write_files(pending, vectors, rows, Segment.build(rows.tolist(), tokens))
-            with _immediate(db):
-                if (self._last_part(db), self._meta_epoch(db)) == seen:  # nobody sealed these rows since
-                    part = db.execute("INSERT INTO parts(upto) VALUES (?)", (int(rows[-1]),)).lastrowid
-                    for p, q in list(zip(pending, self._part_files(part)))[::-1]:  # the graph last: read first
-                        os.replace(p, q)
-                    db.execute("DELETE FROM recent WHERE row <= ?", (int(rows[-1]),))  # rows deleted since: tombstoned
-            with self._lock:  # this connection's data_version may already count the commit (our own upload's)
-                if self._last_part() != self._parts_seen:
-                    self._load_all()
-        except Exception:
-            log.exception("sealing the recent rows of %s failed; the next upload tries again", self.folder)
-        finally:
-            for p in pending:
-                p.unlink(missing_ok=True)
-            db.close()
-
     def settle(self) -> None:
         """Wait for a seal running in the background (close() does too)."""
         self._sealer.wait()
@@ -214,13 +228,17 @@ class SqliteStore(Store):
         with self._lock:
             with self._writing():
                 rows, vectors = self._vectors.all()
-                old = [p for p, in self._db.execute("SELECT part FROM parts")]
+                old = [p for (p,) in self._db.execute("SELECT part FROM parts")]
                 self._db.execute("DELETE FROM parts")
                 if len(rows):
-                    self._write_part(vectors, rows, Segment.merged(self._postings.segments, self._postings.dead))
+                    self._write_part(
+                        vectors, rows, Segment.merged(self._postings.segments, self._postings.dead)
+                    )
                 self._db.execute("DELETE FROM recent")
                 self._db.execute("DELETE FROM tombstones")
-                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('epoch', ?)", (str(int(self._epoch or 0) + 1),))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('epoch', ?)", (str(int(self._epoch or 0) + 1),)
+                )
             for p in (p for part in old for p in self._part_files(part)):
                 p.unlink(missing_ok=True)
             self._load_all()
@@ -252,7 +270,9 @@ class SqliteStore(Store):
         if not doc_ids:
             return []
         marks = _marks(doc_ids)
-        found = self._db.execute(f"SELECT row, n_terms, terms FROM chunks WHERE doc_id IN ({marks})", doc_ids).fetchall()
+        found = self._db.execute(
+            f"SELECT row, n_terms, terms FROM chunks WHERE doc_id IN ({marks})", doc_ids
+        ).fetchall()
         rows = [r for r, _, _ in found]
         df = Counter(term for _, _, terms in found for term in terms.split())
         self._count(Counter({t: -n for t, n in df.items()}), -len(rows), -sum(n for _, n, _ in found))
@@ -264,52 +284,17 @@ class SqliteStore(Store):
 
     def _count(self, df: Counter, chunks: int, terms: int) -> None:
         """Inside a write: document frequencies and corpus totals moved by ``df``, ``chunks`` and ``terms``."""
-        self._db.executemany("INSERT INTO vocabulary VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
-                             sorted(df.items()))
+        self._db.executemany(
+            "INSERT INTO vocabulary VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
+            sorted(df.items()),
+        )
         self._db.execute("DELETE FROM vocabulary WHERE df <= 0")
-        self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'n_chunks'", (chunks,))
-        self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'total_terms'", (terms,))
-
-    def _part_files(self, part: int | str) -> tuple[Path, Path, Path, Path]:
-        """A part's graph, its rows, its vocabulary and its postings (``part``: its number, or a name while pending)."""
-        graph = self.folder / "vectors" / (f"part-{part:06d}.faiss" if isinstance(part, int) else f"{part}.faiss")
-        return graph, rows_path(graph), graph.with_suffix(".terms.npz"), graph.with_suffix(".postings.npy")
-
-    def _write_part(self, vectors: np.ndarray, rows: np.ndarray, postings: Segment) -> int:
-        """Inside a write: a part over ``rows`` (ascending), its files durable, then recorded in ``parts``."""
-        part = self._db.execute("INSERT INTO parts(upto) VALUES (?)", (int(rows.max()),)).lastrowid
-        self._write_files(self._part_files(part), vectors, rows, postings)
-        return part
-
-    def _write_files(self, files: tuple[Path, ...], vectors: np.ndarray, rows: np.ndarray, postings: Segment) -> None:
-        def write(graph: Path, rows_file: Path, terms_file: Path, postings_file: Path) -> None:
-            Sealed.write(graph, rows_file, vectors, rows)
-            postings.save(terms_file, postings_file)
-
-        self._durably(write, *files)
-
-    @staticmethod
-    def _durably(write, *paths: Path) -> None:
-        """``write`` to a temporary name for each of ``paths``, fsynced, then each renamed into place."""
-        tmps = [p.with_name(p.stem + ".tmp" + p.suffix) for p in paths]
-        write(*tmps)
-        for t in tmps:
-            with open(t, "rb") as f:
-                os.fsync(f.fileno())
-        for t, p in zip(tmps[::-1], paths[::-1]):  # the first path last: a reader checks it first
-            os.replace(t, p)
-
-    def _remove_orphans(self) -> None:
-        """Part files no committed transaction names (a crash between files and commit). Under the write
-        lock: a writer in another process may be writing a part right now, before its commit."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            known = {p.name for part, in self._db.execute("SELECT part FROM parts") for p in self._part_files(part)}
-            for p in (self.folder / "vectors").iterdir():
-                if p.name not in known:
-                    p.unlink(missing_ok=True)
-        finally:
-            self._db.execute("COMMIT")
+        self._db.execute(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'n_chunks'", (chunks,)
+        )
+        self._db.execute(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'total_terms'", (terms,)
+        )
 
     # ------------------------------------------------------------ reading
 
@@ -333,8 +318,9 @@ class SqliteStore(Store):
         self._version = version
 
     def _remove_tombstones(self) -> None:
-        dead = self._db.execute("SELECT seq, row FROM tombstones WHERE seq > ? ORDER BY seq",
-                                (self._tombstones_seen,)).fetchall()
+        dead = self._db.execute(
+            "SELECT seq, row FROM tombstones WHERE seq > ? ORDER BY seq", (self._tombstones_seen,)
+        ).fetchall()
         if dead:
             self._forget([r for _, r in dead])
             self._tombstones_seen = dead[-1][0]
@@ -352,56 +338,13 @@ class SqliteStore(Store):
         epoch = (db or self._db).execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
         return epoch[0] if epoch else None
 
-    def _load_all(self) -> None:
-        """The in-memory index from scratch: every part, the recent rows, minus the tombstones. Parts opened
-        before are reused (part numbers are never reused), so a reload after a seal opens and reads ahead only
-        the new part, and queries wait milliseconds for it, not the second that opening every part takes."""
-        self._epoch, self._parts_seen = self._meta_epoch(), self._last_part()
-        self._vectors = Vectors(self._info.dim)
-        self._postings = Postings()
-        self._recent_seen = self._tombstones_seen = 0
-        opened, warm = {}, []
-        for part, upto in self._db.execute("SELECT part, upto FROM parts ORDER BY part").fetchall():
-            if part not in self._opened:
-                files = self._part_files(part)
-                if missing := [p.name for p in files if not p.exists()]:
-                    raise StoreError(f"vector file {missing[0]} is missing")
-                try:
-                    self._opened[part] = Sealed.open(files[0]), Segment.load(*files[2:])
-                except (RuntimeError, OSError, ValueError, KeyError) as e:  # FAISS or np.load of a damaged file
-                    raise StoreError(f"vector file {files[0].name} is unreadable ({str(e).splitlines()[0]})") from None
-                warm += [files[0], files[3]]  # graph and postings
-            opened[part] = self._opened[part]
-            self._vectors.sealed.append(opened[part][0])
-            self._postings.parts.append(opened[part][1])
-            self._recent_seen = max(self._recent_seen, upto)
-        self._opened = opened
-        prefetch(warm)
-        self._load_recent()
-        self._remove_tombstones()
-        self._version = self._data_version()
-
-    def _load_recent(self) -> None:
-        """Rows written since we last looked (rows only grow: one writer at a time allocates them)."""
-        found = self._db.execute("SELECT row, vector, tokens FROM recent WHERE row > ? ORDER BY row",
-                                 (self._recent_seen,)).fetchall()
-        if not found:
-            return
-        rows, vectors, tokens = self._decode_recent(found)
-        self._vectors.add(vectors, rows)
-        self._postings.add(Segment.build(rows.tolist(), tokens))
-        self._recent_seen = int(rows[-1])
-
-    def _decode_recent(self, found: list[tuple]) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
-        """Rows of ``recent`` (ascending) as rows, vectors and tokens."""
-        if damaged := [r for r, v, _ in found if len(v) != 4 * self._info.dim]:
-            raise StoreError(f"the vectors of {len(damaged)} recent chunk(s) are damaged (row {damaged[0]})")
-        rows = np.array([r for r, _, _ in found], dtype=np.int64)
-        vectors = np.frombuffer(b"".join(v for _, v, _ in found), dtype=np.float32).reshape(len(found), -1)
-        return rows, vectors, [json.loads(t) for _, _, t in found]
-
-    def search(self, query_vector: np.ndarray | None, tokens: list[str] | None, n: int,
-               filters: StoreFilters | None = None) -> Legs:
+    def search(
+        self,
+        query_vector: np.ndarray | None,
+        tokens: list[str] | None,
+        n: int,
+        filters: Filters | None = None,
+    ) -> Legs:
         self._refresh()
         allowed = self._allowed(filters) if filters else None
         legs = Legs()
@@ -411,22 +354,38 @@ class SqliteStore(Store):
         words = [t for t in dict.fromkeys(tokens or []) if t]
         if words:
             with self._lock:
-                df = dict(self._db.execute(f"SELECT term, df FROM vocabulary WHERE term IN ({_marks(words)})", words))
+                df = dict(
+                    self._db.execute(
+                        f"SELECT term, df FROM vocabulary WHERE term IN ({_marks(words)})", words
+                    )
+                )
                 totals = self._totals()
-                legs.bm25 = self._postings.search(words, df, totals["n_chunks"], totals["total_terms"], n, allowed)
+                legs.bm25 = self._postings.search(
+                    words, df, totals["n_chunks"], totals["total_terms"], n, allowed
+                )
         return legs
 
-    def _allowed(self, filters: StoreFilters) -> np.ndarray:
+    def _allowed(self, filters: Filters) -> np.ndarray:
         """The rows the filters allow, as a mask by row: outlet and date compared in numpy over columns read
         from SQLite once (then only newer rows), not an SQL scan of the matching chunks per query."""
         with self._lock:
             cols = self._columns
-            cols.catch_up(self._db.execute("SELECT c.row, d.outlet_key, d.date FROM chunks c JOIN documents d "
-                                           "USING(doc_id) WHERE c.row >= ? ORDER BY c.row", (len(cols),)).fetchall())
+            cols.catch_up(
+                self._db.execute(
+                    "SELECT c.row, d.outlet_key, d.date FROM chunks c JOIN documents d "
+                    "USING(doc_id) WHERE c.row >= ? ORDER BY c.row",
+                    (len(cols),),
+                ).fetchall()
+            )
             doc_rows = None
             if filters.doc_ids is not None:
                 ids = sorted(filters.doc_ids)
-                doc_rows = [r for r, in self._db.execute(f"SELECT row FROM chunks WHERE doc_id IN ({_marks(ids)})", ids)]
+                doc_rows = [
+                    r
+                    for (r,) in self._db.execute(
+                        f"SELECT row FROM chunks WHERE doc_id IN ({_marks(ids)})", ids
+                    )
+                ]
             return cols.mask(filters, doc_rows)
 
     def fetch(self, rows: list[int]) -> list[Stored]:
@@ -434,16 +393,25 @@ class SqliteStore(Store):
             return []
         marks = _marks(rows)
         with self._lock:
-            found = self._db.execute(f"SELECT c.row, c.data, d.data FROM chunks c JOIN documents d USING(doc_id) "
-                                     f"WHERE c.row IN ({marks})", list(rows)).fetchall()
-        by_row = {r: Stored(r, Chunk.from_dict(json.loads(c)), Document.from_dict(json.loads(d))) for r, c, d in found}
+            found = self._db.execute(
+                f"SELECT c.row, c.data, d.data FROM chunks c JOIN documents d USING(doc_id) "
+                f"WHERE c.row IN ({marks})",
+                list(rows),
+            ).fetchall()
+        by_row = {
+            r: Stored(r, Chunk.from_dict(json.loads(c)), Document.from_dict(json.loads(d)))
+            for r, c, d in found
+        }
         return [by_row[r] for r in rows if r in by_row]
 
-    def documents(self, filters: StoreFilters | None = None, limit: int | None = None,
-                  after: str | None = None) -> list[Document]:
-        sql, args = paged_documents_sql("documents", *(_where(filters) if filters else ("1", [])), after, limit, "?")
+    def documents(
+        self, filters: Filters | None = None, limit: int | None = None, after: str | None = None
+    ) -> list[Document]:
+        sql, args = paged_documents_sql(
+            "documents", *(_where(filters) if filters else ("1", [])), after, limit, "?"
+        )
         with self._lock:
-            return [Document.from_dict(json.loads(data)) for data, in self._db.execute(sql, args)]
+            return [Document.from_dict(json.loads(data)) for (data,) in self._db.execute(sql, args)]
 
     def chunk_counts(self) -> dict[str, int]:
         with self._lock:
@@ -451,8 +419,16 @@ class SqliteStore(Store):
 
     def doc_ids_for(self, sources: list[str]) -> dict[str, str]:
         with self._lock:
-            return dict(self._db.execute(f"SELECT source, doc_id FROM documents WHERE source IN ({_marks(sources)})",
-                                         list(sources))) if sources else {}
+            return (
+                dict(
+                    self._db.execute(
+                        f"SELECT source, doc_id FROM documents WHERE source IN ({_marks(sources)})",
+                        list(sources),
+                    )
+                )
+                if sources
+                else {}
+            )
 
     def check(self) -> list[str]:
         """What is wrong with this store ([] when sound): SQLite pages, and every chunk having exactly
@@ -460,17 +436,19 @@ class SqliteStore(Store):
         problems = []
         with self._lock:
             try:
-                pages = [r for r, in self._db.execute("PRAGMA integrity_check")]
+                pages = [r for (r,) in self._db.execute("PRAGMA integrity_check")]
                 if pages != ["ok"]:
                     problems.append("database pages: " + "; ".join(pages[:3]))
             except sqlite3.DatabaseError as e:
                 problems.append(f"database: {e}")
-            rows = {r for r, in self._db.execute("SELECT row FROM chunks")}
+            rows = {r for (r,) in self._db.execute("SELECT row FROM chunks")}
         held = self._vectors.rows()
         ids = set(held.tolist())
         if rows != ids or len(ids) != len(held):
-            problems.append(f"{len(rows - ids)} chunk(s) without a vector, {len(ids - rows)} vector(s) without a chunk, "
-                            f"{len(held) - len(ids)} duplicate vector(s)")
+            problems.append(
+                f"{len(rows - ids)} chunk(s) without a vector, {len(ids - rows)} vector(s) without a chunk, "
+                f"{len(held) - len(ids)} duplicate vector(s)"
+            )
         return problems
 
     def close(self) -> None:
@@ -484,43 +462,11 @@ def salvage_documents(folder: Path) -> list[Document]:
     try:
         db = sqlite3.connect(f"file:{Path(folder) / 'isnad.sqlite3'}?mode=ro", uri=True)
         try:
-            return [Document.from_dict(json.loads(d)) for d, in db.execute("SELECT data FROM documents ORDER BY source")]
+            return [
+                Document.from_dict(json.loads(d))
+                for (d,) in db.execute("SELECT data FROM documents ORDER BY source")
+            ]
         finally:
             db.close()
     except sqlite3.DatabaseError:
         return []
-
-
-@contextmanager
-def _immediate(db: sqlite3.Connection) -> Iterator[None]:
-    """One write transaction on ``db`` under SQLite's write lock; rolled back on any error."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-
-
-def _marks(items: list) -> str:
-    return ",".join("?" * len(items))
-
-
-def _where(filters: StoreFilters) -> tuple[str, list]:
-    """SQL over ``documents d`` for the filters (indexed columns only)."""
-    parts, args = ["1"], []
-    if filters.outlet:
-        parts.append("d.outlet_key = ?")
-        args.append(outlet_key(filters.outlet))
-    if filters.date_from:
-        parts.append("d.date >= ?")
-        args.append(filters.date_from)
-    if filters.date_to:
-        parts.append("d.date <= ?")
-        args.append(filters.date_to)
-    if filters.doc_ids is not None:
-        ids = sorted(filters.doc_ids)
-        parts.append(f"d.doc_id IN ({','.join('?' * len(ids))})" if ids else "0")
-        args += ids
-    return " AND ".join(parts), args

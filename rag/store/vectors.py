@@ -20,7 +20,11 @@ import numpy as np
 
 from rag.store.base import best_first
 
-M, EF_CONSTRUCTION, EF_SEARCH = 32, 64, 64  # recall@10 0.995-1.0 of exact at 200k-1M chunks (benchmarks/bench_store.py)
+M, EF_CONSTRUCTION, EF_SEARCH = (
+    32,
+    64,
+    64,
+)  # recall@10 0.995-1.0 of exact at 200k-1M chunks (benchmarks/bench_store.py)
 EXACT_UP_TO = 4096  # a filtered part with at most this many allowed rows is scored exactly
 
 
@@ -31,11 +35,14 @@ class Sealed:
         self.index, self.rows = index, rows
         self.live = np.ones(len(rows), dtype=bool)
         self.storage = faiss.downcast_index(index.storage)  # the flat vectors the graph links
-        self.vectors = faiss.rev_swig_ptr(self.storage.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
+        self.vectors = faiss.rev_swig_ptr(self.storage.get_xb(), index.ntotal * index.d).reshape(
+            index.ntotal, index.d
+        )
 
     @staticmethod
     def write(path: Path, rows_file: Path, vectors: np.ndarray, rows: np.ndarray) -> None:
-        """The HNSW graph over ``vectors`` to ``path``, their rows to ``rows_file`` (``rows_path(path)`` once in place)."""
+        """The HNSW graph over ``vectors`` to ``path``, their rows to ``rows_file``
+        (``rows_path(path)`` once in place)."""
         index = faiss.IndexHNSWFlat(vectors.shape[1], M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = EF_CONSTRUCTION
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
@@ -43,7 +50,7 @@ class Sealed:
         np.save(rows_file, np.asarray(rows, dtype=np.int64))
 
     @classmethod
-    def open(cls, path: Path) -> "Sealed":
+    def open(cls, path: Path) -> Sealed:
         return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC), np.load(rows_path(path)))
 
     def remove(self, rows: np.ndarray) -> None:
@@ -71,6 +78,7 @@ class Sealed:
 def prefetch(paths: list[Path]) -> None:
     """Read mapped parts into the page cache from a background thread, in order: otherwise the first
     queries after opening fault their graphs in page by page (seconds each at a million chunks)."""
+
     def read_ahead() -> None:
         buffer = bytearray(8 << 20)
         for path in paths:
@@ -116,7 +124,9 @@ class Vectors:
         return self.flat.ntotal + sum(int(s.live.sum()) for s in self.sealed)
 
     def add(self, vectors: np.ndarray, rows: np.ndarray) -> None:
-        self.flat.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(rows, dtype=np.int64))
+        self.flat.add_with_ids(
+            np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(rows, dtype=np.int64)
+        )
 
     def remove(self, rows: list[int] | np.ndarray) -> None:
         rows = np.asarray(rows, dtype=np.int64)
@@ -130,13 +140,17 @@ class Vectors:
 
     def rows(self) -> np.ndarray:
         """Every live row."""
-        return np.concatenate([s.rows[s.live] for s in self.sealed] + [faiss.vector_to_array(self.flat.id_map)])
+        return np.concatenate(
+            [s.rows[s.live] for s in self.sealed] + [faiss.vector_to_array(self.flat.id_map)]
+        )
 
     def flat_rows_and_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """The flat part's rows and vectors (what a seal writes)."""
         if not self.flat.ntotal:
             return np.zeros(0, np.int64), np.zeros((0, self.dim), np.float32)
-        return faiss.vector_to_array(self.flat.id_map).astype(np.int64), self.flat.index.reconstruct_n(0, self.flat.ntotal)
+        return faiss.vector_to_array(self.flat.id_map).astype(np.int64), self.flat.index.reconstruct_n(
+            0, self.flat.ntotal
+        )
 
     def all(self) -> tuple[np.ndarray, np.ndarray]:
         """Every live (row, vector), rows ascending (compaction, exact recall checks)."""
@@ -152,7 +166,9 @@ class Vectors:
         found: list[tuple[int, float]] = []
         if self.flat.ntotal:
             bits, selector = _selector(allowed) if allowed is not None else (None, None)
-            scores, ids = self.flat.search(q, min(k, self.flat.ntotal), params=faiss.SearchParameters(sel=selector))
+            scores, ids = self.flat.search(
+                q, min(k, self.flat.ntotal), params=faiss.SearchParameters(sel=selector)
+            )
             found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         for s in self.sealed:
             found += s.search(q, k, allowed)

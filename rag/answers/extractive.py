@@ -1,0 +1,427 @@
+"""Cited answers. Extractive by default (verbatim quotes, no LLM); generative when configured.
+
+Every answer carries numbered sources whose quotes are exact substrings of the
+articles (with offsets), so a reader can check each claim in one click.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import numpy as np
+
+from rag.answers.answer import (
+    MIN_WORDS,
+    RUNNER_UP,
+    Answer,
+    Candidate,
+    elapsed_ms,
+    evidence_text,
+    numbers_of,
+    possibly,
+    question_language,
+    source_of,
+    validate_question,
+)
+from rag.answers.confidence import WINDOW, SpanEvidence, load_model
+from rag.answers.questions import asked_roles, asks_speaker, question_type, wants_money
+from rag.answers.ranking import rank_spans, values_agree
+from rag.answers.short import coordinated, per_part, typed_spans
+from rag.answers.verify import NO_ANSWER, numbers
+from rag.config import Settings
+from rag.errors import GeneratorUnavailable
+from rag.models.embedder import Embedder
+from rag.models.llm import Generator
+from rag.retrieval.hybrid import Searcher
+from rag.text.arabic import bm25_tokens, detect_language
+from rag.text.dates import reference_date
+from rag.text.lexicon import Lexicon, lexicon_for
+from rag.translation.translator import KEY_FACTS_LABEL, reader_note, translator_for
+from rag.types import Filters, ShortAnswer, Source, Span
+
+
+class ExtractiveEngine:
+    """Answers with the article sentences that best answer the question, quoted verbatim."""
+
+    name = "extractive"
+
+    def __init__(
+        self, searcher: Searcher, embedder: Embedder, settings: Settings, translator: Generator | None = None
+    ):
+        self.searcher = searcher
+        self.embedder = embedder
+        self.settings = settings
+        self.translator = translator
+        self._sentence_vecs: dict[tuple[str, int, int], np.ndarray] = {}
+        self._refs: dict[str, dt.date | None] = {}
+
+    def candidates(
+        self,
+        question: str,
+        retrieval_query: str | None = None,
+        filters: Filters | None = None,
+        mode: str | None = None,
+        k: int | None = None,
+    ) -> list[Candidate]:
+        """Sentences of the retrieved chunks, scored against the question (best first)."""
+        hits = self.searcher.search(
+            retrieval_query or question,
+            k=k or self.settings.answer_k,
+            mode=mode or self.settings.retrieval_mode,
+            filters=filters,
+        )
+        seen, cands = set(), []
+        for hit in hits:
+            doc = self.searcher.document(hit.doc_id)
+            for a, b in hit.sentences:
+                if (hit.doc_id, a) in seen or len(doc.text[a:b].split()) < MIN_WORDS:
+                    continue
+                seen.add((hit.doc_id, a))
+                cands.append(Candidate(hit, a, b, doc.text[a:b]))
+        if not cands:
+            return []
+        self._embed_missing(cands)
+        scored_against = retrieval_query or question  # a follow-up is scored in its context
+        q = self.embedder.embed_queries([scored_against])[0]
+        q_tokens = set(bm25_tokens(scored_against))
+        for c in cands:
+            c.dense = float(self._sentence_vecs[(c.hit.doc_id, c.start, c.end)] @ q)
+            overlap = len(q_tokens & set(bm25_tokens(c.text))) / len(q_tokens) if q_tokens else 0.0
+            c.score = c.dense + 0.1 * overlap
+        return sorted(cands, key=lambda c: -c.score)
+
+    def _embed_missing(self, cands: list[Candidate]) -> None:
+        todo = [c for c in cands if (c.hit.doc_id, c.start, c.end) not in self._sentence_vecs]
+        if todo:
+            vecs = self.embedder.embed_documents([c.text for c in todo], [c.hit.title for c in todo])
+            for c, v in zip(todo, vecs):
+                self._sentence_vecs[(c.hit.doc_id, c.start, c.end)] = v
+
+    def threshold(self, question: str, sentence: str) -> float:
+        """Abstention threshold: cross-lingual similarities run lower than same-language ones."""
+        same = detect_language(question) == detect_language(sentence)
+        return self.settings.abstain_below if same else self.settings.abstain_below_cross
+
+    def select(self, cands: list[Candidate]) -> list[Candidate]:
+        """The best sentence plus close runners-up that add something (no near-duplicates)."""
+        if not cands:
+            return []
+        best = cands[0].score
+        picked = [cands[0]]
+        for c in cands[1:]:
+            if len(picked) >= self.settings.answer_max_sentences or c.score < best - RUNNER_UP:
+                break
+            vec = self._sentence_vecs[(c.hit.doc_id, c.start, c.end)]
+            if all(float(vec @ self._sentence_vecs[(p.hit.doc_id, p.start, p.end)]) < 0.9 for p in picked):
+                picked.append(c)
+        return picked
+
+    def answer(
+        self,
+        question: str,
+        retrieval_query: str | None = None,
+        filters: Filters | None = None,
+        mode: str | None = None,
+        k: int | None = None,
+        translate: bool = True,
+    ) -> Answer:
+        """The cited answer; ``translate=False`` returns at once and leaves renderings to ``translate()``."""
+        t0 = time.perf_counter()
+        question = validate_question(question, self.settings)
+        lang = question_language(question)
+        notices = []
+        if lang == "other":
+            notices.append(
+                "Isnad answers in Arabic and English; this question seems to be in another "
+                "language, so the answer below quotes the closest passages in English framing."
+            )
+        out_lang = "ar" if lang == "ar" else "en"
+        cands = self.candidates(question, retrieval_query, filters, mode, k)
+        kind = question_type(question)
+        support = cands[0].score if cands else 0.0
+        kept, why = self.answerable(question, kind, cands)
+        if why:
+            return Answer(
+                question,
+                out_lang,
+                NO_ANSWER[out_lang],
+                True,
+                self.name,
+                round(support, 4),
+                [],
+                notices,
+                kind=kind,
+                why=why,
+                latency_ms=elapsed_ms(t0),
+            )
+        spans = self.short_spans(question, kind, kept)
+        if spans:  # several values asked for, or people named together: one answer of several spans
+            spans[0] = (spans[0][0], self._whole(question, kind, *spans[0]))
+        if spans:  # the sentence that holds the direct answer leads
+            kept = [spans[0][0]] + [c for c in kept if c is not spans[0][0]]
+        picked = self.select(kept)
+        picked += [c for c, _ in spans[1:] if c not in picked]
+        sources = [source_of(i, c) for i, c in enumerate(picked, start=1)]
+        short = short_answer_line(spans, picked, sources, out_lang)
+        withheld = None
+        if short is not None:
+            short, withheld = self._gate(short, self.short_evidence(question, kind, kept, *spans[0]))
+        answer = Answer(
+            question,
+            out_lang,
+            "",
+            False,
+            self.name,
+            round(support, 4),
+            sources,
+            notices,
+            short=short,
+            kind=kind,
+            withheld_short=withheld,
+        )
+        answer.answer = self._compose(answer)
+        if translate:
+            self.translate(answer)
+        answer.latency_ms = elapsed_ms(t0)
+        return answer
+
+    @property
+    def lexicon(self) -> Lexicon:
+        return lexicon_for(self.settings)
+
+    def answerable(self, question: str, kind: str, cands: list[Candidate]) -> tuple[list[Candidate], str]:
+        """The candidates that can answer, or a reason to abstain.
+
+        Similarity alone cannot tell "about the US" from "about France"; so the evidence must
+        also name what the question names, contain its numbers, and (for when / how many)
+        hold a value of the asked type.
+        """
+        if not cands:
+            return [], "nothing in the articles matches the question"
+        best = cands[0].score
+        if best < self.threshold(question, cands[0].text):
+            return [], f"no passage is close enough to the question (support {best:.2f})"
+        kept = [c for c in cands if c.score >= self.threshold(question, c.text)]
+        names = self.lexicon.in_text(question)
+        if names:
+            asked = Lexicon(names)  # only the question's names need looking for in each passage
+            kept = [c for c in kept if set(names) <= set(asked.in_text(evidence_text(c)))]
+            if not kept:
+                return [], "the closest passages do not mention " + ", ".join(n.label for n in names)
+        wanted = numbers(question)
+        if wanted:
+            kept = [c for c in kept if wanted <= numbers_of(c)]
+            if not kept:
+                return [], "the closest passages do not mention " + ", ".join(sorted(wanted))
+        kept = [c for c in kept if c.score >= kept[0].score - self.settings.answer_margin]
+        roles = asked_roles(question) if kind == "person" else []
+        if kind in ("date", "number") or roles:  # types that can be recognised reliably must be there
+            if not any(self._spans(question, kind, c) for c in kept):
+                what = {"date": "date", "number": "amount of money" if wants_money(question) else "number"}
+                return [], f"the closest passages give no {what.get(kind, 'such person')}"
+        return kept, ""
+
+    def _whole(self, question: str, kind: str, c: Candidate, top: Span) -> Span:
+        """The whole answer around ``top``: a value per part of a several-part question, or the people
+        named together with the one found."""
+        ref = self._reference(c.hit.doc_id)
+        if kind == "number" and (
+            parts := per_part(
+                question, typed_spans(kind, c.text, c.start, ref, self.lexicon), c.text, c.start, self.lexicon
+            )
+        ):
+            return parts
+        if kind == "person" and not asked_roles(question) and not asks_speaker(question):
+            return coordinated(self._spans(question, kind, c), top, c.text, c.start)
+        return top
+
+    def short_evidence(
+        self, question: str, kind: str, kept: list[Candidate], c: Candidate, sp: Span
+    ) -> SpanEvidence:
+        """What the confidence model reads about the chosen span ``sp`` of sentence ``c``."""
+        ranked = self._spans(question, kind, c)
+        others = [sp2 for sp2 in ranked if (sp2.start, sp2.end) != (sp.start, sp.end)]
+        near = [x for x in kept[:4] if x is not c and x.score >= kept[0].score - RUNNER_UP]
+        tops = [(x, found[0]) for x in near if (found := self._spans(question, kind, x))]
+        agree = sum(values_agree(sp, s2, c.text, x.text) for x, s2 in tops)
+        q_terms = set(bm25_tokens(question))
+        a, b = sp.start - c.start, sp.end - c.start
+        clause = c.text[max(0, a - WINDOW) : b + WINDOW]
+        q_names = set(self.lexicon.in_text(question))
+        clause_names = set(Lexicon(list(q_names)).in_text(clause)) if q_names else set()
+        return SpanEvidence(
+            kind=sp.kind if sp.kind in ("date", "number", "person", "place", "org") else kind,
+            span_score=sp.score,
+            runner_up_gap=sp.score - others[0].score if others else 0.1,
+            competitors=len(others),
+            support=c.score,
+            above_floor=c.score - self.threshold(question, c.text),
+            sentence_rank=kept.index(c) if c in kept else 3,
+            agree=agree,
+            disagree=len(tops) - agree,
+            cross=detect_language(question) != detect_language(c.text),
+            clause_terms=len(q_terms & set(bm25_tokens(clause))) / len(q_terms) if q_terms else 0.0,
+            sentence_terms=len(q_terms & set(bm25_tokens(c.text))) / len(q_terms) if q_terms else 0.0,
+            clause_names=len(clause_names) / len(q_names) if q_names else 1.0,
+            span_words=len(sp.text.split()),
+        )
+
+    def _gate(
+        self, short: ShortAnswer, evidence: SpanEvidence
+    ) -> tuple[ShortAnswer | None, ShortAnswer | None]:
+        """(shown, withheld): a short answer under the fitted confidence line is withheld, not shown in bold."""
+        short.evidence = evidence.vector()
+        model = load_model() if self.settings.short_confidence else None
+        if model is None:
+            return short, None
+        short.confidence = round(model.probability(evidence), 4)
+        return (short, None) if short.confidence >= model.threshold else (None, short)
+
+    def _spans(self, question: str, kind: str, c: Candidate) -> list[Span]:
+        if kind not in ("date", "number", "person", "place", "org"):
+            return []
+        ref = self._reference(c.hit.doc_id)
+        return rank_spans(
+            typed_spans(kind, c.text, c.start, ref, self.lexicon), question, c.text, c.start, self.lexicon
+        )
+
+    def _reference(self, doc_id: str) -> dt.date | None:
+        """The date an article's relative dates refer to (inferred for undated articles), once per article."""
+        if doc_id not in self._refs:
+            doc = self.searcher.document(doc_id)
+            self._refs[doc_id] = reference_date(doc.date, doc.body())[0]
+        return self._refs[doc_id]
+
+    def short_spans(self, question: str, kind: str, kept: list[Candidate]) -> list[tuple[Candidate, Span]]:
+        """The best typed span, then one per other article whose value differs (sources that disagree).
+
+        Only sentences quoted anyway (as close as a runner-up to the best) may give it: a dated
+        sentence far below a date-less best one answers some other "when".
+        """
+        near = [c for c in kept[:4] if kept and c.score >= kept[0].score - RUNNER_UP]
+        found = [(c, sp[0]) for c in near if (sp := self._spans(question, kind, c))]
+        if not found:
+            return []
+        top_c, top = found[0]
+        out = [(top_c, top)]
+        for c, sp in found[1:]:
+            if (
+                c.hit.doc_id in {x.hit.doc_id for x, _ in out}
+                or top_c.score - c.score > self.settings.disagree_margin
+            ):
+                continue
+            if (
+                kind in ("date", "number")
+                and self._same_claim(top_c, c)
+                and not any(values_agree(s, sp, x.text, c.text) for x, s in out)
+            ):
+                out.append((c, sp))
+        return out
+
+    def needs_translation(self, answer: Answer) -> bool:
+        return answer.language == "en" and any(
+            detect_language(s.quote) == "ar" and not (s.translation or s.facts) for s in answer.sources
+        )
+
+    def translate(self, answer: Answer, translator: Generator | None = None) -> Answer:
+        """Add checked English renderings of Arabic quotes (or say why there are none)."""
+        if self.needs_translation(answer):
+            answer.notices.extend(self._translate(answer.sources, translator or self.translator))
+            answer.answer = self._compose(answer)
+        return answer
+
+    def _same_claim(self, a: Candidate, b: Candidate) -> bool:
+        """Two sentences say the same thing (so different values in them are a real disagreement)."""
+        va, vb = (self._sentence_vecs[(c.hit.doc_id, c.start, c.end)] for c in (a, b))
+        return float(va @ vb) >= self.settings.disagree_similarity
+
+    def _compose(self, answer: Answer) -> str:
+        """The short answer first (in the question's language), then the cited quotes; a short answer under
+        the confidence line comes last, hedged, never in bold."""
+        lines = [answer.short.text] if answer.short else []
+        for s in answer.sources:
+            where = ", ".join(x for x in (s.outlet, s.date) if x)
+            if s.arrival.startswith("uploaded"):  # the outlet is what the file claims, not where it came from
+                where = f"{where} ({s.arrival})" if where else s.arrival
+            prefix = f"{where}: " if where else ""
+            if answer.language == "en" and s.translation:
+                lines.append(
+                    f"{prefix}“{s.translation}” [{s.n}] (machine translation; original: «{s.quote}»)"
+                )
+            else:
+                lines.append(f"{prefix}«{s.quote}» [{s.n}]")
+                if answer.language == "en" and s.facts:  # its own line: English never inside the Arabic run
+                    lines.append(f"{KEY_FACTS_LABEL['en']}: {s.facts}")
+                if answer.language == "en" and s.translation_note:
+                    lines.append(f"({reader_note(s.translation_note)})")
+        if answer.withheld_short is not None:
+            lines.append(possibly(answer.withheld_short, answer.language))
+        return "\n".join(lines)
+
+    def _translate(self, sources: list[Source], generator: Generator | None) -> list[str]:
+        """English renderings of Arabic quotes (facts locked, checked), or each quote's key facts in English."""
+        translator = translator_for(generator, self.embedder, self.settings)
+        notices = (
+            [
+                f"English renderings are machine translations by {generator.label}: dates, numbers and names "
+                "are rendered by rule, not by the model, and each rendering is checked against the quote; the "
+                "checks hold the facts, not every nuance of meaning, so the Arabic quote stays beside it."
+            ]
+            if generator
+            else [
+                "No generator is configured (set ISNAD_GENERATOR=local or ISNAD_LLM_BASE_URL): "
+                "each Arabic quote is followed by its key facts in English, not a translation."
+            ]
+        )
+        for s in sources:
+            if detect_language(s.quote) != "ar":
+                continue
+            ref = dt.date.fromisoformat(s.date) if s.date else None
+            try:
+                t = translator.translate(s.quote, "en", ref)
+            except GeneratorUnavailable as e:
+                notices.append(f"No translation: {e}")
+                generator = translator.generator = None
+                t = translator.translate(s.quote, "en", ref)
+            s.translation, s.translation_note, s.facts = (
+                t.text,
+                (t.note or None) if generator else None,
+                t.facts,
+            )
+        return notices
+
+
+def short_answer_line(
+    spans: list[tuple[Candidate, Span]], picked: list[Candidate], sources: list[Source], lang: str
+) -> ShortAnswer | None:
+    """The direct answer line, in ``lang``; several values with their sources when the articles disagree."""
+    if not spans:
+        return None
+    number_of = {id(c): s.n for c, s in zip(picked, sources)}
+    c, sp = spans[0]
+    n = number_of[id(c)]
+    if len(spans) == 1:
+        return ShortAnswer(
+            sp.kind, f"**{sp.render[lang]}** [{n}]", n, sp.text, sp.start, sp.end, value=sp.render[lang]
+        )
+    rows = [
+        {
+            "n": number_of[id(x)],
+            "text": s.render[lang],
+            "span": s.text,
+            "start": s.start,
+            "end": s.end,
+            "outlet": x.hit.outlet,
+            "date": x.hit.date,
+        }
+        for x, s in spans
+    ]
+    head = "**المصادر مختلفة:**" if lang == "ar" else "**The sources differ:**"
+    body = "; ".join(
+        f"{r['text']} [{r['n']}] ({', '.join(x for x in (r['outlet'], r['date']) if x) or 'undated'})"
+        for r in rows
+    )
+    return ShortAnswer(
+        sp.kind, f"{head} {body}", n, sp.text, sp.start, sp.end, disagreement=rows, value=sp.render[lang]
+    )

@@ -1,0 +1,148 @@
+"""What a question asks for: its type, its parts, the qualifiers and roles it names, whether it wants a speaker."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from rag.data import DATA_DIR
+from rag.text.arabic import bm25_tokens, normalize_ar
+
+DATA = DATA_DIR
+
+
+def _english_arabic(name: str) -> list[tuple[re.Pattern, list[str]]]:
+    """Rows of a TSV in rag/data: an English pattern (alternatives with |) and Arabic words (with |)."""
+    out = []
+    for line in (DATA / name).read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            en, ar = line.split("\t")
+            out.append((re.compile(rf"\b(?:{en})(?!\w)", re.I), ar.split("|")))
+    return out
+
+
+@lru_cache(maxsize=1)
+def _titles() -> list[tuple[re.Pattern, list[str]]]:
+    return [(en, [normalize_ar(a) for a in ar]) for en, ar in _english_arabic("titles.tsv")]
+
+
+_MONEY = re.compile(
+    r"\b(?:cost|costs|spend|spent|budget|worth|paid|pay|price|fund|funding)\b|"
+    r"(?:تكلف|كلف|ميزاني|انفق|دفع|قيمه|تمويل|دولار)",
+    re.I,
+)
+
+
+CURRENCIES = {"dollar", "dollars", "dinar", "dinars", "euro", "euros"}
+
+
+# Written as read; compiled from normalised text (ى→ي, ة→ه, أ→ا), as questions are matched normalised.
+_TYPE_RULES_RAW: list[tuple[str, str]] = [
+    (
+        "explain",
+        r"^\s*(?:why|how (?!many|much|long|old)|in what way|what (?:did|does|do|has|have|was|were) "
+        r"\S+(?: \S+){0,4} (?:say|said|describe|call|announce)|لماذا|لم |كيف|ماذا قال|بماذا وصف|"
+        r"بماذا هدد|ما موقف|ما رأي|ما رد|ماذا كان رد)",
+    ),
+    (
+        "date",
+        r"\b(?:when|what (?:date|day|year|month)|which (?:date|day|year|month)|in what year|"
+        r"since when|by when)\b|(?:^|\s)(?:متى|منذ متى|في اي (?:عام|سنه|شهر|يوم|تاريخ)|ما تاريخ|"
+        r"في اي وقت|بحلول متى)(?:\s|$|؟)",
+    ),
+    (
+        "number",
+        r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share|amount)\b|"
+        r"(?:^|\s)(?:كم|ما عدد|كم عدد|ما حجم|ما نسبه|ما قيمه)(?:\s|$)",
+    ),
+    (
+        "place",
+        r"\bwhere\b|\bin which (?:city|country|province|town|base|region)\b|"
+        r"(?:^|\s)(?:اين|الى اين|في اي (?:مدينه|دوله|بلد|محافظه|منطقه|قاعده)|من اين)(?:\s|$|؟)",
+    ),
+    (
+        "org",
+        r"\b(?:which|what) (?:group|organi[sz]ation|ministry|agency|body|militia|faction|party|"
+        r"command|company|outlet)\b|(?:^|\s)(?:ما الجهه|اي جهه|ما اسم (?:التنظيم|الجماعه|الفصيل|"
+        r"تجمع|الحزب|الهيئه)|اي (?:فصيل|جماعه|وزاره))(?:\s|$)",
+    ),
+    (
+        "person",
+        r"^\s*(?:who|whom)\b|\b(?:which|what) (?:\S+ ){0,3}(?:spokesman|spokeswoman|spokesperson|"
+        r"minister|official|adviser|general|commander|president|leader|secretary|envoy|"
+        r"ambassador|person|officer)\b|^\s*(?:من هو|من هي|من هم|من الذي|من |"
+        r"ما اسم (?:ال)?(?:شخص|متحدث|ناطق|وزير|رئيس|قائد|مسؤول|سفير|مستشار))",
+    ),
+]
+
+
+_TYPE_RULES = [(k, re.compile(normalize_ar(p), re.I)) for k, p in _TYPE_RULES_RAW]
+
+
+def question_type(question: str) -> str:
+    """'date', 'number', 'person', 'place', 'org', 'explain' or 'other' (no typed answer)."""
+    q = normalize_ar(question).strip()
+    for kind, pattern in _TYPE_RULES:
+        if pattern.search(q):
+            return kind
+    return "other"
+
+
+@lru_cache(maxsize=1)
+def _qualifiers() -> list[tuple[re.Pattern, set[str]]]:
+    return [(en, set(bm25_tokens(" ".join(ar)))) for en, ar in _english_arabic("qualifiers.tsv")]
+
+
+def asked_qualifiers(question: str) -> set[str]:
+    """The words that say what a count is of ("rocket", «صاروخية», "American"), as BM25 terms of either
+    language: an Arabic question's own terms, an English question's through rag/data/qualifiers.tsv."""
+    terms = set(bm25_tokens(question))
+    for pattern, arabic in _qualifiers():
+        if pattern.search(question):
+            terms |= arabic
+    return terms
+
+
+_SAYING = re.compile(
+    r"(?:^|\s)(?:who (?:said|says|stated|announced|declared|told|confirmed|denied|noted|"
+    r"added|warned|described)|من (?:قال|صرح|اعلن|اكد|نفي|اوضح|اشار|حذر)|من الذي (?:قال|صرح|اعلن|اكد))",
+    re.I,
+)
+
+
+def asks_speaker(question: str) -> bool:
+    """ "Who said …", «من قال …»: the answer is whoever speaks in the clause of saying."""
+    return bool(_SAYING.search(normalize_ar(question)))
+
+
+_IDENTITY = re.compile(r"^\s*(?:who (?:is|was|are|were)|which|من (?:هو|هي|هم)|ما اسم)\b", re.I)
+
+
+def asked_roles(question: str) -> list[list[str]]:
+    """Roles an identity question asks for ("who is the US ambassador", «من هو السفير»), as Arabic stems."""
+    folded = normalize_ar(question)
+    if not _IDENTITY.search(folded):
+        return []
+    return [ar for en, ar in _titles() if en.search(question) or any(a in folded for a in ar)]
+
+
+def wants_money(question: str) -> bool:
+    return bool(_MONEY.search(normalize_ar(question)))
+
+
+_ASKS_DEADLINE = re.compile(
+    r"by when|until when|deadline|\bwill\b|\bdue\b|بحلول متي|موعد|مهله|حتي متي|متي\s+[سي]\w+", re.I
+)
+
+
+def wants_deadline(question: str) -> bool:
+    """ "By when will …", «متى سينتهي …»: a deadline answers; "when did they agree" asks for the event."""
+    return bool(_ASKS_DEADLINE.search(normalize_ar(question)))
+
+
+_PARTS = re.compile(r",?\s+and (?=how (?:many|much)\b)|،?\s*و\s*(?=كم\b)", re.I)
+
+
+def question_parts(question: str) -> list[str]:
+    """ "How many coalition troops remain, and how many are American?" asks two things: one part each."""
+    return [p.strip(" ,،?؟") for p in _PARTS.split(question) if p.strip(" ,،?؟")]

@@ -1,0 +1,82 @@
+"""Every error Isnad raises on purpose, in one place: each message says what went wrong and the fix."""
+
+from __future__ import annotations
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked as given; the message says why."""
+
+
+class GeneratorUnavailable(RuntimeError):
+    """The endpoint cannot be reached, timed out or failed; callers fall back to extractive."""
+
+
+class EndpointRefused(ValueError):
+    """An endpoint typed by a user that this server will not call; the message says why."""
+
+
+class IngestFileError(ValueError):
+    pass
+
+
+class FetchError(IngestFileError):
+    """A page that could not be fetched or holds no article; the message says which and why."""
+
+
+class AddressRefused(FetchError):
+    """A URL whose scheme or address the server will not fetch on a user's behalf."""
+
+
+class UploadRefused(IngestFileError):
+    """A file reference that did not arrive as an upload: refused, never read."""
+
+    def __init__(self) -> None:
+        super().__init__("refused: this is not a file uploaded through the app")
+
+
+class BriefingError(ValueError):
+    """The briefing cannot be made as asked; the message says why."""
+
+
+class StoreError(RuntimeError):
+    """A store problem; the message names the fix."""
+
+
+class StoreMissingError(StoreError):
+    """Nothing has been indexed in this store yet."""
+
+
+class ServerUnavailable(RuntimeError):
+    """PostgreSQL could not be started; the message says why and how to fix it."""
+
+
+class IndexProblem(RuntimeError):
+    """Base for index problems; the message always names the fix."""
+
+
+class IndexMissingError(IndexProblem):
+    pass
+
+
+class IndexCorruptError(IndexProblem):
+    pass
+
+
+class IndexStaleError(IndexProblem):
+    pass
+
+
+class IndexBusyError(IndexProblem):
+    """Another writer holds the index's lock (only raised when told not to wait)."""
+
+
+class IngestCancelled(IndexProblem):
+    """The user stopped an ingest; nothing was written."""
+
+
+class ModelIntegrityError(RuntimeError):
+    """A provisioned file does not match its published hash: never load it."""
+
+
+class ProvisionError(RuntimeError):
+    pass
