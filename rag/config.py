@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -13,6 +14,15 @@ DEFAULT_EMBEDDING_MODEL = "embeddinggemma-300m"
 
 def _cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "isnad"
+
+
+@dataclass(frozen=True)
+class ChunkerSettings:
+    max_tokens: int = 256
+    overlap_sentences: int = 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 class Settings(BaseSettings):
@@ -185,6 +195,4 @@ class Settings(BaseSettings):
     )
 
     def chunker(self):
-        from rag.ingest.chunking import ChunkerSettings
-
         return ChunkerSettings(max_tokens=self.chunk_tokens, overlap_sentences=self.chunk_overlap_sentences)

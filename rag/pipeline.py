@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.answers.answer import Answer
 from rag.answers.extractive import ExtractiveEngine
 from rag.answers.generative import GenerativeEngine
 from rag.briefing.briefing import Briefing
@@ -29,14 +28,14 @@ from rag.retrieval.hybrid import Searcher
 from rag.store.base import Reader, Store, StoreInfo, check_compatible, corpus_stats
 from rag.store.folders import AddReport, SearchIndex, load_repairing, recover_documents
 from rag.store.lock import writer_lock
-from rag.store.registry import FOLDERS, next_folder, open_store, sqlite_folder, swap_in
+from rag.store.registry import FOLDERS, next_folder, open_store, sqlite_folder, store_kind, swap_in
 from rag.store.sqlite import SqliteStore
 from rag.text.arabic import detect_language, sentence_spans
 from rag.text.dates import reference_date
 from rag.text.harvest import read_harvest, record_spellings, update_harvest
 from rag.text.lexicon import HARVESTED, lexicon_for
 from rag.translation.translator import Translation, Translator, translator_for
-from rag.types import Filters, Hit, Progress
+from rag.types import Answer, Filters, Hit, Progress, Query
 from rag.upkeep import Upkeep
 
 log = logging.getLogger(__name__)
@@ -78,7 +77,7 @@ class Isnad(Upkeep):
     @property
     def folders(self) -> bool:
         """The generation-folder index (``ISNAD_STORE=folders``) rather than a store."""
-        return self.settings.store == FOLDERS
+        return store_kind(self.settings.store) == FOLDERS
 
     @property
     def index(self) -> Reader:
@@ -93,7 +92,7 @@ class Isnad(Upkeep):
         try:
             return open_store(self.settings)
         except IndexMissingError:
-            if self.settings.store == "sqlite" and (self.settings.index_dir / "CURRENT").exists():
+            if store_kind(self.settings.store) == "sqlite" and (self.settings.index_dir / "CURRENT").exists():
                 with writer_lock(self.settings.index_dir):
                     log.warning(self.migrate())
                 return self._index
@@ -118,7 +117,7 @@ class Isnad(Upkeep):
         return self._searcher
 
     def fetcher(self):
-        """The guarded HTTP client for pages added by URL (rag.web), configured by the operator's settings."""
+        """The guarded HTTP client for pages added by URL (rag.ingest.web), configured by the operator's settings."""
         from rag.ingest.web import Fetcher
 
         s = self.settings
@@ -390,7 +389,7 @@ class Isnad(Upkeep):
         filters: Filters | None = None,
         mode: str | None = None,
     ) -> Answer:
-        return self.engine(engine).answer(question, filters=filters, mode=mode)
+        return self.engine(engine).answer(Query(question, filters=filters, mode=mode))
 
     def briefer(self, kind: str = "extractive") -> ExtractiveBriefer | GenerativeBriefer:
         """'extractive' (offline default; translates when a generator exists) or 'generative'."""

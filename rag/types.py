@@ -1,9 +1,12 @@
-"""The plain dataclasses that pass between stages: documents, chunks, filters, queries, hits, citations, messages."""
+"""The plain dataclasses that pass between stages: documents, chunks, filters, queries, hits, citations,
+answers, messages."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+
+import numpy as np
 
 
 @dataclass
@@ -177,3 +180,117 @@ class ShortAnswer:
         None  # probability that the span is right (rag.answers.confidence); None: not scored
     )
     evidence: dict[str, float] = field(default_factory=dict)  # what the confidence was computed from
+
+
+@dataclass(frozen=True)
+class Query:
+    """One question as every stage sees it: the words asked, the words searched, filters, mode and depth.
+
+    ``retrieval_query`` is a follow-up rewritten to stand alone; retrieval and scoring use it, while
+    the answer still answers ``question``. ``mode`` and ``k`` left as None take the settings' values.
+    """
+
+    question: str
+    retrieval_query: str | None = None
+    filters: Filters | None = None
+    mode: str | None = None  # hybrid | dense | bm25
+    k: int | None = None
+
+    @classmethod
+    def of(cls, query: Query | str) -> Query:
+        """A Query as given, or one for a bare question."""
+        return query if isinstance(query, Query) else cls(query)
+
+    @property
+    def searched(self) -> str:
+        """The words retrieval runs on."""
+        return self.retrieval_query or self.question
+
+
+NO_ANSWER = {"en": "The articles do not say.", "ar": "لا تذكر المقالات ذلك."}
+
+
+@dataclass
+class Answer:
+    question: str
+    language: str
+    answer: str
+    abstained: bool
+    engine: str
+    support: float
+    sources: list[Source] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    flagged: list[str] = field(default_factory=list)  # generated sentences without support
+    latency_ms: float = 0.0
+    short: ShortAnswer | None = None  # the direct answer, a span of a quoted sentence
+    kind: str = "other"  # what the question asks for: date, number, person, place, org, explain, other
+    why: str = ""  # for an abstention: which evidence check failed
+    withheld_short: ShortAnswer | None = None  # a short answer below the confidence line: not shown in bold
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def abstention(
+        cls,
+        question: str,
+        language: str,
+        engine: str,
+        *,
+        why: str,
+        kind: str,
+        support: float = 0.0,
+        notices: list[str] | None = None,
+        latency_ms: float = 0.0,
+    ) -> Answer:
+        """'The articles do not say', with the evidence check that failed."""
+        return cls(
+            question=question,
+            language=language,
+            answer=NO_ANSWER[language],
+            abstained=True,
+            engine=engine,
+            support=round(support, 4),
+            notices=list(notices or []),
+            kind=kind,
+            why=why,
+            latency_ms=latency_ms,
+        )
+
+    @classmethod
+    def found(
+        cls,
+        question: str,
+        language: str,
+        engine: str,
+        *,
+        text: str,
+        support: float,
+        sources: list[Source],
+        kind: str,
+        short: ShortAnswer | None = None,
+        withheld_short: ShortAnswer | None = None,
+        notices: list[str] | None = None,
+        flagged: list[str] | None = None,
+        latency_ms: float = 0.0,
+    ) -> Answer:
+        """An answer with its cited sources; ``text`` may be empty until the renderer composes it."""
+        return cls(
+            question=question,
+            language=language,
+            answer=text,
+            abstained=False,
+            engine=engine,
+            support=round(support, 4),
+            sources=sources,
+            notices=list(notices or []),
+            flagged=list(flagged or []),
+            short=short,
+            kind=kind,
+            withheld_short=withheld_short,
+            latency_ms=latency_ms,
+        )
+
+
+# What a store takes in: a document, its chunks, their vectors and their BM25 tokens.
+Item = tuple[Document, list[Chunk], np.ndarray, list[list[str]]]

@@ -11,8 +11,8 @@ from rag.errors import IndexMissingError, IndexProblem
 from rag.store.base import Store
 from rag.store.folders import SearchIndex, load_repairing
 from rag.store.lock import writer_lock
-from rag.store.registry import next_folder, open_store, sqlite_folder, store_label, swap_in
-from rag.store.sqlite import salvage_documents
+from rag.store.registry import next_folder, open_store, sqlite_folder, store_kind, store_label, swap_in
+from rag.store.sqlite_parts import salvage_documents
 
 
 class Upkeep:
@@ -65,7 +65,7 @@ class Upkeep:
             return notes + [
                 f"index OK: {gen}, {len(index.docs)} documents, {len(index.chunks)} chunks, checksums verified"
             ]
-        if self.settings.store == "sqlite":
+        if store_kind(self.settings.store) == "sqlite":
             sound, notes = self._doctor_sqlite()
             if not sound:
                 return notes

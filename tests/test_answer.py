@@ -6,12 +6,14 @@ import json
 
 import pytest
 
-from rag.answers.answer import possibly, question_language
+from rag.answers.answer import question_language
 from rag.answers.conversation import Conversation
-from rag.answers.verify import NO_ANSWER, numbers
 from rag.errors import QuestionError
 from rag.ingest.files import parse_document
 from rag.pipeline import Isnad
+from rag.rendering.markdown import possibly
+from rag.types import NO_ANSWER
+from rag.verification.facts import numbers
 
 
 def assert_quotes_exact(isnad, answer):

@@ -1,4 +1,5 @@
-from rag.ingest.chunking import ChunkerSettings, chunk_document
+from rag.config import ChunkerSettings
+from rag.ingest.chunking import chunk_document
 from rag.ingest.files import ingest_paths, parse_document
 
 

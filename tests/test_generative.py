@@ -15,11 +15,9 @@ import time
 
 import pytest
 
-from rag.answers.answer import Answer
 from rag.answers.conversation import Conversation
 from rag.answers.extractive import ExtractiveEngine
 from rag.answers.generative import GenerativeEngine
-from rag.answers.verify import verify_citations
 from rag.config import Settings
 from rag.errors import GeneratorUnavailable
 from rag.ingest.files import parse_document
@@ -27,6 +25,8 @@ from rag.models.llm import Generator, free_port, make_generator
 from rag.pipeline import Isnad
 from rag.rendering.markdown import render_markdown
 from rag.text.arabic import sentence_spans
+from rag.types import Answer
+from rag.verification.citations import verify_citations
 
 TROOPS_AR = "ولا يزال حوالي 3000 جندي للتحالف الدولي على الأراضي العراقيّة، بينهم 2500 أميركي."
 JULY_AR = (
@@ -234,7 +234,7 @@ def test_remote_generator_needs_a_url(settings):
     ],
 )
 def test_translation_check(translation, problem):
-    from rag.answers.verify import check_translation
+    from rag.verification.facts import check_translation
 
     problems = check_translation(TROOPS_AR, translation)
     assert (problem is None and problems == []) or any(problem in p for p in problems), problems
@@ -286,7 +286,7 @@ def test_uncited_supported_sentence_gets_its_source(embedder):
 
 
 def test_translation_check_reads_ordinal_days_and_attached_articles():
-    from rag.answers.verify import check_translation
+    from rag.verification.facts import check_translation
 
     assert (
         check_translation(
@@ -306,8 +306,8 @@ def test_translation_check_reads_ordinal_days_and_attached_articles():
 
 
 def test_translation_check_withholds_drifted_meaning(embedder):
-    from rag.answers.verify import check_translation
     from rag.config import Settings
+    from rag.verification.facts import check_translation
 
     source = (
         "سبق أن أعلن الجيش العراقي، في 24 أبريل/نيسان 2021، عن عدم حاجته لأي جندي أمريكي أو أجنبي يقاتل مع "

@@ -10,13 +10,13 @@ from rag.answers.conversation import is_followup
 from rag.answers.questions import question_type
 from rag.answers.ranking import rank_spans
 from rag.answers.short import typed_spans
-from rag.answers.verify import _problem, is_value_claim
 from rag.ingest.files import ingest_paths
 from rag.retrieval.hybrid import rrf
 from rag.text.dates import find_dates, render_date
 from rag.text.lexicon import load_lexicon
 from rag.text.numbers import find_quantities, render_quantity
 from rag.text.transliteration import latin_name_in_arabic, skeleton_ar, skeleton_latin
+from rag.verification.citations import _problem, is_value_claim
 
 LEX = load_lexicon()
 

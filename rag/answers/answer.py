@@ -4,40 +4,19 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
-from rag.answers.verify import numbers
 from rag.config import Settings
 from rag.errors import QuestionError
 from rag.text.arabic import detect_language
 from rag.text.dates import day_numbers
-from rag.types import Hit, ShortAnswer, Source
+from rag.types import Hit, Source
+from rag.verification.facts import numbers
 
 MIN_WORDS = 5  # shorter "sentences" are sub-headings, not answers
 
 
 RUNNER_UP = 0.05  # a sentence this close to the best one is quoted beside it, and may hold the short answer
-
-
-@dataclass
-class Answer:
-    question: str
-    language: str
-    answer: str
-    abstained: bool
-    engine: str
-    support: float
-    sources: list[Source] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)
-    flagged: list[str] = field(default_factory=list)  # generated sentences without support
-    latency_ms: float = 0.0
-    short: ShortAnswer | None = None  # the direct answer, a span of a quoted sentence
-    kind: str = "other"  # what the question asks for: date, number, person, place, org, explain, other
-    why: str = ""  # for an abstention: which evidence check failed
-    withheld_short: ShortAnswer | None = None  # a short answer below the confidence line: not shown in bold
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -55,34 +34,12 @@ def question_language(question: str) -> str:
     lang = detect_language(question)
     if lang == "en":
         words = set(re.findall(r"[a-z]+", question.lower()))
+        # fmt: off
         english = {
-            "the",
-            "what",
-            "when",
-            "who",
-            "whom",
-            "where",
-            "why",
-            "how",
-            "which",
-            "is",
-            "are",
-            "was",
-            "were",
-            "did",
-            "does",
-            "do",
-            "of",
-            "to",
-            "in",
-            "and",
-            "a",
-            "an",
-            "many",
-            "much",
-            "has",
-            "have",
+            "the", "what", "when", "who", "whom", "where", "why", "how", "which", "is", "are", "was", "were",
+            "did", "does", "do", "of", "to", "in", "and", "a", "an", "many", "much", "has", "have",
         }
+        # fmt: on
         if len(words) >= 3 and not words & english:
             return "other"
     return lang
@@ -107,13 +64,6 @@ def numbers_of(c: Candidate) -> set[str]:
     """Numbers a passage states, in digits or as date words, plus its article's year."""
     text = evidence_text(c)
     return numbers(text) | day_numbers(text) | ({c.hit.date[:4]} if c.hit.date else set())
-
-
-def possibly(short: ShortAnswer, lang: str) -> str:
-    """A short answer under the confidence line, offered as a hedge for the reader to check in its quote."""
-    if lang == "ar":
-        return f"ربما: {short.value} [{short.n}] (غير مؤكد؛ راجع الاقتباس)"
-    return f"Possibly: {short.value} [{short.n}] (not confirmed; check the quote)"
 
 
 def source_of(n: int, c: Candidate) -> Source:

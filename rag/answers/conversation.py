@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 
-from rag.answers.answer import Answer
 from rag.answers.extractive import ExtractiveEngine
 from rag.answers.generative import GenerativeEngine
-from rag.answers.verify import numbers
 from rag.errors import GeneratorUnavailable
 from rag.models.llm import Generator
 from rag.models.prompts import load_prompt
 from rag.text.lexicon import Lexicon
+from rag.types import Answer, Filters, Query
+from rag.verification.facts import numbers
 
 _FOLLOW_START = re.compile(
     r"^\s*(?:and|also|so|then|what about|how about|and what|وماذا|ماذا عن|وما|ومتى|وكم|ومن|واين|"
@@ -27,37 +27,12 @@ _ANAPHORA = re.compile(
 )
 
 
+# fmt: off
 _QUESTION_WORDS = {
-    "what",
-    "when",
-    "who",
-    "whom",
-    "where",
-    "why",
-    "how",
-    "which",
-    "is",
-    "are",
-    "was",
-    "were",
-    "did",
-    "does",
-    "do",
-    "many",
-    "much",
-    "ما",
-    "ماذا",
-    "متى",
-    "من",
-    "اين",
-    "أين",
-    "لماذا",
-    "كيف",
-    "كم",
-    "هل",
-    "اي",
-    "أي",
+    "what", "when", "who", "whom", "where", "why", "how", "which", "is", "are", "was", "were", "did", "does",
+    "do", "many", "much", "ما", "ماذا", "متى", "من", "اين", "أين", "لماذا", "كيف", "كم", "هل", "اي", "أي",
 }
+# fmt: on
 
 
 def is_followup(question: str, lexicon: Lexicon) -> bool:
@@ -115,7 +90,11 @@ class Conversation:
                 pass
         return f"{previous} {question}"
 
-    def ask(self, question: str, **kw) -> Answer:
-        answer = self.engine.answer(question, retrieval_query=self.retrieval_query(question), **kw)
+    def ask(
+        self, question: str, filters: Filters | None = None, mode: str | None = None, k: int | None = None
+    ) -> Answer:
+        """The answer to ``question``, retrieved in the context of the questions before it."""
+        query = Query(question, self.retrieval_query(question), filters, mode, k)
+        answer = self.engine.answer(query)
         self.history.append(question)
         return answer

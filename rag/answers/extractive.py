@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from rag.answers.answer import (
     MIN_WORDS,
     RUNNER_UP,
-    Answer,
     Candidate,
     elapsed_ms,
     evidence_text,
     numbers_of,
-    possibly,
     question_language,
     source_of,
     validate_question,
@@ -28,17 +27,18 @@ from rag.answers.confidence import WINDOW, SpanEvidence, load_model
 from rag.answers.questions import asked_roles, asks_speaker, question_type, wants_money
 from rag.answers.ranking import rank_spans, values_agree
 from rag.answers.short import coordinated, per_part, typed_spans
-from rag.answers.verify import NO_ANSWER, numbers
 from rag.config import Settings
 from rag.errors import GeneratorUnavailable
 from rag.models.embedder import Embedder
 from rag.models.llm import Generator
+from rag.rendering.markdown import answer_text
 from rag.retrieval.hybrid import Searcher
 from rag.text.arabic import bm25_tokens, detect_language
 from rag.text.dates import reference_date
 from rag.text.lexicon import Lexicon, lexicon_for
-from rag.translation.translator import KEY_FACTS_LABEL, reader_note, translator_for
-from rag.types import Filters, ShortAnswer, Source, Span
+from rag.translation.translator import translator_for
+from rag.types import Answer, Query, ShortAnswer, Source, Span
+from rag.verification.facts import numbers
 
 
 class ExtractiveEngine:
@@ -56,20 +56,14 @@ class ExtractiveEngine:
         self._sentence_vecs: dict[tuple[str, int, int], np.ndarray] = {}
         self._refs: dict[str, dt.date | None] = {}
 
-    def candidates(
-        self,
-        question: str,
-        retrieval_query: str | None = None,
-        filters: Filters | None = None,
-        mode: str | None = None,
-        k: int | None = None,
-    ) -> list[Candidate]:
+    def candidates(self, query: Query | str) -> list[Candidate]:
         """Sentences of the retrieved chunks, scored against the question (best first)."""
+        query = Query.of(query)
         hits = self.searcher.search(
-            retrieval_query or question,
-            k=k or self.settings.answer_k,
-            mode=mode or self.settings.retrieval_mode,
-            filters=filters,
+            query.searched,
+            k=query.k or self.settings.answer_k,
+            mode=query.mode or self.settings.retrieval_mode,
+            filters=query.filters,
         )
         seen, cands = set(), []
         for hit in hits:
@@ -82,7 +76,7 @@ class ExtractiveEngine:
         if not cands:
             return []
         self._embed_missing(cands)
-        scored_against = retrieval_query or question  # a follow-up is scored in its context
+        scored_against = query.searched  # a follow-up is scored in its context
         q = self.embedder.embed_queries([scored_against])[0]
         q_tokens = set(bm25_tokens(scored_against))
         for c in cands:
@@ -117,18 +111,11 @@ class ExtractiveEngine:
                 picked.append(c)
         return picked
 
-    def answer(
-        self,
-        question: str,
-        retrieval_query: str | None = None,
-        filters: Filters | None = None,
-        mode: str | None = None,
-        k: int | None = None,
-        translate: bool = True,
-    ) -> Answer:
+    def answer(self, query: Query | str, translate: bool = True) -> Answer:
         """The cited answer; ``translate=False`` returns at once and leaves renderings to ``translate()``."""
         t0 = time.perf_counter()
-        question = validate_question(question, self.settings)
+        query = Query.of(query)
+        question = validate_question(query.question, self.settings)
         lang = question_language(question)
         notices = []
         if lang == "other":
@@ -137,22 +124,19 @@ class ExtractiveEngine:
                 "language, so the answer below quotes the closest passages in English framing."
             )
         out_lang = "ar" if lang == "ar" else "en"
-        cands = self.candidates(question, retrieval_query, filters, mode, k)
+        cands = self.candidates(replace(query, question=question))
         kind = question_type(question)
         support = cands[0].score if cands else 0.0
         kept, why = self.answerable(question, kind, cands)
         if why:
-            return Answer(
+            return Answer.abstention(
                 question,
                 out_lang,
-                NO_ANSWER[out_lang],
-                True,
                 self.name,
-                round(support, 4),
-                [],
-                notices,
-                kind=kind,
                 why=why,
+                kind=kind,
+                support=support,
+                notices=notices,
                 latency_ms=elapsed_ms(t0),
             )
         spans = self.short_spans(question, kind, kept)
@@ -167,20 +151,19 @@ class ExtractiveEngine:
         withheld = None
         if short is not None:
             short, withheld = self._gate(short, self.short_evidence(question, kind, kept, *spans[0]))
-        answer = Answer(
+        answer = Answer.found(
             question,
             out_lang,
-            "",
-            False,
             self.name,
-            round(support, 4),
-            sources,
-            notices,
-            short=short,
+            text="",
+            support=support,
+            sources=sources,
             kind=kind,
+            short=short,
             withheld_short=withheld,
+            notices=notices,
         )
-        answer.answer = self._compose(answer)
+        answer.answer = answer_text(answer)
         if translate:
             self.translate(answer)
         answer.latency_ms = elapsed_ms(t0)
@@ -328,36 +311,13 @@ class ExtractiveEngine:
         """Add checked English renderings of Arabic quotes (or say why there are none)."""
         if self.needs_translation(answer):
             answer.notices.extend(self._translate(answer.sources, translator or self.translator))
-            answer.answer = self._compose(answer)
+            answer.answer = answer_text(answer)
         return answer
 
     def _same_claim(self, a: Candidate, b: Candidate) -> bool:
         """Two sentences say the same thing (so different values in them are a real disagreement)."""
         va, vb = (self._sentence_vecs[(c.hit.doc_id, c.start, c.end)] for c in (a, b))
         return float(va @ vb) >= self.settings.disagree_similarity
-
-    def _compose(self, answer: Answer) -> str:
-        """The short answer first (in the question's language), then the cited quotes; a short answer under
-        the confidence line comes last, hedged, never in bold."""
-        lines = [answer.short.text] if answer.short else []
-        for s in answer.sources:
-            where = ", ".join(x for x in (s.outlet, s.date) if x)
-            if s.arrival.startswith("uploaded"):  # the outlet is what the file claims, not where it came from
-                where = f"{where} ({s.arrival})" if where else s.arrival
-            prefix = f"{where}: " if where else ""
-            if answer.language == "en" and s.translation:
-                lines.append(
-                    f"{prefix}“{s.translation}” [{s.n}] (machine translation; original: «{s.quote}»)"
-                )
-            else:
-                lines.append(f"{prefix}«{s.quote}» [{s.n}]")
-                if answer.language == "en" and s.facts:  # its own line: English never inside the Arabic run
-                    lines.append(f"{KEY_FACTS_LABEL['en']}: {s.facts}")
-                if answer.language == "en" and s.translation_note:
-                    lines.append(f"({reader_note(s.translation_note)})")
-        if answer.withheld_short is not None:
-            lines.append(possibly(answer.withheld_short, answer.language))
-        return "\n".join(lines)
 
     def _translate(self, sources: list[Source], generator: Generator | None) -> list[str]:
         """English renderings of Arabic quotes (facts locked, checked), or each quote's key facts in English."""

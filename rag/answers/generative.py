@@ -5,17 +5,18 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
-from rag.answers.answer import Answer, Candidate, elapsed_ms, question_language, source_of, validate_question
+from rag.answers.answer import Candidate, elapsed_ms, question_language, source_of, validate_question
 from rag.answers.extractive import ExtractiveEngine, short_answer_line
 from rag.answers.questions import question_type
-from rag.answers.verify import CITATION, NO_ANSWER, verify_citations
 from rag.config import Settings
 from rag.errors import GeneratorUnavailable
 from rag.models.llm import Generator
 from rag.models.prompts import load_prompt
 from rag.text.arabic import normalize_ar
-from rag.types import Filters, ShortAnswer, Source
+from rag.types import Answer, Query, ShortAnswer, Source
+from rag.verification.citations import CITATION, verify_citations
 
 _SHORT_LINE = re.compile(
     r"^\s*(?:short answer|الجواب المختصر|الإجابة المختصرة)\s*[:：]\s*(?P<a>.+?)\s*$", re.I | re.M
@@ -56,6 +57,18 @@ def _copied_short(copied: str | None, picked: list[Candidate], sources: list[Sou
     return None
 
 
+@dataclass
+class _Draft:
+    """What the generator was given for one question, kept to verify what it wrote."""
+
+    query: Query
+    lang: str
+    kind: str
+    numbered: dict[int, Candidate]  # the sentences it was shown, by number
+    shown: dict[int, str]  # each as shown: with its outlet and date, which the answer may use
+    t0: float
+
+
 class GenerativeEngine:
     """A chat model writes the answer from numbered sentences; every citation is then verified."""
 
@@ -71,27 +84,22 @@ class GenerativeEngine:
     def name(self) -> str:
         return f"generative: {self.generator.label}"
 
-    def stream(
-        self,
-        question: str,
-        retrieval_query: str | None = None,
-        filters: Filters | None = None,
-        mode: str | None = None,
-        k: int | None = None,
-    ) -> Iterator[str | Answer]:
+    def stream(self, query: Query | str) -> Iterator[str | Answer]:
         """Yield text pieces as they are generated, then the verified Answer.
 
         Any generator failure ends in the extractive answer with a notice: the user
         always gets something checkable.
         """
         t0 = time.perf_counter()
-        question = validate_question(question, self.settings)
+        query = Query.of(query)
+        question = validate_question(query.question, self.settings)
+        query = replace(query, question=question)
         lang = "ar" if question_language(question) == "ar" else "en"
         kind = question_type(question)
-        found = self.extractive.candidates(question, retrieval_query, filters, mode, k)
+        found = self.extractive.candidates(query)
         kept, why = self.extractive.answerable(question, kind, found)
         if why:  # the same evidence checks as the extractive engine: abstain before asking the model
-            yield self.extractive.answer(question, retrieval_query, filters, mode, k)
+            yield self.extractive.answer(query)
             return
         cands = (kept + [c for c in found if c not in kept])[: self.n_sources]
         numbered = {i: c for i, c in enumerate(cands, start=1)}
@@ -106,38 +114,32 @@ class GenerativeEngine:
                 pieces.append(piece)
                 yield piece
         except GeneratorUnavailable as e:
-            fallback = self.extractive.answer(question, retrieval_query, filters, mode, k)
+            fallback = self.extractive.answer(query)
             fallback.notices.insert(
                 0, f"The generator could not answer ({e}); showing the extractive answer."
             )
             fallback.latency_ms = elapsed_ms(t0)
             yield fallback
             return
-        yield self._verified(
-            "".join(pieces), question, lang, kind, numbered, shown, t0, retrieval_query, filters, mode, k
-        )
+        yield self._verified("".join(pieces), _Draft(query, lang, kind, numbered, shown, t0))
 
-    def answer(self, question: str, **kw) -> Answer:
+    def answer(self, query: Query | str) -> Answer:
         result = None
-        for item in self.stream(question, **kw):
+        for item in self.stream(query):
             result = item
         assert isinstance(result, Answer)
         return result
 
-    def _verified(
-        self,
-        raw: str,
-        question: str,
-        lang: str,
-        kind: str,
-        numbered: dict[int, Candidate],
-        shown: dict[int, str],
-        t0: float,
-        retrieval_query,
-        filters,
-        mode,
-        k,
-    ) -> Answer:
+    def _verified(self, raw: str, draft: _Draft) -> Answer:
+        """The model's draft with every citation checked; an unsupported draft gives way to the extractive answer."""
+        question, lang, kind, numbered, shown, t0 = (
+            draft.query.question,
+            draft.lang,
+            draft.kind,
+            draft.numbered,
+            draft.shown,
+            draft.t0,
+        )
         copied, raw = split_short(raw)
         check = verify_citations(
             raw,
@@ -150,7 +152,7 @@ class GenerativeEngine:
             f"Machine-generated by {self.generator.label}; citations checked against the quoted sentences."
         )
         if check.abstained:  # the model found no answer: the extractive answer stands if its checks pass
-            fallback = self.extractive.answer(question, retrieval_query, filters, mode, k)
+            fallback = self.extractive.answer(draft.query)
             if not fallback.abstained:
                 fallback.notices.insert(
                     0,
@@ -159,21 +161,17 @@ class GenerativeEngine:
                 )
                 fallback.latency_ms = elapsed_ms(t0)
                 return fallback
-            return Answer(
+            return Answer.abstention(
                 question,
                 lang,
-                NO_ANSWER[lang],
-                True,
                 self.name,
-                0.0,
-                [],
-                [f"{self.generator.label} found no answer in the closest passages."],
-                kind=kind,
                 why="the generator found no answer in the closest passages",
+                kind=kind,
+                notices=[f"{self.generator.label} found no answer in the closest passages."],
                 latency_ms=elapsed_ms(t0),
             )
         if not check.supported:
-            fallback = self.extractive.answer(question, retrieval_query, filters, mode, k)
+            fallback = self.extractive.answer(draft.query)
             fallback.notices.insert(
                 0,
                 "The generated answer was not supported by its sources and was discarded; "
@@ -210,18 +208,17 @@ class GenerativeEngine:
             )
         if short is not None:
             text = short.text + "\n" + text
-        return Answer(
+        return Answer.found(
             question,
             lang,
-            text,
-            False,
             self.name,
-            round(check.support, 4),
-            sources,
-            notices,
-            flagged,
-            short=short,
+            text=text,
+            support=check.support,
+            sources=sources,
             kind=kind,
-            latency_ms=elapsed_ms(t0),
+            short=short,
             withheld_short=withheld,
+            notices=notices,
+            flagged=flagged,
+            latency_ms=elapsed_ms(t0),
         )

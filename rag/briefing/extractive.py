@@ -16,7 +16,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from rag.answers.verify import numbers
 from rag.briefing.briefing import (
     LANGS,
     LENGTHS,
@@ -31,6 +30,7 @@ from rag.briefing.briefing import (
     line_of,
     speaker_of,
 )
+from rag.briefing.grouping import PRECISION, SAME_FACT_WITH_NUMBERS, diverse, group_score, merge_repeats
 from rag.config import Settings
 from rag.errors import BriefingError, GeneratorUnavailable
 from rag.models.embedder import Embedder
@@ -41,11 +41,9 @@ from rag.text.dates import DateMention, find_dates, reference_date
 from rag.text.lexicon import Lexicon, lexicon_for
 from rag.translation.translator import translator_for
 from rag.types import Document
+from rag.verification.facts import numbers
 
 TOPIC_CHUNKS = 24  # passages a topic briefing draws on, across articles
-MMR_PENALTY = 0.3  # key points: score minus this times the similarity to points already chosen
-SAME_FACT = 0.86  # cosine above which two sentences state the same fact
-SAME_FACT_WITH_NUMBERS = 0.6  # ... or lower, when they share at least two numbers
 _NO_MT = "No machine translation is available"
 _MT = "Translations are machine translations"
 
@@ -215,8 +213,8 @@ class ExtractiveBriefer:
             return briefing
         n_key, n_time, n_said = LENGTHS[length]
         numbering = Numbering()
-        groups = sorted(_merge_repeats(sorted(pool, key=lambda s: -s.score)), key=lambda g: -_group_score(g))
-        key_groups = _diverse(groups, n_key)
+        groups = sorted(merge_repeats(sorted(pool, key=lambda s: -s.score)), key=lambda g: -group_score(g))
+        key_groups = diverse(groups, n_key)
         key = [line_of(g, numbering) for g in key_groups]
         shown = {head_of(line): f"key_points:{i}" for i, line in enumerate(key, start=1)}
         timeline = self._timeline(
@@ -295,11 +293,11 @@ class ExtractiveBriefer:
             mentions = g[0].dates
             if not mentions:
                 continue
-            best = min(mentions, key=lambda m: (_PRECISION[m.precision], m.relative, m.start))
+            best = min(mentions, key=lambda m: (PRECISION[m.precision], m.relative, m.start))
             chosen = [best] + [m for m in mentions if m.edge == "end" and m is not best]
             for m in chosen:
-                bonus = 0.15 * (2 - _PRECISION[m.precision]) + (0.2 if m.edge == "end" else -0.1 * m.relative)
-                events.append((_group_score(g) + bonus, m, g))  # precise dates and deadlines first
+                bonus = 0.15 * (2 - PRECISION[m.precision]) + (0.2 if m.edge == "end" else -0.1 * m.relative)
+                events.append((group_score(g) + bonus, m, g))  # precise dates and deadlines first
         kept: list[tuple[float, DateMention, list[Sentence]]] = []
         for score, m, g in sorted(events, key=lambda e: -e[0]):
             twin = next(
@@ -314,7 +312,7 @@ class ExtractiveBriefer:
                 kept.append((score, m, list(g)))
             else:  # the same dated fact in another article: cite it too
                 twin[2].extend(s for s in g if s.doc.doc_id not in {x.doc.doc_id for x in twin[2]})
-        picked = sorted(kept[:limit], key=lambda e: (e[1].sort_date, _PRECISION[e[1].precision]))
+        picked = sorted(kept[:limit], key=lambda e: (e[1].sort_date, PRECISION[e[1].precision]))
         return [
             line_of(
                 g, numbering, when=m.label + (" (year inferred)" if m.relative and g[0].ref_inferred else "")
@@ -378,67 +376,6 @@ class ExtractiveBriefer:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-_PRECISION = {"day": 0, "month": 1, "year": 2}
-
-
-def _group_score(g: list[Sentence]) -> float:
-    """A fact several articles report matters more than one only one reports."""
-    return g[0].score + 0.1 * (len(g) - 1)
-
-
-def _diverse(groups: list[list[Sentence]], n: int) -> list[list[Sentence]]:
-    """Maximal marginal relevance: important points that do not restate one another."""
-    picked: list[list[Sentence]] = []
-    rest = list(groups)
-    while rest and len(picked) < n:
-        best = max(
-            rest,
-            key=lambda g: (
-                _group_score(g) - MMR_PENALTY * max((float(g[0].vec @ p[0].vec) for p in picked), default=0.0)
-            ),
-        )
-        picked.append(best)
-        rest.remove(best)
-    return picked
-
-
-def _shares_numbers(a: str, b: str) -> bool:
-    return len(numbers(a) & numbers(b)) >= 2
-
-
-def _merge_repeats(ranked: list[Sentence]) -> list[list[Sentence]]:
-    """Greedy grouping in score order: a sentence joins the first group stating the same fact."""
-    groups: list[list[Sentence]] = []
-    for s in ranked:
-        for g in groups:
-            sim = float(s.vec @ g[0].vec)
-            if sim >= SAME_FACT or (sim >= SAME_FACT_WITH_NUMBERS and _shares_numbers(s.text, g[0].text)):
-                if all(x.doc.doc_id != s.doc.doc_id for x in g):  # one citation per article
-                    g.append(s)
-                break
-        else:
-            groups.append([s])
-    return groups
-
-
-def reduce_repeats(bullets: list[Line], embedder: Embedder) -> list[Line]:
-    """Verified bullets with repeats merged (their citations pooled), per language."""
-    kept = [b for b in bullets if b.sources]
-    if not kept:
-        return []
-    vecs = embedder.embed_queries([b.text for b in kept])
-    out: list[tuple[Line, np.ndarray]] = []
-    for b, v in zip(kept, vecs):
-        twin = next((o for o, ov in out if o.language == b.language and float(v @ ov) >= SAME_FACT), None)
-        if twin is None:
-            out.append((b, v))
-        else:
-            twin.sources.extend(
-                c for c in b.sources if (c.doc_id, c.start) not in {(x.doc_id, x.start) for x in twin.sources}
-            )
-    return [b for b, _ in out]
 
 
 def _reference(doc: Document) -> tuple[dt.date | None, bool]:

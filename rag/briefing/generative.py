@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from rag.answers.verify import verify_citations
 from rag.briefing.briefing import (
     LENGTHS,
     SECTION_TITLES,
@@ -15,12 +14,14 @@ from rag.briefing.briefing import (
     Sentence,
     cited_of,
 )
-from rag.briefing.extractive import ExtractiveBriefer, reduce_repeats
+from rag.briefing.extractive import ExtractiveBriefer
+from rag.briefing.grouping import reduce_repeats
 from rag.config import Settings
 from rag.errors import GeneratorUnavailable
 from rag.models.llm import Generator
 from rag.models.prompts import load_prompt
 from rag.text.lexicon import lexicon_for
+from rag.verification.citations import verify_citations
 
 
 class GenerativeBriefer:

@@ -10,10 +10,10 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass
 
-from rag.answers.answer import Answer
 from rag.evaluation.datasets import Dataset, Question
 from rag.evaluation.metrics import fold_spaces, percentile
 from rag.text.arabic import detect_language
+from rag.types import Answer, Query
 
 
 def answer_correct(answer: Answer, q: Question) -> bool:
@@ -250,7 +250,7 @@ def evaluate_external(engine, dataset: Dataset, unanswerable: bool = True, progr
             }
         )
         if unanswerable and q.group:
-            b = engine.answer(q.text, filters=Filters(doc_ids=every - groups[q.group]), **fast)
+            b = engine.answer(Query(q.text, filters=Filters(doc_ids=every - groups[q.group])), **fast)
             rows.append(
                 {
                     "id": q.qid + "#other-article",

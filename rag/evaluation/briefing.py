@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rag.answers.verify import numbers
 from rag.briefing.briefing import Briefing
 from rag.evaluation.datasets import SEED_KEY_FACTS
 from rag.evaluation.metrics import fold_spaces
 from rag.rendering.markdown import render_markdown
+from rag.verification.facts import numbers
 
 
 def _facts_in(text: str, facts: list[dict]) -> set[int]:

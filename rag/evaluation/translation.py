@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.answers.verify import negation_mismatch, numbers
 from rag.text.dates import ENGLISH_MONTHS, arabic_months_in
+from rag.verification.facts import negation_mismatch, numbers
 
 
 @dataclass
@@ -184,9 +184,9 @@ PREVIOUS_FLOOR = 0.82  # the similarity floor before it was fitted on XQuAD-R
 def unlocked(translator, floor: float = PREVIOUS_FLOOR) -> Callable[[str], str | None]:
     """The previous pipeline, for comparison: one unmasked call per sentence, then the checks it had
     (numbers, months, names and its 0.82 floor; the negation count now sits in the same function)."""
-    from rag.answers.verify import check_translation
     from rag.models.prompts import load_prompt
     from rag.translation.translator import tidy
+    from rag.verification.facts import check_translation
 
     def translate(sentence: str) -> str | None:
         out = tidy(

@@ -7,21 +7,12 @@ and carries the offsets of each of its sentences so answers can quote exactly.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 
+from rag.config import ChunkerSettings
 from rag.text.arabic import sentence_spans
 from rag.types import Chunk, Document
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
-
-
-@dataclass(frozen=True)
-class ChunkerSettings:
-    max_tokens: int = 256
-    overlap_sentences: int = 1
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _sections(doc: Document) -> list[list[tuple[int, int]]]:

@@ -14,25 +14,12 @@ from rag.text.dates import DateMention, find_dates, year_from_weekday
 
 class _TextExtractor(html.parser.HTMLParser):
     _SKIP = {"script", "style", "noscript", "nav", "footer", "header", "aside", "form", "svg", "button"}
+    # fmt: off
     _BLOCK = {
-        "p",
-        "div",
-        "br",
-        "li",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "tr",
-        "section",
-        "article",
-        "blockquote",
-        "time",
-        "figcaption",
-        "title",
+        "p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article", "blockquote",
+        "time", "figcaption", "title",
     }
+    # fmt: on
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -111,33 +98,14 @@ _BYLINE_RE = re.compile(
 _SOURCE_RE = re.compile(r"^(?:المصدر|المصادر|source|sources)\s*[:：]\s*(?P<rest>.*)$", re.I)
 
 
+# fmt: off
 KNOWN_OUTLETS = [
-    "عربي بوست",
-    "عنب بلدي",
-    "العربي الجديد",
-    "العربي",
-    "العرب",
-    "الجزيرة",
-    "الجزيرة نت",
-    "العربية",
-    "سكاي نيوز عربية",
-    "بي بي سي عربي",
-    "الشرق الأوسط",
-    "الحرة",
-    "روسيا اليوم",
-    "فرانس 24",
-    "اندبندنت عربية",
-    "رووداو",
-    "السومرية نيوز",
-    "شفق نيوز",
-    "المدى",
-    "الصباح",
-    "وكالة الأنباء العراقية",
-    "Middle East Eye",
-    "Al Jazeera",
-    "Reuters",
-    "Associated Press",
+    "عربي بوست", "عنب بلدي", "العربي الجديد", "العربي", "العرب", "الجزيرة", "الجزيرة نت", "العربية",
+    "سكاي نيوز عربية", "بي بي سي عربي", "الشرق الأوسط", "الحرة", "روسيا اليوم", "فرانس 24", "اندبندنت عربية",
+    "رووداو", "السومرية نيوز", "شفق نيوز", "المدى", "الصباح", "وكالة الأنباء العراقية", "Middle East Eye",
+    "Al Jazeera", "Reuters", "Associated Press",
 ]
+# fmt: on
 
 
 _OUTLET_NORM = {normalize_ar(o).lower(): o for o in KNOWN_OUTLETS}
@@ -171,25 +139,19 @@ def _is_date_line(line: _Line) -> bool:
     for d in reversed(dates):
         rest = rest[: d.start] + rest[d.end :]
     rest = re.sub(r"الساعة|بتوقيت.*|\d{1,2}:\d\d|gmt|[/\-–|,،:]", " ", rest, flags=re.I)
+    # fmt: off
     rest = re.sub(
         "|".join(
             d
             for d in (
-                "السبت",
-                "الأحد",
-                "الاحد",
-                "الاثنين",
-                "الإثنين",
-                "الثلاثاء",
-                "الأربعاء",
-                "الاربعاء",
-                "الخميس",
+                "السبت", "الأحد", "الاحد", "الاثنين", "الإثنين", "الثلاثاء", "الأربعاء", "الاربعاء", "الخميس",
                 "الجمعة",
             )
         ),
         " ",
         rest,
     )
+    # fmt: on
     return not rest.strip(" \u00a0.")
 
 

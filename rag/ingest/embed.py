@@ -7,12 +7,12 @@ import threading
 import numpy as np
 from tqdm import tqdm
 
+from rag.config import ChunkerSettings
 from rag.errors import IngestCancelled
-from rag.ingest.chunking import ChunkerSettings, chunk_document
+from rag.ingest.chunking import chunk_document
 from rag.models.embedder import Embedder
-from rag.store.base import Item
 from rag.text.arabic import bm25_tokens
-from rag.types import Chunk, Document, Progress
+from rag.types import Chunk, Document, Item, Progress
 
 EMBED_BATCH = 16  # chunks per progress report / cancellation check
 

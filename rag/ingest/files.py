@@ -199,7 +199,7 @@ def ingest_paths(
 
 
 def _apply_page_meta(doc: Document, path: Path) -> None:
-    """A page fetched by URL (rag.web) carries its markup's title, outlet and date, which win over
+    """A page fetched by URL (rag.ingest.web) carries its markup's title, outlet and date, which win over
     what the extracted text alone suggests; its address and fetch time become the origin."""
     from rag.ingest.web import saved_meta
 

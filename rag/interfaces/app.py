@@ -17,6 +17,8 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -64,6 +66,17 @@ from rag.models.llm import Generator, user_generator  # noqa: E402
 from rag.pipeline import Isnad  # noqa: E402
 from rag.rendering.html import CSS, HEAD, answer_card, block, briefing_html, sources_html  # noqa: E402
 from rag.rendering.markdown import render_markdown
+from rag.types import Answer, Query
+
+
+@dataclass
+class _Turn:
+    """One question's place in the chat: the history it extends, its answer's id, the documents cited."""
+
+    history: list
+    aid: str
+    docs: dict
+    answer: Answer  # the extractive answer already shown
 
 
 class IsnadApp(CorpusHandlers):
@@ -143,8 +156,13 @@ class IsnadApp(CorpusHandlers):
         aid = uuid.uuid4().hex[:10]
         try:
             extractive = self.isnad.extractive()
-            query = Conversation(extractive, history=asked).retrieval_query(question)
-            answer = extractive.answer(question, retrieval_query=query, k=int(k), mode=mode, translate=False)
+            query = Query(
+                question,
+                Conversation(extractive, history=asked).retrieval_query(question),
+                k=int(k),
+                mode=mode,
+            )
+            answer = extractive.answer(query, translate=False)
             docs = self.docs()
             history[-1] = bot_message(answer_card(answer, aid))
             yield history, sources_html(answer, docs, aid), ""
@@ -170,9 +188,8 @@ class IsnadApp(CorpusHandlers):
                 yield history, gr.update(), ""
                 return
             if engine == EXTRACTIVE or answer.abstained:
-                if extractive.needs_translation(
-                    answer
-                ):  # checked renderings, or the notice that there are none
+                # checked renderings, or the notice that there are none
+                if extractive.needs_translation(answer):
                     if gen is not None:
                         history[-1] = bot_message(
                             answer_card(answer, aid)
@@ -185,7 +202,9 @@ class IsnadApp(CorpusHandlers):
                     history[-1] = bot_message(answer_card(answer, aid))
                     yield history, sources_html(answer, docs, aid), ""
                 return
-            yield from self._generate(question, query, k, mode, gen, extractive, answer, history, aid, docs)
+            yield from self._generate(
+                query, GenerativeEngine(extractive, gen, self.settings), _Turn(history, aid, docs, answer)
+            )
         except IndexMissingError:
             history[-1] = bot_message(
                 block(
@@ -208,11 +227,11 @@ class IsnadApp(CorpusHandlers):
             )
             yield history, gr.update(), question
 
-    def _generate(self, question, query, k, mode, gen, extractive, answer, history, aid, docs):
+    def _generate(self, query: Query, engine: GenerativeEngine, turn: _Turn) -> Iterator[tuple]:
         """The generated answer, streamed under the extractive card: the wait announced, then tokens counted."""
-        first = answer_card(answer, aid)
-        engine = GenerativeEngine(extractive, gen, self.settings)
-        stream = engine.stream(question, retrieval_query=query, k=int(k), mode=mode)
+        history, aid, docs, gen = turn.history, turn.aid, turn.docs, engine.generator
+        first = answer_card(turn.answer, aid)
+        stream = engine.stream(query)
         written, t0 = "", time.monotonic()
         expect = (
             "it usually starts writing after 20–40 s on this machine"

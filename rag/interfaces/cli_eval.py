@@ -64,19 +64,13 @@ def cmd_eval_answers(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"answers-{args.engine}.json"
     path.write_text(json.dumps(report.__dict__, ensure_ascii=False, indent=1), encoding="utf-8")
+    # fmt: off
     for key in (
-        "engine",
-        "n",
-        "accuracy",
-        "citation_precision",
-        "abstention_precision",
-        "unanswerable_accuracy",
-        "latency_p50_ms",
-        "latency_p95_ms",
-        "engines",
-        "per_language",
+        "engine", "n", "accuracy", "citation_precision", "abstention_precision", "unanswerable_accuracy",
+        "latency_p50_ms", "latency_p95_ms", "engines", "per_language",
     ):
         print(f"{key}: {getattr(report, key)}")
+    # fmt: on
     print(f"json: {path}")
     return 0
 

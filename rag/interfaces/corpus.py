@@ -61,7 +61,7 @@ class CorpusHandlers:
         """Add files one by one, streaming "chunks embedded / total"; bad files never stop the rest.
 
         A file is checked before it is copied, a taken name gets a suffix unless ``replace``,
-        and a failed or stopped upload puts everything back as it was (see rag.uploads).
+        and a failed or stopped upload puts everything back as it was (see rag.ingest.uploads).
         """
         files = files or []
         if not files:
@@ -71,7 +71,7 @@ class CorpusHandlers:
         yield from self._adding(files, lambda f: self._kept_upload(store, f, replace), store)
 
     def add_url(self, url: str | None):
-        """Fetch a web page (checked as rag.web says: public addresses only, redirects re-checked) and index it."""
+        """Fetch a web page (public addresses only, redirects re-checked: rag.ingest.web) and index it."""
         url = (url or "").strip()
         if not url:
             yield "Type the address of a web page first (https://…).", self.corpus_rows(), gr.update()
@@ -88,7 +88,7 @@ class CorpusHandlers:
         """Index items one by one, streaming "chunks embedded / total"; bad items never stop the rest.
 
         A file is checked before it is copied, a taken name gets a suffix unless asked to replace,
-        and a failed or stopped addition puts everything back as it was (see rag.uploads).
+        and a failed or stopped addition puts everything back as it was (see rag.ingest.uploads).
         """
         lines: list[str] = []
         indexed = False  # anything added: the background pass translates it

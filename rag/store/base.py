@@ -1,6 +1,6 @@
 """What a store is: it keeps documents, chunks, vectors and tokens, and ranks; Isnad does the rest.
 
-Isnad keeps analysis (its own Arabic tokens, `rag.text_ar.bm25_tokens`), fusion (`rrf` in
+Isnad keeps analysis (its own Arabic tokens, `rag.text.arabic.bm25_tokens`), fusion (`rrf` in
 the Searcher) and citation. A store only stores and ranks, so an embedded engine and a
 server engine answer the same calls and pass the same contract tests
 (tests/test_store.py). Ids are the store's integer row ids: stable for a chunk's
@@ -18,7 +18,7 @@ import numpy as np
 
 from rag.errors import IndexStaleError, StoreError
 from rag.text.arabic import normalize_ar
-from rag.types import Chunk, Document, Filters
+from rag.types import Chunk, Document, Filters, Item
 
 
 @dataclass
@@ -75,11 +75,6 @@ class Reader(Protocol):
 
     def doc_ids_for(self, sources: list[str]) -> dict[str, str]:
         """The indexed doc_id of each of ``sources`` that is indexed (to tell new, changed and unchanged files)."""
-
-
-Item = tuple[
-    Document, list[Chunk], np.ndarray, list[list[str]]
-]  # a document, its chunks, their vectors and tokens
 
 
 @runtime_checkable

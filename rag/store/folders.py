@@ -28,11 +28,11 @@ import bm25s
 import faiss
 import numpy as np
 
+from rag.config import ChunkerSettings
 from rag.errors import IndexCorruptError, IndexMissingError, IndexProblem, IndexStaleError
-from rag.ingest.chunking import ChunkerSettings
 from rag.ingest.embed import bm25_tokens_of, chunk_and_embed
 from rag.models.embedder import Embedder, sha256_file
-from rag.store.base import Item, Legs, Stored, StoreInfo, check_compatible, corpus_stats
+from rag.store.base import Legs, Stored, StoreInfo, check_compatible, corpus_stats
 from rag.store.generations import (
     Manifest,
     _current_name,
@@ -45,7 +45,7 @@ from rag.store.generations import (
 )
 from rag.store.lock import fix_hint
 from rag.text.arabic import normalize_ar
-from rag.types import Chunk, Document, Filters, Progress
+from rag.types import Chunk, Document, Filters, Item, Progress
 
 FORMAT_VERSION = 1
 KEEP_GENERATIONS = 2  # the current one and the one before it

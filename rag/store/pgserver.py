@@ -54,19 +54,16 @@ def start() -> LocalServer:
         shutil.chown(folder, "postgres", "postgres")
     port = free_port()
     data = folder / "data"
+    # fmt: off
     _run(
         [
             str(BIN / "initdb"),
             "-D",
             str(data),
-            "-U",
-            "isnad",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--locale=C.UTF-8",
+            "-U", "isnad", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8",
         ]
     )
+    # fmt: on
     opts = (
         f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
         "-c full_page_writes=off -c shared_buffers=256MB -c max_connections=50"

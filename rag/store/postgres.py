@@ -35,7 +35,6 @@ from psycopg.types.json import Jsonb, set_json_dumps
 from rag.errors import StoreError, StoreMissingError
 from rag.store.base import (
     Background,
-    Item,
     Legs,
     Store,
     Stored,
@@ -49,7 +48,7 @@ from rag.store.bm25 import Segment
 from rag.store.columns import FilterColumns
 from rag.store.postgres_lexical import LexicalSegments
 from rag.store.postgres_sql import GRAPHED, HNSW, HNSW_M, SCHEMA, SEGMENTS, _mb, _where, _writing
-from rag.types import Chunk, Document, Filters
+from rag.types import Chunk, Document, Filters, Item
 
 BULK_AT = 20_000  # chunks into an empty database: the HNSW graph built once after the rows
 SEAL_AT = 250_000  # recent postings sealed into a segment (about 4,000 chunks of Arabic news; ~1 s)

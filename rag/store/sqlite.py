@@ -42,7 +42,6 @@ import numpy as np
 from rag.errors import StoreError, StoreMissingError
 from rag.store.base import (
     Background,
-    Item,
     Legs,
     Store,
     Stored,
@@ -55,7 +54,7 @@ from rag.store.bm25 import Segment
 from rag.store.columns import FilterColumns
 from rag.store.sqlite_parts import Parts, _immediate, _marks, _where
 from rag.store.vectors import Sealed
-from rag.types import Chunk, Document, Filters
+from rag.types import Chunk, Document, Filters, Item
 
 SEAL_AT = 32_768  # flat vectors before they are sealed into an HNSW part (a flat scan of these: ~9 ms)
 log = logging.getLogger(__name__)
@@ -455,18 +454,3 @@ class SqliteStore(Parts, Store):
         self.settle()
         with self._lock:
             self._db.close()
-
-
-def salvage_documents(folder: Path) -> list[Document]:
-    """Every document still readable from a damaged store's database (nothing is written to it)."""
-    try:
-        db = sqlite3.connect(f"file:{Path(folder) / 'isnad.sqlite3'}?mode=ro", uri=True)
-        try:
-            return [
-                Document.from_dict(json.loads(d))
-                for (d,) in db.execute("SELECT data FROM documents ORDER BY source")
-            ]
-        finally:
-            db.close()
-    except sqlite3.DatabaseError:
-        return []

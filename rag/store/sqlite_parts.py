@@ -17,7 +17,7 @@ from rag.errors import StoreError
 from rag.store.base import outlet_key
 from rag.store.bm25 import Postings, Segment
 from rag.store.vectors import Sealed, Vectors, prefetch, rows_path
-from rag.types import Filters
+from rag.types import Document, Filters
 
 log = logging.getLogger(__name__)
 
@@ -201,3 +201,18 @@ def _where(filters: Filters) -> tuple[str, list]:
         parts.append(f"d.doc_id IN ({','.join('?' * len(ids))})" if ids else "0")
         args += ids
     return " AND ".join(parts), args
+
+
+def salvage_documents(folder: Path) -> list[Document]:
+    """Every document still readable from a damaged store's database (nothing is written to it)."""
+    try:
+        db = sqlite3.connect(f"file:{Path(folder) / 'isnad.sqlite3'}?mode=ro", uri=True)
+        try:
+            return [
+                Document.from_dict(json.loads(d))
+                for (d,) in db.execute("SELECT data FROM documents ORDER BY source")
+            ]
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return []

@@ -250,21 +250,12 @@ def _interpret(kind: str, m: re.Match, text: str, ref: dt.date | None) -> DateMe
         if kind == "m":
             if not g.get("y") and not g.get("rel") and not m.group(0).startswith("شهر"):
                 # A bare month word ("may", "mar") is too ambiguous without a year.
+                # fmt: off
                 if g["month"] in (
-                    "may",
-                    "mar",
-                    "jan",
-                    "jun",
-                    "jul",
-                    "aug",
-                    "sep",
-                    "oct",
-                    "nov",
-                    "dec",
-                    "apr",
-                    "feb",
+                    "may", "mar", "jan", "jun", "jul", "aug", "sep", "oct", "nov", "dec", "apr", "feb",
                 ):
                     return None
+                # fmt: on
             month = _month_of(g["month"])
             if g.get("y"):
                 return make(dt.date(int(g["y"]), month, 1), "month")
@@ -307,20 +298,12 @@ def day_numbers(text: str) -> set[str]:
     return out
 
 
+# fmt: off
 ENGLISH_MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
+    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+    "November", "December",
 ]
+# fmt: on
 _ARABIC_MONTH_WORD = re.compile(_alt(k for k in _MONTH_NAMES if not k.isascii()))
 
 
@@ -329,20 +312,12 @@ def arabic_months_in(text: str) -> set[int]:
     return {_MONTH_NAMES[m.group()] for m in _ARABIC_MONTH_WORD.finditer(fold_same_length(text))}
 
 
+# fmt: off
 ARABIC_MONTHS = [
-    "يناير",
-    "فبراير",
-    "مارس",
-    "أبريل",
-    "مايو",
-    "يونيو",
-    "يوليو",
-    "أغسطس",
-    "سبتمبر",
-    "أكتوبر",
-    "نوفمبر",
+    "يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر",
     "ديسمبر",
 ]
+# fmt: on
 _ENGLISH_WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 

@@ -63,26 +63,17 @@ _AR_TENS = {
     "مائه": 100,
     "مئات": 100,
 }
+# fmt: off
 _EN_WORDS = {
     w: i
     for i, w in enumerate(
         [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
+            "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
             "twelve",
         ]
     )
 }
+# fmt: on
 _EN_WORDS.update(
     {
         "twenty": 20,

@@ -2,7 +2,7 @@
 
 Before the model sees a sentence, every date, quantity and known name is rendered by rule and
 written in English inside the Arabic («اتفق Iraq و United States، Saturday 5 June 2021، …»): dates
-by ``rag.dates`` resolved against the article date, quantities by ``rag.numbers``, names from the
+by ``rag.text.dates`` resolved against the article date, quantities by ``rag.text.numbers``, names from the
 lexicon. The model translates around them; every rendering must come back (a date by its day,
 month and year), and the prose may add no number, month, name or negation of its own, else one
 stricter retry and then the line is withheld with the reason. So a shown translation can neither
@@ -24,7 +24,6 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rag.answers.verify import check_translation, meaning_problems, months_in, numbers
 from rag.config import Settings
 from rag.models.embedder import Embedder
 from rag.models.llm import Generator
@@ -34,6 +33,7 @@ from rag.text.dates import ENGLISH_MONTHS, find_dates, render_date
 from rag.text.lexicon import Lexicon, lexicon_for
 from rag.text.numbers import find_quantities, format_number, render_quantity, unit_english
 from rag.text.transliteration import transliteration_fits
+from rag.verification.facts import check_translation, meaning_problems, months_in, numbers
 
 _DIGITS = re.compile(r"[0-9\u0660-\u0669\u06f0-\u06f9]+")
 KEY_FACTS_LABEL = {"en": "key facts (no translation)", "ar": "أبرز الوقائع (بلا ترجمة)"}

@@ -8,7 +8,6 @@ import re
 
 import pytest
 
-from rag.answers.verify import invented_names, negation_mismatch, numbers
 from rag.text.lexicon import load_lexicon
 from rag.translation.translator import (
     TranslationCache,
@@ -21,6 +20,7 @@ from rag.translation.translator import (
     restore_days,
 )
 from rag.types import Message
+from rag.verification.facts import invented_names, negation_mismatch, numbers
 
 JULY_AR = (
     "وفي السادس والعشرين من يوليو الماضي، اتفق العراق مع الولايات المتحدة على انسحاب جميع القوات "

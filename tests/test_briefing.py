@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from rag.answers.verify import numbers
 from rag.briefing.briefing import speaker_of
 from rag.errors import BriefingError
 from rag.evaluation.briefing import timeline_in_order
@@ -14,6 +13,7 @@ from rag.evaluation.datasets import SEED_KEY_FACTS
 from rag.interfaces.cli import main
 from rag.rendering.markdown import render_markdown
 from rag.text.escape import md_escape
+from rag.verification.facts import numbers
 
 TOPIC = "US troop withdrawal from Iraq"
 

@@ -5,8 +5,8 @@ import threading
 import numpy as np
 import pytest
 
+from rag.config import ChunkerSettings
 from rag.errors import IndexCorruptError, IndexMissingError, IndexStaleError, IngestCancelled
-from rag.ingest.chunking import ChunkerSettings
 from rag.ingest.files import ingest_paths, parse_document
 from rag.store.folders import SearchIndex, recover_documents, repair
 from rag.text.arabic import bm25_tokens
