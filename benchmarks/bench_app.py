@@ -65,9 +65,10 @@ def main() -> None:
         if x
     ]
     questions = [r["question"] for r in rows]
+    # warm-up, not timed
     Client(url, verbose=False).predict(
         "How many coalition troops remain in Iraq?", [], EXTRACTIVE, "", "", "", 8, "hybrid", api_name="/ask"
-    )  # warm-up, not timed
+    )
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()

@@ -131,9 +131,8 @@ def build(engine: str, n: int, folder: Path) -> dict:
             )
     else:
         store = _open(engine, folder, StoreInfo(seeds.model_id, seeds.dim, seeds.chunker.to_dict()))
-        step = (
-            len(items) if engine == "postgresql" else 1000
-        )  # a first ingest: PostgreSQL builds its indexes once
+        # a first ingest: PostgreSQL builds its indexes once
+        step = len(items) if engine == "postgresql" else 1000
         for i in range(0, len(items), step):
             store.upsert_many(items[i : i + step])
         store.close()
@@ -302,9 +301,8 @@ def serve(engine: str, n: int, folder: Path, rounds: int) -> dict:
     else:
         store.upsert(doc, chunks, vecs, toks)
     out["add_10_chunks_s"] = round(time.perf_counter() - t, 3)
-    if (
-        engine == "postgresql"
-    ):  # uploads until GRAPH_AT rows wait outside the graph, then the background batches
+    # uploads until GRAPH_AT rows wait outside the graph, then the background batches
+    if engine == "postgresql":
         from rag.store.postgres import GRAPH_AT
 
         times = []

@@ -19,6 +19,7 @@ from rag.briefing.briefing import Briefing
 from rag.briefing.extractive import ExtractiveBriefer
 from rag.briefing.generative import GenerativeBriefer
 from rag.config import Settings
+from rag.corpus import Corpus
 from rag.errors import IndexMissingError, IndexProblem, IndexStaleError
 from rag.ingest.embed import chunk_and_embed, store_items
 from rag.ingest.files import IngestError, ingest_paths, is_url
@@ -50,7 +51,7 @@ class IngestSummary:
     notes: list[str] = field(default_factory=list)
 
 
-class Isnad(Upkeep):
+class Isnad(Upkeep, Corpus):
     def __init__(self, settings: Settings | None = None, progress: bool = False):
         self.settings = settings or Settings()
         self.progress = progress
@@ -262,9 +263,8 @@ class Isnad(Upkeep):
         embedded = chunk_and_embed(new, embedder, chunker, self.progress, on_progress, cancel)
         report.n_chunks = sum(len(chunks) for _, chunks, _ in embedded)
         notes = []
-        with writer_lock(
-            self.settings.index_dir, wait, on_wait
-        ):  # no rebuild swaps the store under this write
+        # no rebuild swaps the store under this write
+        with writer_lock(self.settings.index_dir, wait, on_wait):
             if embedded:
                 if store.replaced():  # a rebuild or repair swapped a new store in while we embedded
                     store.close()
@@ -350,9 +350,8 @@ class Isnad(Upkeep):
                 record_spellings(names, spelled)
             translator = self.translator()  # the spelled names join the lexicon the translation uses
         docs = [d for d in self.searcher.documents().values() if not doc_ids or d.doc_id in doc_ids]
-        refs = {
-            d.doc_id: reference_date(d.date, d.body())[0] for d in docs
-        }  # once per article, not per sentence
+        # once per article, not per sentence
+        refs = {d.doc_id: reference_date(d.date, d.body())[0] for d in docs}
         todo = [
             (d.text[a:b], refs[d.doc_id])
             for d in docs

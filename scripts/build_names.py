@@ -14,15 +14,8 @@ from pathlib import Path
 from babel import Locale
 
 OUT = Path(__file__).resolve().parents[1] / "rag" / "data" / "names.cldr.tsv"
-AMBIGUOUS_AR = {
-    "مالي",
-    "تشاد",
-    "توغو",
-    "جيرسي",
-    "غيرنزي",
-    "الجبل الأسود",
-    "السويد",
-}  # words, or clash with one
+# words, or clash with one
+AMBIGUOUS_AR = {"مالي", "تشاد", "توغو", "جيرسي", "غيرنزي", "الجبل الأسود", "السويد"}
 
 
 def rows() -> list[tuple[str, str, str]]:

@@ -34,9 +34,8 @@ def assert_quotes_exact(isnad, answer):
             == answer.short.span
         )
     facts = {f"key facts (no translation): {s.facts}" for s in answer.sources if s.facts}
-    if (
-        answer.withheld_short is not None
-    ):  # a short answer under the confidence line closes the answer, hedged
+    # a short answer under the confidence line closes the answer, hedged
+    if answer.withheld_short is not None:
         assert lines.pop() == possibly(answer.withheld_short, answer.language)
     for line in lines:  # the rest is nothing but cited verbatim quotes, each Arabic one with its key facts
         assert line in facts or any(f"«{s.quote}» [{s.n}]" in line for s in answer.sources), line
@@ -149,10 +148,8 @@ def test_english_number_question_gets_the_number_it_asks_for(isnad):
     [
         ("ما رأي الحكومة الفرنسية في انسحاب القوات الأمريكية من العراق؟", "do not mention"),  # names
         ("How many US troops were in Iraq in 1995?", "1995"),  # the question's own numbers
-        (
-            "How much did the United States spend on its military presence in Iraq in 2021?",
-            "amount of money",
-        ),  # type
+        # type
+        ("How much did the United States spend on its military presence in Iraq in 2021?", "amount of money"),
         ("What is the best recipe for chocolate cake?", "close enough"),  # similarity
     ],
 )

@@ -32,9 +32,8 @@ def test_scores_equal_bm25s_and_ties_go_to_the_lower_row():
     scores = ref.get_scores(["العراق", "الكويت"])
     assert [r for r, _ in got] == [i + 1 for i in np.argsort(-scores, kind="stable") if scores[i] > 0]
     assert np.allclose([s for _, s in got], sorted(scores[scores > 0], reverse=True), rtol=1e-5)
-    assert (
-        p.search(["نفط"], df, n, total, 1) == p.search(["نفط"], df, n, total, 2)[:1]
-    )  # rows 1 and 2: row 1 first
+    # rows 1 and 2: row 1 first
+    assert p.search(["نفط"], df, n, total, 1) == p.search(["نفط"], df, n, total, 2)[:1]
 
 
 def test_deleted_rows_filters_and_compaction(tmp_path):

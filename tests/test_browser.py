@@ -348,9 +348,8 @@ def test_a_generation_announces_its_wait_counts_words_and_can_be_stopped(browser
         last = pg.locator("#isnad-chat [data-testid=bot]").last
         assert last.locator(".isnad-card").count() == 1 and last.locator(".isnad-writing").count() == 0
         assert "not yet verified" not in last.inner_text()
-        bot = _ask(
-            pg, "متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف؟"
-        )  # still usable
+        # still usable
+        bot = _ask(pg, "متى اتفق العراق والولايات المتحدة على خطة لإعادة انتشار قوات التحالف؟")
         assert bot.locator(".isnad-card").count() == 1
         pg.locator("#isnad-stop-chat").click()
     finally:
@@ -380,6 +379,73 @@ def test_upload_adds_a_file_and_reports_a_bad_one(page, tmp_path):
     font = page.locator("#isnad-corpus td").first.evaluate("el => getComputedStyle(el).fontFamily")
     assert "mono" not in font.lower()
     page.screenshot(path=str(ARTIFACTS / "desk-upload.png"), full_page=True)
+
+
+def test_a_pdf_and_a_word_file_go_in_and_answers_cite_them(page, tmp_path):
+    """Uploaded in the Corpus tab: a PDF whose Arabic is stored in visual order, a Word file, and a scan
+    (refused, with the reason); a question is then answered from the PDF, quoting it in reading order."""
+    from tests.documents import BODY, HEADLINE, docx, pdf, scanned_pdf
+
+    files = [
+        pdf(tmp_path / "kuwait_report.pdf", [HEADLINE, *BODY], visual=True),
+        docx(tmp_path / "kuwait_note.docx", ["مذكرة عن الانسحاب", *BODY[1:]]),
+        scanned_pdf(tmp_path / "scan.pdf"),
+    ]
+    page.get_by_role("tab", name="Corpus").click()
+    page.locator("#isnad-upload input[type=file]").set_input_files([str(f) for f in files])
+    page.locator("#isnad-add").click()
+    page.wait_for_function(
+        "() => /scan\\.pdf/.test(document.querySelector('#isnad-upload-report').innerText)"
+    )
+    report = page.locator("#isnad-upload-report").inner_text()
+    assert "✓ kuwait_report.pdf: added" in report and "✓ kuwait_note.docx: added" in report
+    assert "✗ scan.pdf" in report and "no text layer" in report
+    page.screenshot(path=str(ARTIFACTS / "desk-upload-pdf-docx.png"), full_page=True)
+    page.get_by_role("tab", name="Ask & brief").click()
+    bot = _ask(page, "متى غادرت آخر وحدة قتالية أمريكية قاعدة عين الأسد؟")
+    sources = bot.locator(".isnad-src")
+    cited = [s for s in sources.all() if "kuwait_report.pdf" in s.locator(".isnad-meta").inner_text()]
+    assert cited, [s.inner_text() for s in sources.all()]
+    assert "عين الأسد" in cited[0].locator(".isnad-quote").inner_text()  # reading order, not «دسلأا نيع»
+    page.screenshot(path=str(ARTIFACTS / "desk-answer-from-pdf.png"), full_page=True)
+
+
+def test_removing_an_article_asks_first_and_then_it_is_gone(page):
+    """A click on the Word file's row chooses it; Remove… asks, naming it; Cancel keeps it; confirmed, it
+    leaves the table and the answers."""
+    page.get_by_role("tab", name="Corpus").click()
+    page.locator("#isnad-corpus").get_by_text("kuwait_note.docx", exact=True).click()
+    chosen = page.locator("#isnad-remove-pick")
+    page.wait_for_function(
+        "() => /kuwait_note\\.docx/.test(document.querySelector('#isnad-remove-pick').innerText)"
+    )
+    page.locator("#isnad-remove").click()
+    question = page.locator("#isnad-remove-question")
+    page.wait_for_function(
+        "() => /Remove 1 article/.test(document.querySelector('#isnad-remove-question').innerText)"
+    )
+    assert "kuwait_note.docx" in question.inner_text() and "trash" in question.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "desk-remove-confirm.png"), full_page=True)
+    page.locator("#isnad-remove-cancel").click()
+    page.wait_for_function(
+        "() => /Nothing was removed/.test(document.querySelector('#isnad-remove-question').innerText)"
+    )
+    assert "kuwait_note.docx" in page.locator("#isnad-corpus").inner_text()
+    page.locator("#isnad-remove").click()
+    page.locator("#isnad-remove-confirm").click()
+    page.wait_for_function(
+        "() => /removed kuwait_note\\.docx/.test(document.querySelector('#isnad-remove-question').innerText)"
+    )
+    page.wait_for_function(
+        "() => !/kuwait_note\\.docx/.test(document.querySelector('#isnad-corpus').innerText)"
+    )
+    assert (
+        "kuwait_note.docx" not in chosen.inner_text()
+        and "kuwait_report.pdf" in page.locator("#isnad-corpus").inner_text()
+    )
+    page.get_by_role("tab", name="Ask & brief").click()
+    bot = _ask(page, "كم جنديا أمريكيا سيبقون في العراق بصفة استشارية؟")
+    assert "kuwait_note.docx" not in bot.inner_text()
 
 
 def test_article_markup_is_shown_as_text_and_never_fetched(page, tmp_path):

@@ -319,10 +319,11 @@ def test_translation_check_withholds_drifted_meaning(embedder):
         "determined by technical committees between Baghdad and Washington."
     )
     reversed_ = "On April 24, 2021, the Iraqi army said it needed more American soldiers, Baghdad and Washington said."
+    # every fact and the negation kept, the meaning gone
     unrelated = (
         "On April 24, 2021, an Iraqi restaurant in Baghdad served food to American tourists from Washington, "
         "not soldiers."
-    )  # every fact and the negation kept, the meaning gone
+    )
     floor = Settings().translation_min_similarity
     assert check_translation(source, faithful, embedder, floor) == []
     assert check_translation(source, reversed_, embedder, floor) == [

@@ -44,9 +44,8 @@ def test_arabic_answer_card(answers):
     ar, _ = answers
     card = answer_card(ar, "t1")
     assert card.startswith('<div class="isnad-card" id="isnad-answer-t1" dir="rtl" lang="ar">')
-    assert (
-        f'<a class="isnad-cite" href="#isnad-src-t1-{ar.short.n}">' in card
-    )  # the short answer links its source
+    # the short answer links its source
+    assert f'<a class="isnad-cite" href="#isnad-src-t1-{ar.short.n}">' in card
     assert f'id="isnad-src-t1-{ar.short.n}"' in card and '<mark class="isnad-answer">' in card
     assert "Key facts" not in card  # an Arabic reader gets no English renderings
 

@@ -49,10 +49,8 @@ def sentence_with(text: str, *needles: str) -> tuple[str, int]:
         ("Where did the coalition unit that left Iraq go?", "place"),
         ("ما الجهة التي أعلنت الاتفاق؟", "org"),
         ("Why did the Pentagon deny the leaks?", "explain"),
-        (
-            "ما اسم العملية التي تقودها الولايات المتحدة ضد تنظيم الدولة؟",
-            "other",
-        ),  # an operation, not a person
+        # an operation, not a person
+        ("ما اسم العملية التي تقودها الولايات المتحدة ضد تنظيم الدولة؟", "other"),
         ("ما اسم المتحدث باسم التحالف؟", "person"),
         ("بماذا وصف وزير الخارجية العراقي مطلقي الصواريخ؟", "explain"),
     ],
@@ -94,9 +92,8 @@ def test_person_after_a_title_gets_its_known_transliteration(seed_text):
     sentence, offset = sentence_with(seed_text, "يحيى رسول", "انسحاب")
     spans = typed_spans("person", sentence, offset, None, LEX)
     person = next(s for s in spans if "يحيى رسول" in s.text)
-    assert person.render["en"].startswith("Yahya Rasool («") and person.render["en"].endswith(
-        "»)"
-    )  # English first
+    # English first
+    assert person.render["en"].startswith("Yahya Rasool («") and person.render["en"].endswith("»)")
 
 
 def test_an_organisation_span_takes_the_english_of_the_known_name_inside_it(seed_text):
@@ -119,6 +116,7 @@ def test_a_place_the_question_names_is_not_the_answer_even_behind_a_preposition(
 
 
 def test_a_nationality_adjective_is_no_place(seed_text):
+    # «عراقية» is Iraqi, not "Iraq"
     assert (
         _top(
             seed_text,
@@ -127,7 +125,7 @@ def test_a_nationality_adjective_is_no_place(seed_text):
             "معسكرات عسكرية عراقية",
         )
         is None
-    )  # «عراقية» is Iraqi, not "Iraq"
+    )
 
 
 def test_who_is_the_role_wants_a_person_not_a_body(seed_text):
@@ -225,16 +223,10 @@ def test_follow_up_only_when_the_question_is_elliptical(question, followup):
 
 def test_weighted_fusion_lets_dense_lead_and_bm25_break_ties():
     dense, bm25 = [1, 2], [3, 1]
-    assert [i for i, _ in rrf([dense, bm25], 60, [1.0, 1.0])] == [
-        1,
-        3,
-        2,
-    ]  # equal: BM25's own hit jumps dense's 2nd
-    assert [i for i, _ in rrf([dense, bm25], 60, [1.0, 0.5])] == [
-        1,
-        2,
-        3,
-    ]  # half weight: dense order, BM25 adds 3
+    # equal: BM25's own hit jumps dense's 2nd
+    assert [i for i, _ in rrf([dense, bm25], 60, [1.0, 1.0])] == [1, 3, 2]
+    # half weight: dense order, BM25 adds 3
+    assert [i for i, _ in rrf([dense, bm25], 60, [1.0, 0.5])] == [1, 2, 3]
 
 
 def test_a_count_qualified_by_a_name_the_question_lacks_is_not_the_answer(seed_text):

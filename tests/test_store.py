@@ -162,9 +162,8 @@ def test_filters_apply_to_both_legs(open_store):
     for f, want in cases.items():
         legs = store.search(q, words, 10, f)
         assert {r for r, _ in legs.dense} == set(want) and {r for r, _ in legs.bm25} == set(want), f
-    d = _put(
-        store, 4, outlet="الجزيرة", date="2021-07-15"
-    )  # a date between the others, after filtered queries
+    # a date between the others, after filtered queries
+    d = _put(store, 4, outlet="الجزيرة", date="2021-07-15")
     e = _put(store, 5, outlet="الجزيرة", date=None)  # undated: never inside a date range
     for f, want in {
         Filters(date_from="2021-07-01", date_to="2021-12-31"): c + d,
@@ -311,12 +310,13 @@ def test_compaction_keeps_results_and_other_readers_follow(tmp_path):
     q, words = _vectors(1, 11)[0], bm25_tokens("انسحاب القوات")
     before = store.search(q, words, 20)
     store.compact()
+    # one part
     assert sorted(p.suffix for p in (store.folder / "vectors").iterdir()) == [
         ".faiss",
         ".npy",
         ".npy",
         ".npz",
-    ]  # one part
+    ]
     for s in (store, reader):
         after = s.search(q, words, 20)
         assert [r for r, _ in after.dense] == [r for r, _ in before.dense]
@@ -429,9 +429,8 @@ def test_postgresql_bulk_fill_matches_row_by_row_and_keeps_its_indexes(postgres)
                 a = bulk.search(_vectors(1, 100 + q)[0], bm25_tokens("انسحاب القوات من الموصل 7"), 20, f)
                 b = one.search(_vectors(1, 100 + q)[0], bm25_tokens("انسحاب القوات من الموصل 7"), 20, f)
                 assert a.bm25 and [s for _, s in a.dense] == pytest.approx([s for _, s in b.dense])
-                assert [s for _, s in a.bm25] == pytest.approx(
-                    [s for _, s in b.bm25]
-                )  # rows differ: the failed fill used ids
+                # rows differ: the failed fill used ids
+                assert [s for _, s in a.bm25] == pytest.approx([s for _, s in b.bm25])
         assert (
             {"isnad_chunks_hnsw", "isnad_postings_pkey", "isnad_postings_row"}
             <= _indexes(bulk)
@@ -590,9 +589,8 @@ def test_postgresql_segments_merge_as_they_multiply_and_drop_their_dead_rows(pos
         store.delete([f"d{d:04d}" for d in sorted(gone)])
         assert segments_and_dead() == (9, 10 * len(gone))
         exact()
-        rows += store.upsert_many(
-            items[225:250]
-        )  # the tenth of its size: all ten merged, their dead rows dropped
+        # the tenth of its size: all ten merged, their dead rows dropped
+        rows += store.upsert_many(items[225:250])
         store.settle()
         assert segments_and_dead() == (1, 0) and _count(store, "isnad_postings") == 0
         exact()

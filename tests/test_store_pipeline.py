@@ -36,9 +36,8 @@ def test_the_seeds_on_a_store_answer_and_brief_as_on_the_index(
         _ = app.index
     summary = app.ingest([seeds_dir])
     assert len(summary.report.added) == 5 and summary.report.n_chunks == len(isnad.index.chunks)
-    assert (
-        app.ingest([seeds_dir]).report.unchanged and not app.ingest([seeds_dir]).report.added
-    )  # nothing re-embedded
+    # nothing re-embedded
+    assert app.ingest([seeds_dir]).report.unchanged and not app.ingest([seeds_dir]).report.added
     mine, reference = app.ask(QUESTION), isnad.ask(QUESTION)
     assert [s.quote for s in mine.sources] == [s.quote for s in reference.sources]
     assert (mine.short or mine.withheld_short).value == (reference.short or reference.withheld_short).value
@@ -84,9 +83,8 @@ def test_doctor_reports_deleted_chunks_still_held_and_compacts_them(store_settin
 
 
 def test_an_index_migrates_into_a_store_without_re_embedding(folders_isnad, store_settings):
-    shutil.copytree(
-        folders_isnad.settings.index_dir, store_settings.index_dir
-    )  # the generation folders to migrate
+    # the generation folders to migrate
+    shutil.copytree(folders_isnad.settings.index_dir, store_settings.index_dir)
     app = Isnad(store_settings)
     assert "migrated 5 documents" in app.migrate()
     assert [h.chunk_id for h in app.search(QUESTION, k=5)] == [

@@ -63,9 +63,10 @@ def test_each_rendering_must_come_back_a_date_in_any_order():
     good = "About 3,000 coalition soldiers remain on Iraqi soil, among them 2,500 Americans."
     assert missing_facts(good, facts) == []
     assert missing_facts("About 3,000 coalition soldiers remain on Iraqi soil.", facts) == ["2,500 Americans"]
+    # "about" is part of the fact
     assert missing_facts("3,000 soldiers remain on Iraqi soil, 2,500 of them Americans.", facts) == [
         "about 3,000 soldiers"
-    ]  # "about" is part of the fact
+    ]
     july = find_facts(JULY_AR, REF, LEX)
     assert (
         missing_facts(
@@ -89,9 +90,8 @@ def test_long_sentences_split_at_clause_boundaries_short_ones_do_not():
         "الجانب الأمريكي، وأضاف أن اللجان الفنية ستحدد موعد انسحاب القوات القتالية من البلاد خلال الأشهر المقبلة "
         "بحسب ما اتفق عليه الطرفان في الجولة الأخيرة من الحوار الاستراتيجي"
     )
-    assert clauses(long) == [
-        (long, "")
-    ]  # 41 words: the model keeps a sentence this long whole, and reads better so
+    # 41 words: the model keeps a sentence this long whole, and reads better so
+    assert clauses(long) == [(long, "")]
     parts = clauses(long, long_sentence=28)
     assert (
         len(parts) == 2
@@ -131,9 +131,8 @@ def test_model_sees_the_rules_renderings_and_cannot_add_its_own(tmp_path, settin
         ["About 3,000 soldiers and 400 tanks remain on Iraqi soil, among them 2,500 Americans."] * 2
     )
     t = _translator(inventing, tmp_path / "b", settings).translate(TROOPS_AR, "en", REF)
-    assert (
-        t.text is None and "400" in t.note and len(inventing.seen) == 2
-    )  # one stricter retry, then withheld
+    # one stricter retry, then withheld
+    assert t.text is None and "400" in t.note and len(inventing.seen) == 2
 
 
 def test_dropped_fact_is_retried_then_withheld_with_facts(tmp_path, settings):
@@ -179,9 +178,8 @@ def test_local_model_translations_keep_every_fact(settings, embedder, tmp_path):
             assert t.note.startswith("translation withheld") and t.facts
             continue
         shown += 1
-        assert missing_facts(t.text, facts) == [], (
-            t.text
-        )  # every date, quantity and name as the rule rendered it
+        # every date, quantity and name as the rule rendered it
+        assert missing_facts(t.text, facts) == [], t.text
         assert numbers(t.text) <= numbers(" ".join(f.english for f in facts)), t.text
         assert not re.search(r"[\u0600-\u06ff]", t.text)
     assert shown >= 1
@@ -213,11 +211,8 @@ NO_DEAL_AR = "فريق المفاوضات الأمريكية لم يوافق ع�
             "The US negotiating team did not agree to withdraw combat troops, not without compensation.",
             True,
         ),
-        (
-            TROOPS_AR,
-            "About 3,000 coalition soldiers are still on Iraqi soil, 2,500 of them American.",
-            False,
-        ),  # «لا يزال»: still
+        # «لا يزال»: still
+        (TROOPS_AR, "About 3,000 coalition soldiers are still on Iraqi soil, 2,500 of them American.", False),
         (TROOPS_AR, "About 3,000 coalition soldiers are no longer on Iraqi soil.", True),
     ],
 )
@@ -259,10 +254,11 @@ def test_a_day_the_model_drops_is_put_back_from_the_rule():
         restore_days("Baghdad announced in April 2021 a deal with Washington.", facts)
         == "Baghdad announced on 7 April 2021 a deal with Washington."
     )
+    # another month: nothing to restore, so withheld
     assert (
         restore_days("Baghdad announced in May a deal with Washington.", facts)
         == "Baghdad announced in May a deal with Washington."
-    )  # another month: nothing to restore, so withheld
+    )
     two = "In April and in April again, Baghdad agreed with Washington."
     assert restore_days(two, facts) == two  # which April is meant is unclear: left alone
 
@@ -299,11 +295,12 @@ PENTAGON_AR = (
 @pytest.mark.parametrize(
     "arabic, english, guessed",
     [
+        # the article says Mustafa: a first name the model guessed
         (
             KADHIMI_AR,
             "The Iraqi Prime Minister, Mr. Mohammed Kadhimi, said on Thursday that the dialogue is a gateway.",
             ["Mohammed"],
-        ),  # the article says Mustafa: a first name the model guessed
+        ),
         (
             KADHIMI_AR,
             "Iraqi Prime Minister Mustafa al-Kadhimi said on Thursday that the dialogue is a gateway.",

@@ -98,9 +98,8 @@ def test_the_store_seals_compacts_and_recovers_its_parts(tmp_path):
     store, reader = SqliteStore(folder, info, seal_at=400), SqliteStore(folder, seal_at=400)
     x = _clustered(1500)
     rows = []
-    for i in range(
-        30
-    ):  # 50 chunks a document: a part sealed every 8 documents (in the background: waited for)
+    # 50 chunks a document: a part sealed every 8 documents (in the background: waited for)
+    for i in range(30):
         rows += _put(store, i, x[50 * i : 50 * (i + 1)], outlet="العربي" if i % 3 else "الجزيرة")
         store.settle()
     rows = np.array(rows)
@@ -116,9 +115,8 @@ def test_the_store_seals_compacts_and_recovers_its_parts(tmp_path):
         assert s.check() == []
     aljazeera = s.search(q, None, 10, Filters(outlet="الجزيرة")).dense
     in_outlet = np.isin(rows, [r for i in range(0, 30, 3) for r in rows[50 * i : 50 * (i + 1)]])
-    assert [r for r, _ in aljazeera] == _exact(
-        rows[in_outlet], x[in_outlet], q, 10
-    )  # few rows: scored exactly
+    # few rows: scored exactly
+    assert [r for r, _ in aljazeera] == _exact(rows[in_outlet], x[in_outlet], q, 10)
 
     store.compact()
     names = sorted(p.name for p in (folder / "vectors").iterdir())

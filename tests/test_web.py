@@ -150,9 +150,8 @@ def test_cli_ingests_a_url_and_ask_cites_the_page(embedder, server, tmp_path, mo
     monkeypatch.setenv("ISNAD_PAGES_DIR", str(tmp_path / "pages"))
     index = ["--index-dir", str(tmp_path / "index")]
     bad = server.url("/report.pdf")
-    assert (
-        main(index + ["ingest", server.url("/ar.html"), bad]) == 2
-    )  # the good page goes in, the bad one is named
+    # the good page goes in, the bad one is named
+    assert main(index + ["ingest", server.url("/ar.html"), bad]) == 2
     out = capsys.readouterr()
     assert "added 1," in out.out and f"error: {bad}: the address serves 'application/pdf'" in out.err
     assert main(index + ["ask", "ما الذي سيطرت عليه فصائل المعارضة بريف دمشق؟", "--json"]) == 0

@@ -110,9 +110,8 @@ def test_a_second_writer_waits_or_fails_clearly(tmp_path, seeds_dir):
         deadline = time.monotonic() + 300
         while "waiting" not in log.read_text() and waiting.poll() is None and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert waiting.poll() is None and not source_names(
-            Settings(index_dir=index_dir)
-        )  # it waits; nothing written
+        # it waits; nothing written
+        assert waiting.poll() is None and not source_names(Settings(index_dir=index_dir))
     out, _ = waiting.communicate(timeout=600)
     assert busy.returncode == 1 and "another ingest is writing" in busy.stderr
     assert (

@@ -124,9 +124,8 @@ def fit(
         :, 1
     ]
     threshold = 1.0
-    for t in sorted(
-        set(np.round(p, 4)), reverse=True
-    ):  # lowering the line shows more; stop where precision falls
+    # lowering the line shows more; stop where precision falls
+    for t in sorted(set(np.round(p, 4)), reverse=True):
         shown = p >= t
         if shown.sum() >= 20 and y[shown].mean() >= target_precision + margin:
             threshold = float(t)

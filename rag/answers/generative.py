@@ -103,10 +103,11 @@ class GenerativeEngine:
             return
         cands = (kept + [c for c in found if c not in kept])[: self.n_sources]
         numbered = {i: c for i, c in enumerate(cands, start=1)}
+        # the model may use the date it was shown: verify against it too
         shown = {
             i: f"({c.hit.outlet or c.hit.title or 'article'}, {c.hit.date or 'date unknown'}) {c.text}"
             for i, c in numbered.items()
-        }  # the model may use the date it was shown: verify against it too
+        }
         block = "\n".join(f"[{i}] {text}" for i, text in shown.items())
         pieces: list[str] = []
         try:

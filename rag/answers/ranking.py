@@ -27,9 +27,8 @@ def rank_spans(spans: list[Span], question: str, sentence: str, offset: int, lex
     q_tokens = set(bm25_tokens(question))
     q_norm = normalize_ar(question).lower()
     q_names = set(lexicon.in_text(question))
-    asked = Lexicon(
-        list(q_names)
-    )  # a word is an anchor only through the question's own names: look up just those
+    # a word is an anchor only through the question's own names: look up just those
+    asked = Lexicon(list(q_names))
     anchors = {
         offset + m.start()
         for m in re.finditer(r"\S+", sentence)

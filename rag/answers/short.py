@@ -68,15 +68,13 @@ def _name_words(folded: str, start: int, max_words: int = 3) -> tuple[int, int] 
             break
         if bare.startswith("ل") and bare not in _NAMES_WITH_LAM:
             break  # the preposition ل ends a name: «رئيس أركان الجيش لعقد محادثات» names no one after the title
-        if n == 0 and re.match(
-            r"(?:ال|لل|[وفبك]ال)", bare
-        ):  # after a title, a name: «الناطق باسم القائد» is still
-            # the title, «قائد فيلق القدس بالحرس الثوري» names no one
+        # after a title, a name: «الناطق باسم القائد» is still the title,
+        # «قائد فيلق القدس بالحرس الثوري» names no one
+        if n == 0 and re.match(r"(?:ال|لل|[وفبك]ال)", bare):
             break
         end, n = start + w.start() + len(bare), n + 1
-        if bare != token or (
-            bare.startswith("ال") and n >= 2
-        ):  # punctuation, or a family name with the article
+        # punctuation, or a family name with the article
+        if bare != token or (bare.startswith("ال") and n >= 2):
             break
     return (start, end) if n else None
 
@@ -117,9 +115,8 @@ def _name_spans(text: str, folded: str, lexicon: Lexicon) -> list[_Found]:
                 )
             ):
                 out.append(_Found("person", words[0].start(), words[-1].end()))
-        for m in re.finditer(
-            rf"(?<!\S)[وف]?{_ROLES_AR}[^،.:؛]{{0,50}}،\s*", folded
-        ):  # «نائبة السكرتير …، سابرينا سينغ،»
+        # «نائبة السكرتير …، سابرينا سينغ،»
+        for m in re.finditer(rf"(?<!\S)[وف]?{_ROLES_AR}[^،.:؛]{{0,50}}،\s*", folded):
             span = _name_words(folded, m.end())
             if (
                 span
@@ -216,9 +213,8 @@ def typed_spans(kind: str, sentence: str, offset: int, ref: dt.date | None, lexi
     elif kind in ("person", "place", "org"):
         folded = fold_same_length(sentence)
         for f in _name_spans(sentence, folded, lexicon):
-            if f.kind != kind and not (
-                kind == "person" and f.kind == "org"
-            ):  # "who decides" may be answered by a body
+            # "who decides" may be answered by a body
+            if f.kind != kind and not (kind == "person" and f.kind == "org"):
                 continue
             words, core = (
                 sentence[f.start : f.end],

@@ -217,12 +217,10 @@ class ExtractiveBriefer:
         key_groups = diverse(groups, n_key)
         key = [line_of(g, numbering) for g in key_groups]
         shown = {head_of(line): f"key_points:{i}" for i, line in enumerate(key, start=1)}
-        timeline = self._timeline(
-            groups, n_time + len({s.doc.doc_id for s in pool}) - 1, numbering
-        )  # more articles, more events
-        for i, line in enumerate(
-            timeline, start=1
-        ):  # a dated key point: the timeline gives its date and points to it
+        # more articles, more events
+        timeline = self._timeline(groups, n_time + len({s.doc.doc_id for s in pool}) - 1, numbering)
+        # a dated key point: the timeline gives its date and points to it
+        for i, line in enumerate(timeline, start=1):
             line.see = shown.get(head_of(line))
             shown.setdefault(head_of(line), f"timeline:{i}")
         said = [

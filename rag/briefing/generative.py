@@ -44,9 +44,8 @@ class GenerativeBriefer:
         length: str = "medium",
     ) -> Briefing:
         docs, pool = self.extractive.scope(articles, topic, lang, length)
-        base = self.extractive.compose(
-            docs, pool, topic, lang, length, translate=False
-        )  # timeline, statements, fallback
+        # timeline, statements, fallback
+        base = self.extractive.compose(docs, pool, topic, lang, length, translate=False)
         if not base.sections or not base.covered:
             return self.extractive.translate(base, self.generator)
         n_key = LENGTHS[length][0]

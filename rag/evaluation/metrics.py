@@ -119,9 +119,8 @@ def normalize_answer(text: str) -> str:
     """SQuAD normalisation (lower case, no punctuation or English articles) plus Arabic folding:
     alef/ya/ta-marbuta variants, diacritics and the article «ال» at the start of a word."""
     text = normalize_ar(text).lower()
-    text = re.sub(
-        r"(?<=\d)\s*(?:م|هـ|ه)(?!\w)", "", text
-    )  # «1565م», «1157هـ»: a year's era marker is not a word
+    # «1565م», «1157هـ»: a year's era marker is not a word
+    text = re.sub(r"(?<=\d)\s*(?:م|هـ|ه)(?!\w)", "", text)
     text = _EN_ARTICLES.sub(" ", _PUNCT.sub(" ", text))
     words = [re.sub(r"^(?:و?ال|لل)(?=\w{2})", "", w) for w in text.split()]
     return " ".join(words)

@@ -19,10 +19,16 @@ from rag.ingest.clean import clean, html_to_text
 from rag.text.arabic import detect_language, normalize_ar
 from rag.types import Document
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 MAX_FILE_BYTES = 20 * 1024 * 1024
 # Legacy Arabic encodings accepted when UTF-8 fails and the detector is confident (its chaos score low).
 ARABIC_ENCODINGS = {"cp1256": "Windows-1256", "iso8859_6": "ISO-8859-6"}
+# What a document's text was read from, when not a text file: recorded in its provenance.
+FORMATS = {
+    "pdf": "the PDF's text layer",
+    "pdf-visual": "the PDF's text layer, stored in visual order and put back in reading order",
+    "docx": "the Word document's paragraphs and tables",
+}
 MAX_CHAOS = 0.2
 
 
@@ -110,16 +116,20 @@ def read_text(path: Path) -> tuple[str, str]:
 def check_suffix(name: str) -> None:
     suffix = Path(name).suffix
     if suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise IngestFileError(f"unsupported file type '{suffix or '(none)'}'; use .txt, .md or .html")
+        raise IngestFileError(
+            f"unsupported file type '{suffix or '(none)'}'; use .txt, .md, .html, .pdf or .docx"
+        )
 
 
 def text_of(raw: bytes, name: str) -> tuple[str, str]:
-    """The article text of a file's bytes (HTML reduced to its visible text) and the encoding read."""
+    """The article text of a file's bytes (HTML reduced to its visible text, a PDF's or Word document's
+    text extracted) and what it was read as: an encoding, or a key of ``FORMATS``."""
     check_size(len(raw))
-    utf16 = raw[:2] in (
-        b"\xff\xfe",
-        b"\xfe\xff",
-    )  # UTF-16 with its byte order mark ("Unicode" in Windows editors)
+    suffix = Path(name).suffix.lower()
+    if suffix in (".pdf", ".docx"):
+        return _document_text(raw, suffix)
+    # UTF-16 with its byte order mark ("Unicode" in Windows editors)
+    utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff")
     if utf16:
         try:
             raw = raw.decode("utf-16").encode("utf-8")
@@ -139,7 +149,19 @@ def text_of(raw: bytes, name: str) -> tuple[str, str]:
     return text, encoding
 
 
-# ---------------------------------------------------------------- cleaning
+def _document_text(raw: bytes, suffix: str) -> tuple[str, str]:
+    if suffix == ".pdf":
+        from rag.ingest.pdf import pdf_text
+
+        text, visual = pdf_text(raw)
+        read_as = "pdf-visual" if visual else "pdf"
+    else:
+        from rag.ingest.word import docx_text
+
+        text, read_as = docx_text(raw), "docx"
+    if not text.strip():
+        raise IngestFileError("the file has no text")
+    return text, read_as
 
 
 # ---------------------------------------------------------------- documents
@@ -186,7 +208,9 @@ def ingest_paths(
         except (IngestFileError, OSError) as e:
             errors.append(IngestError(str(f), str(e)))
             continue
-        if encoding != "utf-8":
+        if encoding in FORMATS:
+            doc.provenance["format"] = FORMATS[encoding]
+        elif encoding != "utf-8":
             name = ARABIC_ENCODINGS.get(encoding, encoding.upper())
             doc.provenance["encoding"] = f"{name} (detected; the file is not UTF-8)"
         doc.origin = {"via": "seed" if _is_seed(f) else "cli", "path": str(f), **(origin or {})}

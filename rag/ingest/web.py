@@ -275,9 +275,8 @@ def extract(
     title = (doc.title or "").strip()
     visible = html_to_text(markup)
     headline = visible.rfind(f"\n{title}\n") if title else -1  # the headline as a line of its own (<h1>)
-    own = clean(visible[headline + 1 :] if headline >= 0 else visible, today)[
-        1
-    ]  # Isnad's reading: dateline, outlet
+    # Isnad's reading: dateline, outlet
+    own = clean(visible[headline + 1 :] if headline >= 0 else visible, today)[1]
     title = title or own.title
     page = Page(
         url=url,

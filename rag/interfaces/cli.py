@@ -86,6 +86,22 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_delete(args: argparse.Namespace) -> int:
+    report = open_isnad(args, progress=False).delete(args.refs, purge=args.purge, wait=not args.no_wait)
+    for source in report.removed:
+        print(f"removed {source}")
+    print(f"{len(report.removed)} article(s) and {report.n_chunks} chunk(s) removed from the index")
+    for f in report.trashed:
+        print(f"kept in the trash: {f}")
+    for f in report.purged:
+        print(f"deleted: {f}")
+    for f in report.left:
+        print(f"your file is left where it is: {f}")
+    if report.names_dropped:
+        print(f"{report.names_dropped} harvested name(s) no other article mentions were forgotten")
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     print(open_isnad(args, progress=False).migrate())
     return 0
@@ -273,6 +289,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--article", action="append", help="document id (repeatable); default: all")
     s.set_defaults(func=cmd_translate)
+
+    s = sub.add_parser(
+        "delete", help="remove articles from the index (by id or file name); Isnad's copies go to the trash"
+    )
+    s.add_argument("refs", nargs="+", help="document ids, file names or paths (see `isnad info --json`)")
+    s.add_argument(
+        "--purge",
+        action="store_true",
+        help="delete uploaded files and fetched pages instead of trashing them",
+    )
+    s.add_argument("--no-wait", action="store_true", help="fail at once if another ingest is writing")
+    s.set_defaults(func=cmd_delete)
 
     s = sub.add_parser(
         "migrate", help="copy an older generation-folder index into ISNAD_STORE (no re-embedding)"

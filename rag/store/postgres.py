@@ -92,9 +92,8 @@ class PostgresStore(LexicalSegments, Store):
         )
         self._lexical_leg = ThreadPoolExecutor(1, "isnad-bm25")
         self._info = self._meta(info)
-        register_vector(
-            self._db
-        )  # vectors travel in pgvector's binary form, not as text (once the type exists)
+        # vectors travel in pgvector's binary form, not as text (once the type exists)
+        register_vector(self._db)
         set_json_dumps(partial(json.dumps, ensure_ascii=False), self._db)  # Arabic as itself, not \uXXXX
 
     def _connect(self) -> psycopg.Connection:
@@ -256,9 +255,8 @@ class PostgresStore(LexicalSegments, Store):
                         "SELECT count(*) >= %s FROM isnad_chunks WHERE NOT graphed", (self._graph_at,)
                     ).fetchone()[0]
                 )
-        if (
-            bulk
-        ):  # now, not by autovacuum while the first queries run (a million rows' visibility and hint bits)
+        # now, not by autovacuum while the first queries run (a million rows' visibility and hint bits)
+        if bulk:
             with self._lock:
                 self._db.execute("VACUUM isnad_chunks, isnad_segments")
         if due:
@@ -377,9 +375,8 @@ class PostgresStore(LexicalSegments, Store):
                 snapshot = self._db.execute("SELECT pg_export_snapshot()").fetchone()[0]
                 lexical = self._lexical_leg.submit(self._lexical, snapshot, words, n, filters)
             try:
-                q = np.asarray(
-                    query_vector, dtype=np.float32
-                )  # the graph's rows, and those still outside it exactly
+                # the graph's rows, and those still outside it exactly
+                q = np.asarray(query_vector, dtype=np.float32)
                 legs.dense = best_first(
                     self._db.execute(
                         " UNION ALL ".join(

@@ -17,6 +17,7 @@ HNSW_M, HNSW_EF_CONSTRUCTION = 32, 128  # denser than pgvector's 16, 64: recall@
 WRITER_LOCK = 0x15A4D  # pg_advisory_xact_lock key: one writer at a time
 
 
+# sealed segments and rows outside the graph: applied once to a database written without them
 SCHEMA = (
     """
 CREATE EXTENSION IF NOT EXISTS vector;
@@ -55,7 +56,7 @@ ALTER TABLE isnad_chunks ADD COLUMN IF NOT EXISTS graphed boolean NOT NULL DEFAU
 ALTER TABLE isnad_chunks ALTER graphed SET DEFAULT false;
 CREATE INDEX IF NOT EXISTS isnad_chunks_ungraphed ON isnad_chunks(row) WHERE NOT graphed;
 """
-)  # sealed segments and rows outside the graph: applied once to a database written without them
+)
 
 
 SEGMENTS = SCHEMA[

@@ -45,13 +45,11 @@ class Parts:
             with _immediate(db):
                 if (self._last_part(db), self._meta_epoch(db)) == seen:  # nobody sealed these rows since
                     part = db.execute("INSERT INTO parts(upto) VALUES (?)", (int(rows[-1]),)).lastrowid
-                    for p, q in list(zip(pending, self._part_files(part)))[
-                        ::-1
-                    ]:  # the graph last: read first
+                    # the graph last: read first
+                    for p, q in list(zip(pending, self._part_files(part)))[::-1]:
                         os.replace(p, q)
-                    db.execute(
-                        "DELETE FROM recent WHERE row <= ?", (int(rows[-1]),)
-                    )  # rows deleted since: tombstoned
+                    # rows deleted since: tombstoned
+                    db.execute("DELETE FROM recent WHERE row <= ?", (int(rows[-1]),))
             with self._lock:  # this connection's data_version may already count the commit (our own upload's)
                 if self._last_part() != self._parts_seen:
                     self._load_all()

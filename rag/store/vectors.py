@@ -20,11 +20,8 @@ import numpy as np
 
 from rag.store.base import best_first
 
-M, EF_CONSTRUCTION, EF_SEARCH = (
-    32,
-    64,
-    64,
-)  # recall@10 0.995-1.0 of exact at 200k-1M chunks (benchmarks/bench_store.py)
+# recall@10 0.995-1.0 of exact at 200k-1M chunks (benchmarks/bench_store.py)
+M, EF_CONSTRUCTION, EF_SEARCH = (32, 64, 64)
 EXACT_UP_TO = 4096  # a filtered part with at most this many allowed rows is scored exactly
 
 

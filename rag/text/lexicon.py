@@ -18,9 +18,8 @@ from rag.text.arabic import fold_same_length, normalize_ar
 
 DATA = DATA_DIR
 _AR_WORD = re.compile(r"[\u0621-\u064a]+")
-_AR_TOKEN = re.compile(
-    r"[\u0621-\u064a\u064b-\u0652\u0640]+"
-)  # with diacritics and tatweel: spans cover them
+# with diacritics and tatweel: spans cover them
+_AR_TOKEN = re.compile(r"[\u0621-\u064a\u064b-\u0652\u0640]+")
 _PROCLITICS = ("وب", "ول", "وال", "فال", "بال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
 _SUFFIXES = ("يون", "يين", "يات", "يه", "يا", "ين", "ي", "ه", "ا")  # nationality and feminine endings
 

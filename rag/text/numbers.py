@@ -183,9 +183,8 @@ def find_quantities(text: str) -> list[Quantity]:
             value *= _SCALES[m.group("scale")]
         unit = m.group("unit")
         end = m.end()
-        if (
-            unit and unit.isascii() and not text[m.start("unit")].islower()
-        ):  # "2,500 US troops": a name, not the noun
+        # "2,500 US troops": a name, not the noun
+        if unit and unit.isascii() and not text[m.start("unit")].islower():
             end, unit = m.start("unit") - 1, None
         if unit and (unit in _QUALIFIERS or unit in ("و", "في", "من", "على", "الى", "عن")):
             end, unit = m.start("unit") - 1, None

@@ -162,9 +162,8 @@ def romanize(arabic: str) -> str:
     ones): «سابرينا سينغ» → "Sabrina Singh". Its consonant skeleton is the Arabic's by construction, so it
     passes `transliteration_fits`; it is a reading aid, always shown marked as a transliteration."""
     words = []
-    plain = re.sub(
-        r"[\u064b-\u0652\u0640]", "", arabic
-    )  # short vowels and tatweel; ى and ة kept, unlike normalize_ar
+    # short vowels and tatweel; ى and ة kept, unlike normalize_ar
+    plain = re.sub(r"[\u064b-\u0652\u0640]", "", arabic)
     for word in re.findall(r"[\u0621-\u064a]+", plain):
         article = re.match(r"^ال(?=\S{3})", word)
         body, out = word[article.end() :] if article else word, []

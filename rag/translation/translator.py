@@ -72,9 +72,8 @@ def find_facts(text: str, ref: dt.date | None, lexicon: Lexicon) -> list[Fact]:
         label = render_date(m, "en")
         if m.edge and not re.search(r"نهاي|بداي|مطلع|أواخر|اواخر|end|start", m.text):
             m = replace(m, edge="")  # "end of" is written before the span: the model translates it
-        english = render_date(m, "en").replace(
-            " (year not stated)", ""
-        )  # in prose the month alone, as written
+        # in prose the month alone, as written
+        english = render_date(m, "en").replace(" (year not stated)", "")
         if free(m.start, m.end) and not ARABIC_LETTER.search(english):
             facts.append(Fact(m.start, m.end, "date", m.text, english, label))
     for q in find_quantities(text):
@@ -157,6 +156,7 @@ def inline(text: str, facts: list[Fact]) -> str:
 
 LONG_SENTENCE = 50  # words: a sentence longer than this is translated clause by clause from the start
 SMALL_UNITS = 20  # words: a sentence whose whole translation failed is retried in clauses over this length
+# qualifiers that say the same about a number
 _BOUND = {
     "about": "about",
     "nearly": "about",
@@ -165,7 +165,7 @@ _BOUND = {
     "at least": "more",
     "fewer than": "fewer",
     "less than": "fewer",
-}  # qualifiers that say the same about a number
+}
 
 
 def restore_days(translation: str, facts: list[Fact]) -> str:
@@ -203,9 +203,8 @@ def missing_facts(translation: str, facts: list[Fact]) -> list[str]:
             kept = numbers(f.english) <= numbers(translation) and months_in(f.english) <= months_in(
                 translation
             )
-        elif (
-            f.kind == "number"
-        ):  # "around 3,000 coalition soldiers" keeps "about 3,000 soldiers"; "3,000" alone does not
+        # "around 3,000 coalition soldiers" keeps "about 3,000 soldiers"; "3,000" alone does not
+        elif f.kind == "number":
             kept = all((q.value, _BOUND.get(q.qualifier or "")) in said for q in find_quantities(f.english))
         else:
             kept = any(

@@ -71,9 +71,8 @@ _INSTITUTION_CAPS = {
 # fmt: on
 
 
-_GUESSED_NAME = re.compile(
-    r"(?:(?<=[a-z] )|(?<=Mr\. )|(?<=Dr\. ))[A-Z][a-z'’-]+(?: [A-Z][a-z'’-]+)*"
-)  # not where a sentence starts
+# not where a sentence starts
+_GUESSED_NAME = re.compile(r"(?:(?<=[a-z] )|(?<=Mr\. )|(?<=Dr\. ))[A-Z][a-z'’-]+(?: [A-Z][a-z'’-]+)*")
 
 
 def invented_names(arabic: str, english: str, lexicon: Lexicon | None = None) -> list[str]:
@@ -87,6 +86,7 @@ def invented_names(arabic: str, english: str, lexicon: Lexicon | None = None) ->
             text = re.sub(rf"\b{re.escape(form)}\w{{0,3}}\b", "x", text)
     out = []
     for m in _GUESSED_NAME.finditer(text):
+        # adjectives: Islamic, Iranian
         words = [
             w
             for w in (re.sub(r"(?:['’]s?)$", "", w) for w in m.group().split())  # Chief's → Chief
@@ -94,7 +94,7 @@ def invented_names(arabic: str, english: str, lexicon: Lexicon | None = None) ->
             and w not in _INSTITUTION_CAPS
             and w not in ENGLISH_MONTHS
             and not re.search(r"(?:ic|ian|ese|ish)$", w)
-        ]  # adjectives: Islamic, Iranian
+        ]
         if (
             words
             and " ".join(words) not in arabic
@@ -112,9 +112,8 @@ _AR_NEGATOR = re.compile(
 )
 
 
-_AR_NOT_NEGATION = re.compile(
-    r"لا ?سيما|لا (?:يزال|تزال|يزالون|زال)|ما ?زال|لا ?بد"
-)  # "especially", "still", "must"
+# "especially", "still", "must"
+_AR_NOT_NEGATION = re.compile(r"لا ?سيما|لا (?:يزال|تزال|يزالون|زال)|ما ?زال|لا ?بد")
 
 
 _EN_NEGATOR = re.compile(
