@@ -1,7 +1,10 @@
-"""Removing articles: from the store the settings name, from the harvested names, and from the files
-Isnad itself keeps (uploads, fetched pages), which go to a trash folder unless purged.
+"""Keeping the corpus: following news feeds, and removing articles.
 
-A user's own files (added with ``isnad ingest PATH``) are never touched: only the index forgets them.
+Feeds are updated under their own lock (one update at a time; an app and a watch can run together)
+and add their new items through `Isnad.ingest`, under the index's writer lock. Removing an article
+takes it out of the store the settings name and out of the harvested names; the files Isnad itself
+keeps (uploads, fetched pages) go to a trash folder unless purged. A user's own files (added with
+``isnad ingest PATH``) are never touched: only the index forgets them.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.errors import IngestFileError
-from rag.ingest.web import ORIGINAL, SIDECAR
+from rag.errors import FetchError, IndexBusyError, IndexMissingError, IngestFileError
+from rag.ingest.feeds import FeedList, parse_feed, same_story, shingles
+from rag.ingest.web import ORIGINAL, SIDECAR, save
 from rag.store.folders import SearchIndex, load_repairing
 from rag.store.lock import writer_lock
 from rag.text.arabic import normalize_ar
@@ -21,6 +25,18 @@ from rag.text.lexicon import HARVESTED
 from rag.types import Document
 
 TRASH = "trash"  # under index_dir: what a delete set aside, one folder per delete
+
+
+@dataclass
+class FeedsReport:
+    """What one update of the followed feeds did."""
+
+    checked: list[str] = field(default_factory=list)  # feeds fetched and read
+    added: list[str] = field(default_factory=list)  # sources of the articles added
+    duplicates: list[tuple[str, str, str]] = field(default_factory=list)  # (item URL, kept source, outlet)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (feed URL, why): retried later
+    item_errors: list[tuple[str, str]] = field(default_factory=list)  # (item URL, why): tried again next time
+    waiting: list[str] = field(default_factory=list)  # feeds still waiting out an earlier failure
 
 
 @dataclass
@@ -59,7 +75,91 @@ def match_documents(docs: list[Document], refs: list[str]) -> list[Document]:
 
 
 class Corpus:
-    """`isnad delete` and the app's delete action, as methods of `Isnad` (which mixes this in)."""
+    """Feeds and removal (`isnad feeds`, `isnad watch`, `isnad delete`, the app's Corpus tab), as
+    methods of `Isnad` (which mixes this in)."""
+
+    def follow(self, url: str) -> str:
+        """Start following a feed; its items come in at the next update."""
+        feeds = FeedList.load(self.settings.index_dir)
+        feeds.add(url, _now())
+        feeds.save()
+        return url
+
+    def unfollow(self, url: str) -> None:
+        """Stop following a feed; the articles it brought stay."""
+        feeds = FeedList.load(self.settings.index_dir)
+        feeds.remove(url)
+        feeds.save()
+
+    def update_feeds(self, every_feed: bool = False) -> FeedsReport:
+        """Fetch the followed feeds (those not waiting out a failure, or all) and add their new items."""
+        from filelock import FileLock, Timeout
+
+        folder = Path(self.settings.index_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            with FileLock(str(folder / "feeds.lock"), timeout=0):
+                return self._update_feeds(every_feed)
+        except Timeout:
+            raise IndexBusyError("another feed update is running; try again when it has finished") from None
+
+    def _update_feeds(self, every_feed: bool) -> FeedsReport:
+        when = _now()
+        feeds, report = FeedList.load(self.settings.index_dir), FeedsReport()
+        due = feeds.feeds if every_feed else feeds.due(when)
+        report.waiting = [f.url for f in feeds.feeds if f not in due]
+        known: dict[str, set[int]] | None = None  # the corpus's texts as word runs, read once when needed
+        fetcher = self.fetcher()
+        try:
+            for feed in due:
+                try:
+                    title, items = parse_feed(fetcher.feed(feed.url))
+                except FetchError as e:
+                    feeds.failed(feed, str(e), when)
+                    report.failed.append((feed.url, str(e)))
+                    continue
+                feed.title = title or feed.title
+                report.checked.append(feed.url)
+                if known is None:
+                    known = self._known_texts()
+                paths = []
+                for item in items:
+                    if item.url in feeds.seen or item.url in known:
+                        continue
+                    try:
+                        page = fetcher.page(item.url)
+                    except FetchError as e:
+                        report.item_errors.append((item.url, str(e)))
+                        continue
+                    if kept := same_story(page.text, known):
+                        outlet = page.outlet or item.url
+                        feeds.seen[item.url] = {"feed": feed.url, "duplicate_of": kept, "outlet": outlet}
+                        report.duplicates.append((item.url, kept, outlet))
+                        continue
+                    path = save(page, Path(self.settings.pages_dir))
+                    known[str(path)] = shingles(page.text)
+                    feeds.seen[item.url] = {"feed": feed.url, "source": str(path), "at": _iso(when)}
+                    paths.append(path)
+                if paths:
+                    summary = self.ingest(paths, origin={"feed": feed.url})
+                    report.added += summary.report.added
+                    feed.items_added += len(summary.report.added)
+                    report.item_errors += [(e.source, e.reason) for e in summary.errors]
+                feeds.succeeded(feed, when)
+        finally:
+            fetcher.close()
+            feeds.save()
+        return report
+
+    def _known_texts(self) -> dict[str, set[int]]:
+        """Every indexed article's text as word runs, by source; its address too, when it came from one."""
+        try:
+            docs = self.index.documents()
+        except IndexMissingError:
+            return {}
+        known = {d.source: shingles(d.body()) for d in docs}
+        known.update({d.origin["url"]: set() for d in docs if d.origin.get("url")})
+        return known
 
     def delete(self, refs: list[str], purge: bool = False, wait: bool = True) -> DeleteReport:
         """Remove the documents ``refs`` name, under the index's writer lock (one writer at a time)."""
@@ -79,7 +179,7 @@ class Corpus:
             remaining = store.documents()
             report.names_dropped = _forget_names(folder / HARVESTED, docs, remaining)
             self._put_aside(docs, report, purge)
-        self._index, self._searcher = store, None  # engines rebind to the store as it now is
+        self._index, self._searcher = store, None  # engines rebind to the store as it when is
         return report
 
     def _put_aside(self, docs: list[Document], report: DeleteReport, purge: bool) -> None:
@@ -108,6 +208,14 @@ class Corpus:
                     trash.mkdir(parents=True, exist_ok=True)
                     shutil.move(str(f), trash / f.name)
                     report.trashed.append(str(trash / f.name))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.isoformat(timespec="seconds")
 
 
 def _forget_names(path: Path, removed: list[Document], remaining: list[Document]) -> int:

@@ -499,3 +499,37 @@ def test_article_markup_is_shown_as_text_and_never_fetched(page, tmp_path):
         page.remove_listener("request", log)
         server.shutdown()
     assert fetched == [] and not [u for u in requests if "beacon" in u]
+
+
+def test_a_followed_feed_brings_its_articles_into_the_corpus_and_the_answers(page, web_server):
+    """The Corpus tab follows a feed served on 127.0.0.1 (the operator allows that host); "Check feeds now"
+    adds its article, and a question about it is answered with a quote fetched from that page."""
+    from tests.test_feeds import rss
+    from tests.webserver import Handler
+
+    Handler.pages["/feeds/app.xml"] = (
+        "application/rss+xml",
+        rss(web_server.url("/ar.html"), title="CNN Arabic"),
+    )
+    try:
+        page.get_by_role("tab", name="Corpus").click()
+        page.locator("#isnad-feed-url textarea, #isnad-feed-url input").first.fill(
+            web_server.url("/feeds/app.xml")
+        )
+        page.locator("#isnad-follow").click()
+        page.wait_for_function(
+            "() => /feeds\\/app\\.xml/.test(document.querySelector('#isnad-feeds').innerText)"
+        )
+        page.locator("#isnad-check-feeds").click()
+        page.wait_for_function(
+            "() => /article\\(s\\) added/.test(document.querySelector('#isnad-feed-report').innerText)"
+        )
+        report = page.locator("#isnad-feed-report").inner_text()
+        assert "✓ added" in report and "1 article(s) added" in report
+        assert "CNN Arabic" in page.locator("#isnad-feeds").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "desk-feeds.png"), full_page=True)
+    finally:
+        Handler.pages.pop("/feeds/app.xml", None)
+    page.get_by_role("tab", name="Ask & brief").click()
+    bot = _ask(page, "ما الذي سيطرت عليه فصائل المعارضة بريف دمشق؟")
+    assert "fetched from" in bot.inner_text()

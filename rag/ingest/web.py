@@ -42,6 +42,14 @@ ROBOTS_AGENT = "Isnad"
 MAX_PAGE_BYTES = 10 * 2**20
 MAX_REDIRECTS = 5
 PAGE_TYPES = ("text/html", "application/xhtml+xml")
+FEED_TYPES = (
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/rdf+xml",
+    "application/xml",
+    "text/xml",
+)
+MAX_FEED_BYTES = 5 * 2**20
 SIDECAR = ".json"
 ORIGINAL = ".html.original"
 
@@ -228,6 +236,20 @@ class Fetcher:
                 parser.allow_all = True
             self._robots[root] = parser
         return self._robots[root].can_fetch(ROBOTS_AGENT, url)
+
+    def feed(self, url: str) -> bytes:
+        """The body of an RSS or Atom feed, fetched under the same guards as a page."""
+        if not self.robots_allow(url):
+            raise FetchError("the site's robots.txt asks automated readers not to fetch this feed")
+        response, body, _ = self.get(url, MAX_FEED_BYTES)
+        if response.status_code >= 400:
+            raise FetchError(
+                f"the server answered HTTP {response.status_code} {response.reason_phrase}".rstrip()
+            )
+        kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind not in FEED_TYPES and not kind.endswith("+xml"):
+            raise FetchError(f"the address serves '{kind or 'no content type'}', not an RSS or Atom feed")
+        return body
 
     def page(self, url: str) -> Page:
         """Fetch one article page and extract it; FetchError says what went wrong. The address is checked

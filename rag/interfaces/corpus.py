@@ -96,6 +96,62 @@ class CorpusHandlers:
             gr.update(choices=choices, value=None),
         )
 
+    def feed_rows(self) -> list[list]:
+        from rag.ingest.feeds import FeedList
+
+        try:
+            feeds = FeedList.load(self.settings.index_dir).feeds
+        except IngestFileError:
+            return []
+        return [
+            [
+                f.title or "(not read yet)",
+                f.url,
+                f.items_added,
+                f.ok[:16].replace("T", " ") or "never",
+                f"failing: {f.error}" if f.error else "ok",
+            ]
+            for f in feeds
+        ]
+
+    def follow_feed(self, url: str | None):
+        """Follow an RSS or Atom feed; its items come in with "Check feeds now" (or `isnad watch`)."""
+        try:
+            self.isnad.follow((url or "").strip())
+        except IngestFileError as e:
+            return f"✗ {md_escape(str(e))}", self.feed_rows(), url
+        return (
+            f'Following {md_escape(url.strip())}. "Check feeds now" adds its articles.',
+            self.feed_rows(),
+            "",
+        )
+
+    def check_feeds(self):
+        """Update every followed feed now, under the same lock as uploads (one writer at a time)."""
+        with self._ingest_lock:
+            try:
+                r = self.isnad.update_feeds(every_feed=True)
+            except (IndexProblem, IngestFileError, OSError) as e:
+                message = f"✗ {md_escape(str(e))}"
+            else:
+                lines = [f"- ✓ added {md_escape(Path(s).name)}" for s in r.added]
+                lines += [
+                    f"- already in the corpus: {md_escape(u)} ({md_escape(o)}) tells the same story; kept once"
+                    for u, _, o in r.duplicates
+                ]
+                lines += [f"- ✗ feed {md_escape(u)}: {md_escape(w)} (tried again later)" for u, w in r.failed]
+                lines += [f"- ✗ {md_escape(u)}: {md_escape(w)}" for u, w in r.item_errors]
+                lines.append(f"\n{len(r.checked)} feed(s) read, {len(r.added)} article(s) added.")
+                message = "\n".join(lines)
+        choices = self.article_choices()
+        return (
+            message,
+            self.feed_rows(),
+            self.corpus_rows(),
+            gr.update(choices=choices),
+            gr.update(choices=choices),
+        )
+
     def index_problem(self) -> str:
         """A damaged index is a banner with a repair button, never a crash at start-up ("" when sound)."""
         try:

@@ -260,6 +260,30 @@ def build(app: IsnadApp) -> gr.Blocks:
                     )
                 report = gr.Markdown(elem_id="isnad-upload-report")
                 with gr.Row():
+                    feed_url = t(
+                        gr.Textbox(
+                            "",
+                            label="Follow a news feed (RSS or Atom)",
+                            placeholder="https://…/rss",
+                            elem_id="isnad-feed-url",
+                            scale=3,
+                        ),
+                        label=("Follow a news feed (RSS or Atom)", "تابع موجز أخبار (RSS أو Atom)"),
+                    )
+                    follow = t(gr.Button("Follow", elem_id="isnad-follow", scale=1), value=("Follow", "تابع"))
+                    check = t(
+                        gr.Button("Check feeds now", elem_id="isnad-check-feeds", scale=1),
+                        value=("Check feeds now", "حدّث الموجزات الآن"),
+                    )
+                feeds = gr.Dataframe(
+                    app.feed_rows(),
+                    headers=["Feed", "Address", "Articles", "Last read (UTC)", "Status"],
+                    interactive=False,
+                    wrap=True,
+                    elem_id="isnad-feeds",
+                )
+                feed_report = gr.Markdown(elem_id="isnad-feed-report")
+                with gr.Row():
                     remove_pick = t(
                         gr.Dropdown(
                             choices=app.article_choices(),
@@ -367,6 +391,16 @@ def build(app: IsnadApp) -> gr.Blocks:
         ).then(removable, None, remove_pick, api_name=False, queue=False)
         stop_add.click(app.stop_upload, None, None, api_name=False, concurrency_limit=None, queue=False)
         fix.click(app.repair, None, [health, fix, table, article], api_name="repair", concurrency_limit=1)
+        follow.click(
+            app.follow_feed, [feed_url], [feed_report, feeds, feed_url], api_name="follow", queue=False
+        )
+        check.click(
+            app.check_feeds,
+            None,
+            [feed_report, feeds, table, article, remove_pick],
+            api_name="check_feeds",
+            concurrency_limit=1,
+        )
         table.select(app.pick_row, [remove_pick], [remove_pick], api_name=False, queue=False)
         remove.click(
             app.ask_delete, [remove_pick], [remove_question, confirm_row], api_name=False, queue=False

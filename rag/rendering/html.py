@@ -50,9 +50,9 @@ mark.isnad-answer { background: #fbbf24; font-weight: 600; }
 a.isnad-cite { font-size: 0.85em; color: #1d4ed8; text-decoration: none; cursor: pointer; unicode-bidi: isolate; }
 a.isnad-cite:hover { text-decoration: underline; }
 .isnad-panel h3 { margin: 4px 0; }
-#isnad-corpus, #isnad-corpus * { font-family: inherit !important; }
+#isnad-corpus, #isnad-corpus *, #isnad-feeds, #isnad-feeds * { font-family: inherit !important; }
 /* each title in its own direction */
-#isnad-corpus td, #isnad-corpus td * { unicode-bidi: plaintext; text-align: start; }
+#isnad-corpus td, #isnad-corpus td *, #isnad-feeds td, #isnad-feeds td * { unicode-bidi: plaintext; text-align: start; }
 @media (max-width: 700px) {
   .isnad-grid { grid-template-columns: 1fr; }
   .isnad-grid > div:first-child { border-bottom: 1px dashed #e5e7eb; padding-bottom: 4px; }
