@@ -20,7 +20,7 @@ from rag.briefing.extractive import ExtractiveBriefer
 from rag.briefing.generative import GenerativeBriefer
 from rag.config import Settings
 from rag.corpus import Corpus
-from rag.errors import IndexMissingError, IndexProblem, IndexStaleError
+from rag.errors import BriefingError, IndexMissingError, IndexProblem, IndexStaleError
 from rag.ingest.embed import chunk_and_embed, store_items
 from rag.ingest.files import IngestError, ingest_paths, is_url
 from rag.models.embedder import load_embedder
@@ -36,7 +36,7 @@ from rag.text.dates import reference_date
 from rag.text.harvest import read_harvest, record_spellings, update_harvest
 from rag.text.lexicon import HARVESTED, lexicon_for
 from rag.translation.translator import Translation, Translator, translator_for
-from rag.types import Answer, Filters, Hit, Progress, Query
+from rag.types import Answer, Document, Filters, Hit, Progress, Query
 from rag.upkeep import Upkeep
 
 log = logging.getLogger(__name__)
@@ -411,7 +411,18 @@ class Isnad(Upkeep, Corpus):
         lang: str = "both",
         length: str = "medium",
         engine: str = "extractive",
+        since: str | None = None,
     ) -> Briefing:
+        """A briefing of ``articles`` (all by default) or of a ``topic`` across them; ``since`` (an ISO
+        date) keeps the articles published, or added to the corpus, on or after it."""
+        if since:
+            new = [d.doc_id for d in self.index.documents() if is_new(d, since)]
+            if articles:
+                chosen = {d.doc_id for d in self.briefer(engine).resolve_articles(articles)}
+                new = [i for i in new if i in chosen]
+            if not new:
+                raise BriefingError(f"no article was published or added on or after {since}")
+            articles = new
         return self.briefer(engine).brief(articles, topic, lang, length)
 
     def search(
@@ -420,3 +431,8 @@ class Isnad(Upkeep, Corpus):
         return self.searcher.search(
             query, k or self.settings.top_k, mode or self.settings.retrieval_mode, filters
         )
+
+
+def is_new(doc: Document, since: str) -> bool:
+    """Published, or added to the corpus, on or after ``since`` (an ISO date): new to the reader."""
+    return any(when and when >= since for when in (doc.date, doc.origin.get("at", "")[:10]))

@@ -106,6 +106,12 @@ def test_watch_adds_what_a_feed_brings_skips_a_republished_copy_and_survives_bro
         assert dup["duplicate_of"].endswith(".txt") and dup["outlet"]  # the second outlet is recorded
         assert main([*index, "info", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["documents"] == 2  # the Arabic story once, the English one
+        # What is new since today: the two stories the feed brought (published in 2013, added today).
+        today = dt.datetime.now(dt.UTC).date().isoformat()
+        assert main([*index, "brief", "--since", today, "--lang", "ar", "--length", "short", "--json"]) == 0
+        assert len(json.loads(capsys.readouterr().out)["doc_ids"]) == 2
+        assert main([*index, "brief", "--since", "2099-01-01"]) == 2
+        assert "no article was published or added on or after 2099-01-01" in capsys.readouterr().err
         assert main([*index, "ask", "ما الذي سيطرت عليه فصائل المعارضة بريف دمشق؟", "--json"]) == 0
         answer = json.loads(capsys.readouterr().out)
         assert any(s["arrival"].startswith("fetched from") for s in answer["sources"])

@@ -40,7 +40,7 @@ from rag.text.arabic import detect_language, sentence_spans
 from rag.text.dates import DateMention, find_dates, reference_date
 from rag.text.lexicon import Lexicon, lexicon_for
 from rag.translation.translator import translator_for
-from rag.types import Document
+from rag.types import Document, Filters
 from rag.verification.facts import numbers
 
 TOPIC_CHUNKS = 24  # passages a topic briefing draws on, across articles
@@ -85,9 +85,14 @@ class ExtractiveBriefer:
                 out.append(found)
         return out
 
-    def _pool(self, docs: list[Document], topic: str | None) -> list[Sentence]:
-        if topic:  # the articles the topic's best passages come from; relevance then weighs every sentence
-            hits = self.searcher.search(topic, k=TOPIC_CHUNKS, mode=self.settings.retrieval_mode)
+    def _pool(self, docs: list[Document], topic: str | None, within: bool = False) -> list[Sentence]:
+        """Candidate sentences; for a topic, of the articles its best passages come from (among ``docs``
+        only, ``within``); relevance then weighs every sentence."""
+        if topic:
+            only = Filters(doc_ids=frozenset(d.doc_id for d in docs)) if within else None
+            hits = self.searcher.search(
+                topic, k=TOPIC_CHUNKS, mode=self.settings.retrieval_mode, filters=only
+            )
             docs = [self.searcher.document(d) for d in dict.fromkeys(h.doc_id for h in hits)]
         pool = []
         for doc in docs:
@@ -114,9 +119,9 @@ class ExtractiveBriefer:
                 )
         return pool
 
-    def ranked(self, docs: list[Document], topic: str | None) -> list[Sentence]:
+    def ranked(self, docs: list[Document], topic: str | None, within: bool = False) -> list[Sentence]:
         """Every candidate sentence of the scope, embedded and scored (the briefing's raw material)."""
-        pool = self._pool(docs, topic)
+        pool = self._pool(docs, topic, within)
         if pool:
             self._embed(pool)
             self._score(pool, topic)
@@ -185,7 +190,7 @@ class ExtractiveBriefer:
         docs = self.resolve_articles(articles) if articles else list(self.searcher.documents().values())
         if not docs:
             raise BriefingError("the index has no articles yet; add some first")
-        return docs, self.ranked(docs, topic)
+        return docs, self.ranked(docs, topic, within=bool(articles))
 
     def compose(
         self,

@@ -206,7 +206,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from rag.errors import QuestionError
 
     app = open_isnad(args, progress=False)
-    filters = Filters(args.outlet, args.date_from, args.date_to)
+    since = max(filter(None, (args.date_from, args.since)), default=None)  # --since is --date-from
+    filters = Filters(args.outlet, since, args.date_to)
     try:
         answer = app.ask(args.question, engine=args.engine, filters=filters, mode=args.mode)
     except QuestionError as e:
@@ -262,7 +263,7 @@ def cmd_brief(args: argparse.Namespace) -> int:
 
     try:
         briefing = open_isnad(args, progress=False).brief(
-            args.article, args.topic, args.lang, args.length, args.engine
+            args.article, args.topic, args.lang, args.length, args.engine, since=args.since
         )
     except BriefingError as e:
         print(f"isnad: {e}", file=sys.stderr)
@@ -331,11 +332,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--outlet")
     s.add_argument("--date-from", type=iso_date, help="YYYY-MM-DD, inclusive")
     s.add_argument("--date-to", type=iso_date, help="YYYY-MM-DD, inclusive")
+    s.add_argument("--since", type=iso_date, help="only articles published on or after YYYY-MM-DD")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_ask)
 
     s = sub.add_parser("brief", help="a cited briefing of articles or a topic, Arabic/English")
     s.add_argument("--article", action="append", help="document id or file name (repeatable); default: all")
+    s.add_argument(
+        "--since", type=iso_date, help="what is new: articles published or added on or after YYYY-MM-DD"
+    )
     s.add_argument("--topic", help="a query: brief the passages about it across the articles")
     s.add_argument("--lang", choices=("ar", "en", "both"), default="both")
     s.add_argument("--length", choices=("short", "medium", "long"), default="medium")
