@@ -4,6 +4,7 @@ pages, the address rules, and every bad response refused with its message and no
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -163,3 +164,24 @@ def test_cli_ingests_a_url_and_ask_cites_the_page(embedder, server, tmp_path, mo
         and quote["date"] == "2013-08-28"
         and quote["arrival"].startswith("fetched from")
     )
+
+
+def test_a_saved_html_file_is_read_like_the_fetched_page_with_its_markup(tmp_path):
+    """An .html file (an upload, a folder of saved pages) goes through the same extractor as a URL: the
+    article body without the site's chrome, and the title, outlet and date its markup and dateline give."""
+    arabic = tmp_path / "syria.html"
+    arabic.write_bytes(ARABIC_EXPECTED.parent.joinpath("cnnarabic-syria-2013.html").read_bytes())
+    english = tmp_path / "storm.html"
+    english.write_bytes(ARABIC_EXPECTED.parent.joinpath("cnn-english-article.html").read_bytes())
+    docs = {Path(d.source).name: d for d in ingest_paths([arabic, english]).documents}
+    doc = docs["syria.html"]
+    p, r, f1 = char_f1(doc.body(), ARABIC_EXPECTED.read_text(encoding="utf-8"))
+    assert f1 >= 0.97, (p, r, f1)
+    assert (doc.title, doc.outlet, doc.date) == (
+        "معارضون يسيطرون على مخازن للصواريخ بريف دمشق",
+        "CNNArabic",
+        "2013-08-28",
+    )
+    assert docs["storm.html"].date == "2013-11-27" and docs["storm.html"].outlet == "CNN"
+    assert docs["storm.html"].provenance["date"] == "page markup (published time)"
+    assert doc.origin["via"] == "cli"  # a file the user gave, not a fetched address

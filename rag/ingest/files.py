@@ -122,12 +122,28 @@ def check_suffix(name: str) -> None:
 
 
 def text_of(raw: bytes, name: str) -> tuple[str, str]:
-    """The article text of a file's bytes (HTML reduced to its visible text, a PDF's or Word document's
-    text extracted) and what it was read as: an encoding, or a key of ``FORMATS``."""
+    """The article text of a file's bytes and what it was read as (see `read_file`)."""
+    read = read_file(raw, name)
+    return read.text, read.read_as
+
+
+@dataclass
+class Read:
+    """A file's article text, what it was read as (an encoding or a key of ``FORMATS``), and, for an HTML
+    page, what its markup says (title, outlet, date, as `rag.ingest.web.Page.meta` gives them)."""
+
+    text: str
+    read_as: str
+    markup: dict | None = None
+
+
+def read_file(raw: bytes, name: str) -> Read:
+    """Text files decoded; an HTML page's article extracted as a fetched page's is (trafilatura, with its
+    markup's metadata), or its visible text when no article is found; PDF and Word text extracted."""
     check_size(len(raw))
     suffix = Path(name).suffix.lower()
     if suffix in (".pdf", ".docx"):
-        return _document_text(raw, suffix)
+        return Read(*_document_text(raw, suffix))
     # UTF-16 with its byte order mark ("Unicode" in Windows editors)
     utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff")
     if utf16:
@@ -142,11 +158,25 @@ def text_of(raw: bytes, name: str) -> tuple[str, str]:
     text, encoding = decode(raw)
     encoding = "utf-16" if utf16 else encoding
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if Path(name).suffix.lower() in (".html", ".htm"):
-        text = html_to_text(text)
+    markup = None
+    if suffix in (".html", ".htm"):
+        page = _article_of(text.encode("utf-8"), name)  # decoded as above, whatever the file declares
+        text, markup = (page.text, page.meta()) if page else (html_to_text(text), None)
     if not text.strip():
         raise IngestFileError("the file has no text")
-    return text, encoding
+    return Read(text, encoding, markup)
+
+
+def _article_of(raw: bytes, name: str):
+    """A saved web page's article, as `rag.ingest.web.extract` reads a fetched one; None when it finds
+    no article (a short or unusual page), so the page's visible text is used instead."""
+    from rag.errors import FetchError
+    from rag.ingest.web import extract
+
+    try:
+        return extract(raw, name, encoding="utf-8")
+    except FetchError:
+        return None
 
 
 def _document_text(raw: bytes, suffix: str) -> tuple[str, str]:
@@ -203,7 +233,10 @@ def ingest_paths(
     duplicates: list[str] = []
     for f in files:
         try:
-            text, encoding = read_text(f)
+            check_suffix(f.name)
+            check_size(f.stat().st_size)
+            read = read_file(f.read_bytes(), f.name)
+            text, encoding = read.text, read.read_as
             doc = parse_document(text, str(f), today)
         except (IngestFileError, OSError) as e:
             errors.append(IngestError(str(f), str(e)))
@@ -214,7 +247,7 @@ def ingest_paths(
             name = ARABIC_ENCODINGS.get(encoding, encoding.upper())
             doc.provenance["encoding"] = f"{name} (detected; the file is not UTF-8)"
         doc.origin = {"via": "seed" if _is_seed(f) else "cli", "path": str(f), **(origin or {})}
-        _apply_page_meta(doc, f)
+        _apply_page_meta(doc, f, read.markup)
         if doc.doc_id in docs:
             duplicates.append(f"{f} is the same article as {docs[doc.doc_id].source}")
             continue
@@ -222,12 +255,15 @@ def ingest_paths(
     return IngestResult(list(docs.values()), errors, duplicates)
 
 
-def _apply_page_meta(doc: Document, path: Path) -> None:
-    """A page fetched by URL (rag.ingest.web) carries its markup's title, outlet and date, which win over
-    what the extracted text alone suggests; its address and fetch time become the origin."""
+def _apply_page_meta(doc: Document, path: Path, markup: dict | None = None) -> None:
+    """A page fetched by URL (rag.ingest.web) or saved as an .html file carries its markup's title, outlet
+    and date, which win over what the extracted text alone suggests; a fetched page's address and fetch
+    time become the origin."""
     from rag.ingest.web import saved_meta
 
     meta = saved_meta(path)
+    if meta is None and markup is not None:  # an .html file: its markup, not an address
+        meta = {k: v for k, v in markup.items() if k in ("title", "outlet", "date", "provenance", "flags")}
     if meta is None:
         return
     doc.title = meta.get("title") or doc.title
@@ -237,7 +273,8 @@ def _apply_page_meta(doc: Document, path: Path) -> None:
         doc.flags = [f for f in doc.flags if not f.startswith("no publication date")]
     doc.provenance.update({k: str(v) for k, v in (meta.get("provenance") or {}).items()})
     doc.flags += [str(f) for f in meta.get("flags") or [] if str(f) not in doc.flags]
-    doc.origin.update({"via": "url", "url": str(meta["url"]), "fetched": str(meta.get("fetched_at", ""))})
+    if "url" in meta:
+        doc.origin.update({"via": "url", "url": str(meta["url"]), "fetched": str(meta.get("fetched_at", ""))})
 
 
 SEEDS_DIR = PROJECT_ROOT / "seeds"
