@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 from gradio_client import Client  # noqa: E402
 
 from rag.evaluation.metrics import percentile  # noqa: E402
-from rag.interfaces.app import EXTRACTIVE, message_text  # noqa: E402
+from rag.interfaces.layout import EXTRACTIVE  # noqa: E402
+from rag.interfaces.messages import message_text  # noqa: E402
 
 
 def start_app() -> tuple[str, object]:

@@ -180,6 +180,14 @@ class Settings(BaseSettings):
             "where pages added by URL are kept: the extracted text, the original HTML and their metadata"
         ),
     )
+    api_keys: SecretStr | None = Field(
+        None,
+        description=(
+            "name:key pairs, comma-separated, for the HTTP API (Authorization: Bearer key); "
+            "none: the API answers this machine only"
+        ),
+    )
+    api_rate_per_minute: int = Field(60, description="requests a minute each API key may make")
     fetch_allow: str = Field(
         "",
         description=(

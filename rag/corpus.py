@@ -14,7 +14,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.errors import FetchError, IndexBusyError, IndexMissingError, IngestFileError
+from rag.errors import DocumentNotFound, FetchError, IndexBusyError, IndexMissingError
 from rag.ingest.feeds import FeedList, parse_feed, same_story, shingles
 from rag.ingest.web import ORIGINAL, SIDECAR, save
 from rag.store.folders import SearchIndex, load_repairing
@@ -70,7 +70,9 @@ def match_documents(docs: list[Document], refs: list[str]) -> list[Document]:
         elif found[0] not in out:
             out.append(found[0])
     if problems:
-        raise IngestFileError("; ".join(problems) + " (nothing was deleted; `isnad info` lists the articles)")
+        raise DocumentNotFound(
+            "; ".join(problems) + " (nothing was deleted; `isnad info` lists the articles)"
+        )
     return out
 
 

@@ -80,3 +80,7 @@ class ModelIntegrityError(RuntimeError):
 
 class ProvisionError(RuntimeError):
     pass
+
+
+class DocumentNotFound(IngestFileError):
+    """A reference to an article that names none (or several) of the indexed ones."""

@@ -39,6 +39,7 @@ from rag.errors import (
     QuestionError,
 )
 from rag.ingest.files import MAX_FILE_BYTES  # noqa: E402
+from rag.interfaces.api import install
 from rag.interfaces.background import (
     KEEP_DOWNLOADS,
     Job,
@@ -380,7 +381,8 @@ def launch(settings: Settings | None = None, wait: bool = True) -> gr.Blocks:
     threading.Thread(target=warm, args=(isnad,), name="isnad-warm").start()
     if settings.pretranslate:
         threading.Thread(target=pretranslate, args=(isnad,), name="isnad-pretranslate").start()
-    demo = IsnadApp(isnad).build()
+    ui = IsnadApp(isnad)
+    demo = ui.build()
     auth = None
     if settings.auth_user and settings.auth_password:
         auth = (settings.auth_user, settings.auth_password.get_secret_value())
@@ -391,11 +393,14 @@ def launch(settings: Settings | None = None, wait: bool = True) -> gr.Blocks:
         show_error=False,
         css=CSS,
         max_file_size=MAX_FILE_BYTES,  # larger request bodies are refused before they reach the disk
-        prevent_thread_lock=not wait,
+        prevent_thread_lock=True,
         quiet=not wait,
         footer_links=["gradio"],
         head=HEAD,
     )
+    install(demo.app, isnad, ui._ingest_lock)  # /api/v1 and /v1 on the same server (rag.interfaces.api)
+    if wait:
+        demo.block_thread()
     return demo
 
 

@@ -36,6 +36,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+def remote(args: argparse.Namespace):
+    """The server ``--server`` names, reached through its HTTP API (key: ``ISNAD_API_KEY``)."""
+    from rag.interfaces.remote import Remote
+
+    return Remote(args.server)
+
+
 def open_isnad(args: argparse.Namespace, progress: bool = True):
     from rag.pipeline import Isnad
 
@@ -43,6 +50,19 @@ def open_isnad(args: argparse.Namespace, progress: bool = True):
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    if args.server:  # each file uploaded, each URL fetched by the server
+        failed = 0
+        for item in args.paths:
+            try:
+                r = remote(args).add(item)
+                print(
+                    f"{item}: added {len(r['added'])}, replaced {len(r['replaced'])}; {r['chunks']} new chunks"
+                )
+            except (RuntimeError, ValueError) as e:
+                print(f"error: {e}", file=sys.stderr)
+                failed += 1
+        return 2 if failed else 0
+
     def waiting(message: str) -> None:
         print(f"isnad: {message}", file=sys.stderr, flush=True)
 
@@ -70,102 +90,27 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    filters = Filters(args.outlet, args.date_from, args.date_to)
-    hits = open_isnad(args, progress=False).search(args.query, args.k, args.mode, filters)
+    if args.server:
+        hits = remote(args).search(args.query, args.k, args.mode, args.outlet, args.date_from, args.date_to)
+    else:
+        filters = Filters(args.outlet, args.date_from, args.date_to)
+        hits = [
+            h.to_dict()
+            for h in open_isnad(args, progress=False).search(args.query, args.k, args.mode, filters)
+        ]
     if args.json:
-        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=1))
+        print(json.dumps(hits, ensure_ascii=False, indent=1))
         return 0
     if not hits:
         print("no results")
     for h in hits:
-        print(f"[{h.rank}] {h.score:.4f}  {h.title or '(untitled)'}")
+        print(f"[{h['rank']}] {h['score']:.4f}  {h['title'] or '(untitled)'}")
         print(
-            f"    {h.outlet or 'outlet unknown'} | {h.date or 'date unknown'} | {h.source} [{h.start}:{h.end}]"
+            f"    {h['outlet'] or 'outlet unknown'} | {h['date'] or 'date unknown'} | "
+            f"{h['source']} [{h['start']}:{h['end']}]"
         )
-        print("    " + h.text.replace("\n", " ")[:400])
+        print("    " + h["text"].replace("\n", " ")[:400])
     return 0
-
-
-def cmd_delete(args: argparse.Namespace) -> int:
-    report = open_isnad(args, progress=False).delete(args.refs, purge=args.purge, wait=not args.no_wait)
-    for source in report.removed:
-        print(f"removed {source}")
-    print(f"{len(report.removed)} article(s) and {report.n_chunks} chunk(s) removed from the index")
-    for f in report.trashed:
-        print(f"kept in the trash: {f}")
-    for f in report.purged:
-        print(f"deleted: {f}")
-    for f in report.left:
-        print(f"your file is left where it is: {f}")
-    if report.names_dropped:
-        print(f"{report.names_dropped} harvested name(s) no other article mentions were forgotten")
-    return 0
-
-
-def cmd_feeds(args: argparse.Namespace) -> int:
-    from rag.ingest.feeds import FeedList
-
-    isnad = open_isnad(args, progress=False)
-    if args.action == "add":
-        for url in args.urls:
-            print(f"following {isnad.follow(url)}; `isnad feeds update` fetches its items")
-    elif args.action == "remove":
-        for url in args.urls:
-            isnad.unfollow(url)
-            print(f"no longer following {url} (the articles it brought stay)")
-    elif args.action == "update":
-        return _report_feeds(isnad.update_feeds(every_feed=args.all))
-    else:
-        feeds = FeedList.load(isnad.settings.index_dir)
-        if not feeds.feeds:
-            print("no feeds followed; `isnad feeds add URL` follows one")
-        for f in feeds.feeds:
-            state = (
-                f"failing ({f.error}); next try {f.next_try}" if f.error else f"ok {f.ok or 'never checked'}"
-            )
-            print(f"{f.url}  {f.title or '(untitled)'}  {f.items_added} article(s)  {state}")
-    return 0
-
-
-def _report_feeds(report) -> int:
-    for source in report.added:
-        print(f"added {source}")
-    for url, kept, outlet in report.duplicates:
-        print(f"already in the corpus: {url} ({outlet}) tells the same story as {kept}; kept once")
-    for url, why in report.item_errors:
-        print(f"error: {url}: {why}", file=sys.stderr)
-    for url, why in report.failed:
-        print(f"feed failed: {url}: {why} (tried again later)", file=sys.stderr)
-    for url in report.waiting:
-        print(f"waiting after earlier failures: {url}")
-    print(
-        f"{len(report.checked)} feed(s) read, {len(report.added)} article(s) added, "
-        f"{len(report.duplicates)} republished duplicate(s) skipped"
-    )
-    return 2 if report.failed or report.item_errors else 0
-
-
-def cmd_watch(args: argparse.Namespace) -> int:
-    """Update the feeds now and then every ``--every``, until stopped (or ``--rounds`` updates)."""
-    import time
-
-    from rag.ingest.feeds import parse_every
-
-    every = parse_every(args.every).total_seconds()
-    isnad, n, status = open_isnad(args, progress=False), 0, 0
-    try:
-        while True:
-            n += 1
-            print(f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] updating the feeds", flush=True)
-            try:
-                status = _report_feeds(isnad.update_feeds())
-            except IndexProblem as e:  # another update running: this round is skipped, not the watch
-                print(f"isnad: {e}", file=sys.stderr)
-            if args.rounds and n >= args.rounds:
-                return status
-            time.sleep(every)
-    except KeyboardInterrupt:
-        return 0
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -174,11 +119,20 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    stats = open_isnad(args, progress=False).stats()
+    stats = remote(args).info() if args.server else open_isnad(args, progress=False).stats()
     if args.json:
         print(json.dumps(stats, ensure_ascii=False, indent=1))
         return 0
-    for key in ("model_id", "dim", "chunker", "documents", "chunks", "mean_chunk_tokens", "corpus_hash"):
+    for key in (
+        "model_id",
+        "model",
+        "dim",
+        "chunker",
+        "documents",
+        "chunks",
+        "mean_chunk_tokens",
+        "corpus_hash",
+    ):
         if key in stats:
             print(f"{key}: {stats[key]}")
     for d in stats["per_document"]:
@@ -205,37 +159,40 @@ def cmd_provision(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from rag.errors import QuestionError
 
-    app = open_isnad(args, progress=False)
     since = max(filter(None, (args.date_from, args.since)), default=None)  # --since is --date-from
-    filters = Filters(args.outlet, since, args.date_to)
     try:
-        answer = app.ask(args.question, engine=args.engine, filters=filters, mode=args.mode)
+        if args.server:
+            answer = remote(args).ask(args.question, args.engine, args.outlet, since, args.date_to, args.mode)
+        else:
+            filters = Filters(args.outlet, since, args.date_to)
+            app = open_isnad(args, progress=False)
+            answer = app.ask(args.question, engine=args.engine, filters=filters, mode=args.mode).to_dict()
     except QuestionError as e:
         print(f"isnad: {e}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
+        print(json.dumps(answer, ensure_ascii=False, indent=1))
         return 0
     from rag.translation.translator import KEY_FACTS_LABEL
 
-    print(answer.answer)
-    for notice in answer.notices:
+    print(answer["answer"])
+    for notice in answer["notices"]:
         print(f"\nnote: {notice}")
-    if answer.sources:
+    if answer["sources"]:
         print("\nsources:")
-    for s in answer.sources:
+    for s in answer["sources"]:
         print(
-            f"[{s.n}] {s.title or '(untitled)'} | {s.outlet or 'outlet unknown'} | {s.date or 'date unknown'} | "
-            f"{s.source} [{s.start}:{s.end}]"
+            f"[{s['n']}] {s['title'] or '(untitled)'} | {s['outlet'] or 'outlet unknown'} | "
+            f"{s['date'] or 'date unknown'} | {s['source']} [{s['start']}:{s['end']}]"
         )
-        print(f"    «{s.quote}»")
-        if s.translation:
-            print(f"    machine translation: {s.translation}")
-        elif s.facts:
-            print(f"    {KEY_FACTS_LABEL['en']}: {s.facts}")
-        if s.translation_note and not s.translation:
-            print(f"    ({s.translation_note})")
-    print(f"\nengine: {answer.engine}; support {answer.support:.3f}; {answer.latency_ms:.0f} ms")
+        print(f"    «{s['quote']}»")
+        if s["translation"]:
+            print(f"    machine translation: {s['translation']}")
+        elif s["facts"]:
+            print(f"    {KEY_FACTS_LABEL['en']}: {s['facts']}")
+        if s["translation_note"] and not s["translation"]:
+            print(f"    ({s['translation_note']})")
+    print(f"\nengine: {answer['engine']}; support {answer['support']:.3f}; {answer['latency_ms']:.0f} ms")
     return 0
 
 
@@ -262,17 +219,21 @@ def cmd_brief(args: argparse.Namespace) -> int:
     from rag.errors import BriefingError
 
     try:
-        briefing = open_isnad(args, progress=False).brief(
-            args.article, args.topic, args.lang, args.length, args.engine, since=args.since
-        )
+        if args.server:
+            fields = ("article", "topic", "lang", "length", "engine", "since")
+            got = remote(args).brief(
+                **{("articles" if f == "article" else f): getattr(args, f) for f in fields}
+            )
+            markdown = got.pop("markdown")
+        else:
+            briefing = open_isnad(args, progress=False).brief(
+                args.article, args.topic, args.lang, args.length, args.engine, since=args.since
+            )
+            got, markdown = briefing.to_dict(), render_markdown(briefing)
     except BriefingError as e:
         print(f"isnad: {e}", file=sys.stderr)
         return 2
-    text = (
-        json.dumps(briefing.to_dict(), ensure_ascii=False, indent=1)
-        if args.json
-        else render_markdown(briefing)
-    )
+    text = json.dumps(got, ensure_ascii=False, indent=1) if args.json else markdown
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"written: {args.out}")
@@ -284,6 +245,11 @@ def cmd_brief(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="isnad", description="Cited bilingual QA over news articles.")
     p.add_argument("--index-dir", help="index folder (default: $ISNAD_INDEX_DIR or data/index)")
+    p.add_argument(
+        "--server",
+        default=os.environ.get("ISNAD_SERVER"),
+        help="use a running Isnad server's index (ingest, ask, search, brief, info, delete; key: $ISNAD_API_KEY)",
+    )
     p.add_argument(
         "--model", help="embedding model: embeddinggemma-300m or any sentence-transformers name/path"
     )
@@ -361,30 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--article", action="append", help="document id (repeatable); default: all")
     s.set_defaults(func=cmd_translate)
 
-    s = sub.add_parser(
-        "delete", help="remove articles from the index (by id or file name); Isnad's copies go to the trash"
-    )
-    s.add_argument("refs", nargs="+", help="document ids, file names or paths (see `isnad info --json`)")
-    s.add_argument(
-        "--purge",
-        action="store_true",
-        help="delete uploaded files and fetched pages instead of trashing them",
-    )
-    s.add_argument("--no-wait", action="store_true", help="fail at once if another ingest is writing")
-    s.set_defaults(func=cmd_delete)
+    from rag.interfaces import cli_corpus  # imports this module's helpers, so it is loaded here
 
-    s = sub.add_parser("feeds", help="follow RSS and Atom feeds: add, list, remove, update")
-    s.add_argument("action", choices=("add", "list", "remove", "update"))
-    s.add_argument("urls", nargs="*", help="feed addresses (add, remove)")
-    s.add_argument("--all", action="store_true", help="update: also the feeds waiting after a failure")
-    s.set_defaults(func=cmd_feeds)
-
-    s = sub.add_parser(
-        "watch", help="update the followed feeds now and every --every (30m, 1h, ...) until stopped"
-    )
-    s.add_argument("--every", default="30m", help="the interval, e.g. 30m, 1h, 1h30m (default 30m)")
-    s.add_argument("--rounds", type=int, default=0, help="stop after this many updates (default: never)")
-    s.set_defaults(func=cmd_watch)
+    cli_corpus.add_commands(sub)
 
     s = sub.add_parser(
         "migrate", help="copy an older generation-folder index into ISNAD_STORE (no re-embedding)"
