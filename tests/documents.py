@@ -21,6 +21,15 @@ BODY = [
 ]
 
 
+# A memo only the Word file holds, so an answer can be traced to it.
+MEMO = [
+    "مذكرة عن قاعدة حرير",
+    "وأعلنت وزارة الدفاع العراقية أن فريقا فنيا أمريكيا سيزور قاعدة حرير في أربيل في العاشر من مارس لتسليم معداتها.",
+    BODY[1],
+]
+MEMO_QUESTION = "متى سيزور الفريق الفني الأمريكي قاعدة حرير في أربيل؟"
+
+
 def pdf(path: Path, lines: list[str], visual: bool) -> Path:
     """A one-page PDF of ``lines``, right-aligned; ``visual`` stores them shaped and in visual order."""
     import arabic_reshaper

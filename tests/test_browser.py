@@ -383,12 +383,13 @@ def test_upload_adds_a_file_and_reports_a_bad_one(page, tmp_path):
 
 def test_a_pdf_and_a_word_file_go_in_and_answers_cite_them(page, tmp_path):
     """Uploaded in the Corpus tab: a PDF whose Arabic is stored in visual order, a Word file, and a scan
-    (refused, with the reason); a question is then answered from the PDF, quoting it in reading order."""
-    from tests.documents import BODY, HEADLINE, docx, pdf, scanned_pdf
+    (refused, with the reason); questions are then answered from the PDF, quoting it in reading order,
+    and from the Word file."""
+    from tests.documents import BODY, HEADLINE, MEMO, MEMO_QUESTION, docx, pdf, scanned_pdf
 
     files = [
         pdf(tmp_path / "kuwait_report.pdf", [HEADLINE, *BODY], visual=True),
-        docx(tmp_path / "kuwait_note.docx", ["مذكرة عن الانسحاب", *BODY[1:]]),
+        docx(tmp_path / "kuwait_note.docx", MEMO),
         scanned_pdf(tmp_path / "scan.pdf"),
     ]
     page.get_by_role("tab", name="Corpus").click()
@@ -408,6 +409,9 @@ def test_a_pdf_and_a_word_file_go_in_and_answers_cite_them(page, tmp_path):
     assert cited, [s.inner_text() for s in sources.all()]
     assert "عين الأسد" in cited[0].locator(".isnad-quote").inner_text()  # reading order, not «دسلأا نيع»
     page.screenshot(path=str(ARTIFACTS / "desk-answer-from-pdf.png"), full_page=True)
+    bot = _ask(page, MEMO_QUESTION)
+    metas = [s.locator(".isnad-meta").inner_text() for s in bot.locator(".isnad-src").all()]
+    assert any("kuwait_note.docx" in m for m in metas), metas
 
 
 def test_removing_an_article_asks_first_and_then_it_is_gone(page):
@@ -444,7 +448,9 @@ def test_removing_an_article_asks_first_and_then_it_is_gone(page):
         and "kuwait_report.pdf" in page.locator("#isnad-corpus").inner_text()
     )
     page.get_by_role("tab", name="Ask & brief").click()
-    bot = _ask(page, "كم جنديا أمريكيا سيبقون في العراق بصفة استشارية؟")
+    from tests.documents import MEMO_QUESTION
+
+    bot = _ask(page, MEMO_QUESTION)
     assert "kuwait_note.docx" not in bot.inner_text()
 
 
@@ -501,19 +507,26 @@ def test_article_markup_is_shown_as_text_and_never_fetched(page, tmp_path):
     assert fetched == [] and not [u for u in requests if "beacon" in u]
 
 
-def test_a_followed_feed_brings_its_articles_into_the_corpus_and_the_answers(page, web_server):
-    """The Corpus tab follows a feed served on 127.0.0.1 (the operator allows that host); "Check feeds now"
-    adds its article, and a question about it is answered with a quote fetched from that page. (The
-    English page: the Arabic one is added by URL in test_security.py on the same server.)"""
+def test_a_page_by_address_and_a_feed_that_republishes_it(page, web_server):
+    """ "Fetch and add" takes a page by its address (the operator allows the local server); a followed feed
+    then lists that page and a copy another outlet republished: "Check feeds now" adds neither, the copy
+    named as the same story; a question is answered from the page. (The English page: the Arabic one is
+    added by URL in test_security.py on the same server.)"""
     from tests.test_feeds import rss
-    from tests.webserver import Handler
+    from tests.webserver import ENGLISH_PAGE, Handler
 
-    Handler.pages["/feeds/app.xml"] = (
-        "application/rss+xml",
-        rss(web_server.url("/en.html"), title="CNN Weather"),
+    page.get_by_role("tab", name="Corpus").click()
+    page.locator("#isnad-url textarea, #isnad-url input").first.fill(web_server.url("/en.html"))
+    page.locator("#isnad-add-url").click()
+    page.wait_for_function(
+        "() => /✓ .*en\\.html/.test(document.querySelector('#isnad-upload-report').innerText)"
     )
+    assert "added" in page.locator("#isnad-upload-report").inner_text()
+    copy = ENGLISH_PAGE.read_bytes().replace(b"CNN", b"Wire Weekly")
+    Handler.pages["/feeds/storm-wire.html"] = ("text/html; charset=utf-8", copy)
+    feed = rss(web_server.url("/en.html"), web_server.url("/feeds/storm-wire.html"), title="Weather wire")
+    Handler.pages["/feeds/app.xml"] = ("application/rss+xml", feed)
     try:
-        page.get_by_role("tab", name="Corpus").click()
         page.locator("#isnad-feed-url textarea, #isnad-feed-url input").first.fill(
             web_server.url("/feeds/app.xml")
         )
@@ -526,11 +539,16 @@ def test_a_followed_feed_brings_its_articles_into_the_corpus_and_the_answers(pag
             "() => /article\\(s\\) added/.test(document.querySelector('#isnad-feed-report').innerText)"
         )
         report = page.locator("#isnad-feed-report").inner_text()
-        assert "✓ added" in report and "1 article(s) added" in report
-        assert "CNN Weather" in page.locator("#isnad-feeds").inner_text()
+        assert (
+            "storm-wire.html" in report
+            and "same story; kept once" in report
+            and "0 article(s) added" in report
+        )
+        assert "Weather wire" in page.locator("#isnad-feeds").inner_text()
         page.screenshot(path=str(ARTIFACTS / "desk-feeds.png"), full_page=True)
     finally:
         Handler.pages.pop("/feeds/app.xml", None)
+        Handler.pages.pop("/feeds/storm-wire.html", None)
     page.get_by_role("tab", name="Ask & brief").click()
     bot = _ask(page, "What do forecasters expect for Thanksgiving travel after the storm?")
     assert "fetched from" in bot.inner_text()

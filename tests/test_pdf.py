@@ -49,14 +49,14 @@ def test_a_scan_and_a_locked_pdf_are_refused_with_the_reason(tmp_path):
 
 def test_cli_ingests_a_pdf_and_a_word_file_and_ask_cites_the_pdf(embedder, tmp_path, capsys):
     """`isnad ingest report.pdf note.docx scan.pdf`: two added, the scan named with its reason; `isnad ask`
-    then quotes the PDF in reading order."""
+    then quotes the PDF in reading order, and the Word file."""
     import json
 
     from rag.interfaces.cli import main
-    from tests.documents import docx
+    from tests.documents import MEMO, MEMO_QUESTION, docx
 
     report = pdf(tmp_path / "report.pdf", LINES, visual=True)
-    note = docx(tmp_path / "note.docx", ["مذكرة عن الانسحاب", *BODY[1:]])
+    note = docx(tmp_path / "note.docx", MEMO)
     index = ["--index-dir", str(tmp_path / "index")]
     assert main([*index, "ingest", str(report), str(note), str(scanned_pdf(tmp_path / "scan.pdf"))]) == 2
     out = capsys.readouterr()
@@ -65,3 +65,6 @@ def test_cli_ingests_a_pdf_and_a_word_file_and_ask_cites_the_pdf(embedder, tmp_p
     answer = json.loads(capsys.readouterr().out)
     quoted = [s for s in answer["sources"] if s["source"].endswith("report.pdf")]
     assert not answer["abstained"] and quoted and "قاعدة عين الأسد" in quoted[0]["quote"]
+    assert main([*index, "ask", MEMO_QUESTION, "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert not answer["abstained"] and answer["sources"][0]["source"].endswith("note.docx")
