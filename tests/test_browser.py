@@ -123,7 +123,10 @@ def test_arabic_answer_is_a_card_of_blocks_each_in_its_direction(page):
 
 
 def test_english_answer_keeps_english_and_arabic_in_separate_blocks(page):
-    bot = _ask(page, "When did Iraq and the US agree to redeploy coalition forces outside the country?")
+    # The card is drawn again when the quotes' English is added: wait for that, the answer's final form.
+    bot = _ask(
+        page, "When did Iraq and the US agree to redeploy coalition forces outside the country?", "isnad-mt"
+    )
     card = bot.locator(".isnad-card")
     assert card.get_attribute("dir") == "ltr"
     short = card.locator(".isnad-short")
