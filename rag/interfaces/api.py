@@ -47,6 +47,7 @@ from rag.types import Answer, Filters
 MAX_JSON_BYTES = 64 * 1024  # a question, a topic or a chat history; uploads have MAX_FILE_BYTES
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 MODELS = {"isnad": "extractive", "isnad-generative": "generative"}
+COMPUTE_AT_ONCE = 2  # the app's queue runs two events at once (rag.interfaces.app.launch)
 
 
 class ApiError(Exception):
@@ -113,7 +114,8 @@ class Keys:
                     {"WWW-Authenticate": "Bearer"},
                 )
             name = self.by_key[token]
-        self._count(name)
+        if self.by_key:  # a key's budget; this machine's own calls, with no key configured, are not counted
+            self._count(name)
         return name
 
     def _count(self, name: str) -> None:
@@ -198,6 +200,8 @@ def build_routers(isnad: Isnad, lock: threading.Lock | None = None) -> tuple[API
         settings.api_rate_per_minute,
     )
     writing = lock or threading.Lock()
+    # As many answers computed at once as the page's queue allows: more only share the same cores.
+    computing = threading.BoundedSemaphore(COMPUTE_AT_ONCE)
     guarded = [Depends(keys.caller)]
     api = APIRouter(tags=["isnad"])
     openai = APIRouter(tags=["openai-compatible"])
@@ -229,7 +233,8 @@ def build_routers(isnad: Isnad, lock: threading.Lock | None = None) -> tuple[API
     @as_api_errors
     def search(body: SearchRequest) -> dict:
         filters = Filters(body.outlet, body.date_from, body.date_to)
-        hits = isnad.search(body.query, k=body.k, mode=body.mode, filters=filters if filters else None)
+        with computing:
+            hits = isnad.search(body.query, k=body.k, mode=body.mode, filters=filters if filters else None)
         return {"hits": [h.to_dict() for h in hits]}
 
     @api.post("/ask", dependencies=[*guarded, Depends(_small_body)])
@@ -237,12 +242,16 @@ def build_routers(isnad: Isnad, lock: threading.Lock | None = None) -> tuple[API
     def ask(body: AskRequest) -> dict:
         """The same fields as `isnad ask --json`."""
         filters = Filters(body.outlet, body.date_from, body.date_to)
-        return isnad.ask(body.question, engine=body.engine, filters=filters or None, mode=body.mode).to_dict()
+        with computing:
+            return isnad.ask(
+                body.question, engine=body.engine, filters=filters or None, mode=body.mode
+            ).to_dict()
 
     @api.post("/brief", dependencies=[*guarded, Depends(_small_body)])
     @as_api_errors
     def brief(body: BriefRequest) -> dict:
-        b = isnad.brief(body.articles, body.topic, body.lang, body.length, body.engine, since=body.since)
+        with computing:
+            b = isnad.brief(body.articles, body.topic, body.lang, body.length, body.engine, since=body.since)
         return {**b.to_dict(), "markdown": render_markdown(b)}
 
     @api.get("/documents", dependencies=guarded)
@@ -316,7 +325,8 @@ def build_routers(isnad: Isnad, lock: threading.Lock | None = None) -> tuple[API
         if not asked or not asked[-1].strip():
             raise ApiError(400, "invalid_question", "the last user message is empty")
         engine = isnad.engine(MODELS[body.model])
-        answer = Conversation(engine, history=asked[:-1]).ask(asked[-1])
+        with computing:
+            answer = Conversation(engine, history=asked[:-1]).ask(asked[-1])
         reply_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         if body.stream:
             return StreamingResponse(
