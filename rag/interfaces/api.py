@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from rag.answers.conversation import Conversation
 from rag.errors import (
@@ -267,14 +268,18 @@ def build_routers(isnad: Isnad, lock: threading.Lock | None = None) -> tuple[API
         """A file (multipart ``file``) or a web page (form field ``url``), indexed as the app indexes it."""
         if (file is None) == (not url):
             raise ApiError(400, "bad_request", "send either a file (multipart 'file') or a 'url' field")
-        if url:
-            return _added(isnad.ingest([url.strip()], origin={"via": "api"}), url.strip())
+        if url:  # embedding runs in a worker thread: the server's event loop keeps serving meanwhile
+            return await run_in_threadpool(add_page, url)
         data = await file.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
             raise ApiError(413, "too_large", f"the file is over the limit of {megabytes(MAX_FILE_BYTES)}")
+        return await run_in_threadpool(add_file, data, file.filename or "")
+
+    def add_file(data: bytes, name: str) -> dict:
+        """Stored and indexed under the writer lock; a file the index refuses is taken back out."""
         store = UploadStore(settings.uploads_dir)
         with writing:
-            kept = store.keep(data, file.filename or "")
+            kept = store.keep(data, name)
             try:
                 summary = isnad.ingest([kept.path], origin={"via": "upload", "name": kept.path.name})
             except Exception:
@@ -286,11 +291,14 @@ def build_routers(isnad: Isnad, lock: threading.Lock | None = None) -> tuple[API
             store.commit(kept)
         return _added(summary, kept.path.name)
 
+    def add_page(url: str) -> dict:
+        with writing:
+            return _added(isnad.ingest([url.strip()]), url.strip())
+
     @api.post("/documents/url", dependencies=[*guarded, Depends(_small_body)])
     @as_api_errors
     def add_url(body: UrlRequest) -> dict:
-        with writing:
-            return _added(isnad.ingest([body.url.strip()]), body.url.strip())
+        return add_page(body.url)
 
     @api.delete("/documents/{ref:path}", dependencies=guarded)
     @as_api_errors

@@ -51,10 +51,10 @@ def open_isnad(args: argparse.Namespace, progress: bool = True):
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     if args.server:  # each file uploaded, each URL fetched by the server
-        failed = 0
+        failed, server = 0, remote(args)
         for item in args.paths:
             try:
-                r = remote(args).add(item)
+                r = server.add(item)
                 print(
                     f"{item}: added {len(r['added'])}, replaced {len(r['replaced'])}; {r['chunks']} new chunks"
                 )

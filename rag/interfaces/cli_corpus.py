@@ -11,8 +11,9 @@ from rag.interfaces.cli import open_isnad, remote
 
 def cmd_delete(args: argparse.Namespace) -> int:
     if args.server:
+        server = remote(args)
         for ref in args.refs:
-            r = remote(args).delete(ref, purge=args.purge)
+            r = server.delete(ref, purge=args.purge)
             print(f"removed {', '.join(r['removed'])}; {r['chunks']} chunk(s)")
         return 0
     report = open_isnad(args, progress=False).delete(args.refs, purge=args.purge, wait=not args.no_wait)
