@@ -120,6 +120,27 @@ class Settings(BaseSettings):
             "docs/evaluation.md)"
         ),
     )
+    translation_drafts: int = Field(
+        4,
+        ge=1,
+        le=8,
+        description=(
+            "drafts per sentence: one greedy and the rest sampled; the draft that agrees most with the "
+            "others is shown, and only when they agree (1: one greedy draft, no agreement check)"
+        ),
+    )
+    translation_temperature: float = Field(
+        0.7, gt=0, le=2, description="sampling temperature of the extra drafts"
+    )
+    translation_min_agreement: float | None = Field(
+        None,
+        description=(
+            "agreement (mean chrF++ of the shown draft with the other drafts, 0–1) under which a "
+            "translation is withheld; unset: the floors fitted for the model that translates "
+            "(rag/data/translation_floors.json, for the bundled one), none for a model not fitted there "
+            "(fit yours with isnad eval translation --sentences)"
+        ),
+    )
 
     # Generators: 'none', 'local' (Qwen2.5 GGUF served in-process), 'remote' (any OpenAI-compatible
     # endpoint), or 'auto' (remote when ISNAD_LLM_BASE_URL is set, else none)

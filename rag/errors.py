@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class QuestionError(ValueError):
     """The question cannot be asked as given; the message says why."""
@@ -64,6 +66,37 @@ class IndexCorruptError(IndexProblem):
 
 class IndexStaleError(IndexProblem):
     pass
+
+
+class IndexUnwritable(IndexProblem):
+    """The index's disk is full or read-only: the change was not saved, and what was there is intact."""
+
+
+def storage_failure(e: BaseException, where: Path | str) -> IndexProblem | None:
+    """A database or file error in plain words (None when ``e`` is neither): a full disk and a read-only
+    folder say so, a damaged database names the repair; what was stored before is never touched."""
+    import errno
+    import sqlite3
+
+    text = str(e).lower()
+    if isinstance(e, OSError) and e.errno == errno.ENOSPC or "database or disk is full" in text:
+        return IndexUnwritable(
+            f"no space left on the disk that holds the index ({where}): free some space and try again "
+            "(this change was not saved; what the index held is unchanged)"
+        )
+    if isinstance(e, OSError) and e.errno in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in text:
+        return IndexUnwritable(
+            f"the index ({where}) is read-only here: it can be searched, not changed "
+            "(this change was not saved)"
+        )
+    if isinstance(e, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return IndexBusyError(f"the index ({where}) is busy with another writer; try again in a moment")
+    if isinstance(e, sqlite3.DatabaseError):
+        return IndexCorruptError(
+            f"the index ({where}) is damaged ({str(e).splitlines()[0]}); `isnad doctor` salvages what "
+            "is still readable"
+        )
+    return None
 
 
 class IndexBusyError(IndexProblem):

@@ -336,10 +336,14 @@ class Isnad(Upkeep, Corpus):
         """Fact-locked translation with the configured generator, cached in the index folder."""
         return translator_for(self.generator, self.embedder, self.settings)
 
-    def translate_corpus(self, doc_ids: list[str] | None = None) -> Iterator[tuple[int, int, Translation]]:
+    def translate_corpus(
+        self, doc_ids: list[str] | None = None, pause: Callable[[], None] | None = None
+    ) -> Iterator[tuple[int, int, Translation]]:
         """Translate every Arabic sentence of the corpus once (cached), yielding (done, total, result):
-        briefings and answers then show English at once."""
+        briefings and answers then show English at once. ``pause`` is called before each model call
+        (the app's background pass waits there while a reader is served)."""
         translator = self.translator()
+        translator.pause = pause
         if translator.generator is None:
             raise ValueError("no generator is configured: set ISNAD_GENERATOR=local, or ISNAD_LLM_BASE_URL")
         names = self.settings.index_dir / HARVESTED
@@ -349,6 +353,9 @@ class Isnad(Upkeep, Corpus):
             with writer_lock(self.settings.index_dir):
                 record_spellings(names, spelled)
             translator = self.translator()  # the spelled names join the lexicon the translation uses
+            translator.pause = pause
+        if translator.withholds_all:  # none of this model's translations would be shown
+            return
         docs = [d for d in self.searcher.documents().values() if not doc_ids or d.doc_id in doc_ids]
         # once per article, not per sentence
         refs = {d.doc_id: reference_date(d.date, d.body())[0] for d in docs}

@@ -133,6 +133,7 @@ class Source(Cited):
     score: float  # retrieval score of the chunk the quote came from
     translation: str | None = None  # machine translation, labelled as such wherever shown
     translation_note: str | None = None
+    translated: str | None = None  # the words the translation renders, when only part of the quote
     facts: str = ""  # the quote's dates, quantities and names in English, when there is no translation
     arrival: str = (
         ""  # how the article entered the corpus: an upload is never mistaken for the outlet it names

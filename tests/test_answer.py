@@ -130,6 +130,25 @@ def test_english_date_question_gets_an_english_date_first(isnad):
     assert a.short.span in a.sources[0].quote  # highlightable inside quote [1]
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "متى اتفق العراق والولايات المتحدة على انسحاب القوات القتالية؟",
+        "When did Iraq and the United States agree on the withdrawal of combat forces?",
+    ],
+)
+def test_a_full_date_in_any_quote_answers_before_a_relative_one(isnad, question):
+    """«يوليو/ تموز الماضي» (last July, an undated article) and «السادس والعشرين من يوليو الماضي» in a dated
+    one say the same: the full date answers, from the quote that gives it."""
+    a = isnad.ask(question)
+    found = a.short or a.withheld_short
+    assert not a.abstained and found is not None
+    assert found.span == "السادس والعشرين من يوليو الماضي"
+    assert found.value == ("26 July 2021" if a.language == "en" else found.span)
+    assert a.sources[0].doc_id == a.sources[found.n - 1].doc_id  # the quote that gives it leads
+    assert_quotes_exact(isnad, a)
+
+
 def test_arabic_number_question_gets_the_words_of_the_article(isnad):
     a = isnad.ask("كم دولة يضم التحالف الدولي الذي تقوده أمريكا؟")
     found = a.short or a.withheld_short  # shown in bold or under the confidence line: the span is the same

@@ -131,7 +131,7 @@ class _Echo:
 
     label = "echo"
 
-    def complete(self, messages, max_tokens=None):
+    def complete(self, messages, max_tokens=None, **options):
         return messages[-1].content
 
 

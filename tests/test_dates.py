@@ -1,4 +1,5 @@
 import datetime as dt
+from pathlib import Path
 
 from rag.text.dates import find_dates, year_from_weekday
 
@@ -59,3 +60,20 @@ def test_end_of_period_sorts_at_its_end():
     d = one("أعلنت نهاية مايو/ أيار الماضي", dt.date(2021, 6, 5))
     assert d.sort_date == dt.date(2021, 5, 31) and d.label == "end of 2021-05"
     assert one("في 5 يناير/كانون الثاني 2020 على").label == "2020-01-05"
+
+
+def test_a_weekday_in_an_undated_article_is_not_made_a_full_date():
+    """Seed 004 is undated; its latest full date is inferred as the reference. «يوليو الماضي» resolves
+    against it, but «اليوم الخميس» stays a weekday: the day it appeared is unknown."""
+    from rag.text.dates import InferredDate, find_dates, reference_date, render_date
+
+    body = (Path(__file__).parents[1] / "seeds" / "004_a599bde84ebe1120.txt").read_text(encoding="utf-8")
+    ref, inferred = reference_date(None, body)
+    assert inferred and isinstance(ref, InferredDate)
+    [thursday] = [m for m in find_dates("قال مصطفى الكاظمي اليوم الخميس إن الحوار مستمر", ref)]
+    assert thursday.date is None and render_date(thursday, "en") == "Thursday (article undated)"
+    [july] = find_dates("اتفق البلدان في يوليو الماضي على الانسحاب", ref)
+    assert july.date is not None and render_date(july, "en") == f"July {july.date.year}"
+    # with the article's own date the weekday is a date
+    [dated] = find_dates("قال الكاظمي اليوم الخميس", dt.date(2021, 4, 9))
+    assert render_date(dated, "en") == "Thursday 8 April 2021"

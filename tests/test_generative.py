@@ -81,16 +81,16 @@ def test_verification_removes_a_citation_its_sentence_does_not_support(embedder)
 def test_english_renderings_are_labelled_and_checked(local):
     ex = ExtractiveEngine(local.searcher, local.embedder, local.settings, local.generator)
     a = ex.answer("How many coalition troops remain in Iraq?")
-    assert any("machine translations" in n for n in a.notices)
+    # the bundled model's prose translations are withheld by the floors fitted for it, and it says so
+    assert any("not faithful often enough to be shown" in n for n in a.notices)
     for s in a.sources:
         assert (s.translation is None) != (s.translation_note is None)
         if s.translation:  # shown only when numbers, months and names survived
-            assert f"(machine translation; original: «{s.quote}»)" in a.answer
+            of = f" of «{s.translated}»" if s.translated else ""
+            assert f"(machine translation{of}; original: «{s.quote}»)" in a.answer
         else:
             assert s.translation_note.startswith("translation withheld")  # the check's name stays in the JSON
-            assert (
-                "(English withheld: could not be checked)" in a.answer and s.translation_note not in a.answer
-            )
+            assert s.translation_note not in a.answer and s.facts and s.facts in a.answer  # key facts instead
 
 
 def test_follow_up_is_rewritten_into_a_standalone_question(local):

@@ -38,7 +38,7 @@ class Speller:
     def __init__(self, replies):
         self.replies = list(replies)
 
-    def complete(self, messages, max_tokens=None):
+    def complete(self, messages, max_tokens=None, **options):
         return self.replies.pop(0)
 
 

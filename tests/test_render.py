@@ -110,3 +110,52 @@ def test_a_withheld_translation_reads_in_plain_words_with_the_check_on_hover():
     assert ">English withheld: could not be checked<" in html
     assert 'title="translation withheld: name(s) Rattle not in the original"' in html
     assert "Rattle" not in html.split(">", 1)[1]  # only on hover, never in the text a reader sees
+
+
+LONG_AR = (
+    "وقال المتحدث باسم الحكومة العراقية في مؤتمر صحفي عقده اليوم في العاصمة بغداد إن المفاوضات مستمرة مع "
+    "الجانب الأمريكي، وأضاف أن اللجان الفنية ستحدد موعد انسحاب القوات القتالية من البلاد بحلول نهاية 2021"
+)
+
+
+def _long_answer(question: str, short_words: str | None):
+    from rag.types import Answer, ShortAnswer, Source
+
+    start = 1000
+    src = Source(1, "d1", "a.txt", "t", "", "2021-06-05", LONG_AR, start, start + len(LONG_AR), 0.8)
+    short = None
+    if short_words:
+        at = start + LONG_AR.index(short_words)
+        short = ShortAnswer("date", f"**{short_words}** [1]", 1, short_words, at, at + len(short_words))
+    return Answer.found(
+        question, "en", "extractive", text="", support=0.8, sources=[src], short=short, kind="date"
+    )
+
+
+def test_a_long_quote_is_translated_in_the_clause_that_carries_the_answer():
+    """The clause holding the short answer, else the one sharing most words with the question."""
+    from rag.answers.extractive import answer_unit
+
+    clause = LONG_AR.split("، ")[1]
+    a = _long_answer("When will the combat troops withdraw?", "نهاية 2021")
+    assert answer_unit(a.sources[0], a) == clause
+    b = _long_answer("ما الذي قاله المتحدث في المؤتمر الصحفي؟", None)
+    assert answer_unit(b.sources[0], b) == LONG_AR.split("، ")[0]
+    short_quote = _long_answer("When?", None)
+    short_quote.sources[0].quote = "قال المتحدث إن المفاوضات مستمرة"
+    assert answer_unit(short_quote.sources[0], short_quote) == "قال المتحدث إن المفاوضات مستمرة"
+
+
+def test_the_translated_clause_is_underlined_in_the_quote_with_the_answer_marked_inside():
+    a = _long_answer("When will the combat troops withdraw?", "نهاية 2021")
+    s = a.sources[0]
+    s.translation = "He added that the technical committees will set the date, by the end of 2021."
+    s.translated = LONG_AR.split("، ")[1]
+    card = answer_card(a, "u1")
+    assert "Machine translation of the underlined words:" in card
+    underlined = re.search(
+        r'<span class="isnad-translated">(.*?)</span>(?!<span class="isnad-translated">)', card
+    )
+    assert underlined and "وأضاف أن" in underlined.group(1)
+    assert '<span class="isnad-translated"><mark class="isnad-answer">نهاية 2021</mark></span>' in card
+    assert "المتحدث باسم" not in "".join(re.findall(r'<span class="isnad-translated">(.*?)</span>', card))

@@ -296,3 +296,14 @@ def test_a_years_era_marker_is_not_a_word_when_answers_are_scored():
 
     assert ExactMatch()("1565", ["1565م"]) == 1.0 and TokenF1()("سنة 1565", ["سنة 1565م؛"]) == 1.0
     assert TokenF1()("1157", ["1157 هـ"]) == 1.0 and TokenF1()("1565", ["1566م"]) == 0.0
+
+
+def test_a_year_question_is_not_answered_by_a_date_without_a_year():
+    from rag.answers.questions import wants_year
+    from rag.answers.short import with_year
+
+    sentence = "وفي 20 مايو تحدث المغني عن الفرقة خلال ندوة رجال الأعمال التي عقدت عام 2011 في سيول."
+    spans = typed_spans("date", sentence, 0, None, LEX)
+    assert {sp.value for sp in spans} >= {"?-05-20", "2011"}
+    assert wants_year("في أي عام تحدث المغني عن الفرقة؟") and not wants_year("متى تحدث المغني عن الفرقة؟")
+    assert [sp.value for sp in with_year(spans)] == ["2011"]

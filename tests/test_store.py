@@ -313,6 +313,7 @@ def test_compaction_keeps_results_and_other_readers_follow(tmp_path):
     # one part
     assert sorted(p.suffix for p in (store.folder / "vectors").iterdir()) == [
         ".faiss",
+        ".json",  # the part's checksums
         ".npy",
         ".npy",
         ".npz",
@@ -355,6 +356,31 @@ def test_a_seal_runs_after_the_upload_and_a_failed_one_loses_nothing(tmp_path, m
         assert [r for r, _ in after.dense if r <= 8] == [r for r, _ in before.dense]
         assert len(after.dense) == 10 and s.check() == []
         s.close()
+
+
+def test_a_damaged_part_file_is_found_by_its_checksum(tmp_path):
+    """Random bytes inside a sealed graph keep its size: doctor's check finds them by checksum. A postings
+    file cut short is refused at open, by size, with the repair named."""
+    from rag.errors import StoreError
+
+    info = StoreInfo("test-model", DIM, {"max_tokens": 256, "overlap_sentences": 1})
+    store = SqliteStore(tmp_path / "store", info, seal_at=8)
+    for i in range(1, 5):
+        _put(store, i)
+    store.settle()
+    assert _parts(store) == 1 and store.check() == []
+    graph, _, _, postings, sums = store._part_files(1)
+    assert sums.exists()
+    store.close()
+    data = bytearray(graph.read_bytes())
+    data[-200:-136] = bytes(range(64))  # inside the stored vectors, at the end: FAISS reads it without a word
+    graph.write_bytes(bytes(data))
+    reopened = SqliteStore(tmp_path / "store")  # same size: opens
+    assert any("does not match its checksum" in p for p in reopened.check())
+    reopened.close()
+    postings.write_bytes(postings.read_bytes()[:-40])
+    with pytest.raises(StoreError, match="wrong size"):
+        SqliteStore(tmp_path / "store")
 
 
 def _parts(store: SqliteStore) -> int:

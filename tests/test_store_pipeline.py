@@ -168,8 +168,11 @@ def test_doctor_rebuilds_a_damaged_store_from_its_documents_and_keeps_the_damage
     assert "index OK" in Isnad(copied).doctor()[0]
 
     (copied.index_dir / "store" / "isnad.sqlite3").write_bytes(b"not a database" * 100)
-    notes = Isnad(copied).doctor()
-    assert "not a database" in notes[0] and "nothing was readable: ingest your files again" in notes[-1]
+    notes = Isnad(copied).doctor()  # nothing readable: nothing is swapped in until the reader agrees
+    assert "not a database" in notes[0] and "Nothing was changed" in notes[-1]
+    assert (copied.index_dir / "store" / "isnad.sqlite3").read_bytes().startswith(b"not a database")
+    notes = Isnad(copied).doctor(accept_loss=True)
+    assert "nothing was readable: ingest your files again" in notes[-1]
 
 
 def test_the_app_starts_on_a_damaged_store_and_repairs_it(copied):

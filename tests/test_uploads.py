@@ -194,9 +194,11 @@ def test_background_translation_waits_while_a_reader_is_served():
         generator = object()
         ran: list[float] = []
 
-        def translate_corpus(self):
+        def translate_corpus(self, pause=None):
             for i in range(3):
-                self.ran.append(time.monotonic())
+                for _ in range(2):  # two model calls per sentence, each after the pause hook
+                    pause()
+                    self.ran.append(time.monotonic())
                 yield i, 3, None
 
     readers, corpus = Readers(), Corpus()
@@ -207,4 +209,4 @@ def test_background_translation_waits_while_a_reader_is_served():
         assert corpus.ran == []  # nothing translated while the reader waits
         released = time.monotonic()
     worker.join(5)
-    assert len(corpus.ran) == 3 and corpus.ran[0] >= released
+    assert len(corpus.ran) == 6 and corpus.ran[0] >= released

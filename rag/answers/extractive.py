@@ -24,9 +24,10 @@ from rag.answers.answer import (
     validate_question,
 )
 from rag.answers.confidence import WINDOW, SpanEvidence, load_model
-from rag.answers.questions import asked_roles, asks_speaker, question_type, wants_money
-from rag.answers.ranking import rank_spans, values_agree
-from rag.answers.short import coordinated, per_part, typed_spans
+from rag.answers.identity import asked_identity, identity_span
+from rag.answers.questions import asked_roles, asks_speaker, question_type, wants_money, wants_year
+from rag.answers.ranking import dates_compatible, rank_spans, values_agree
+from rag.answers.short import coordinated, per_part, typed_spans, with_year
 from rag.config import Settings
 from rag.errors import GeneratorUnavailable
 from rag.models.embedder import Embedder
@@ -36,7 +37,7 @@ from rag.retrieval.hybrid import Searcher
 from rag.text.arabic import bm25_tokens, detect_language
 from rag.text.dates import reference_date
 from rag.text.lexicon import Lexicon, lexicon_for
-from rag.translation.translator import translator_for
+from rag.translation.translator import SMALL_UNITS, clauses, key_facts, translator_for
 from rag.types import Answer, Query, ShortAnswer, Source, Span
 from rag.verification.facts import numbers
 
@@ -124,23 +125,28 @@ class ExtractiveEngine:
                 "language, so the answer below quotes the closest passages in English framing."
             )
         out_lang = "ar" if lang == "ar" else "en"
-        cands = self.candidates(replace(query, question=question))
         kind = question_type(question)
-        support = cands[0].score if cands else 0.0
-        kept, why = self.answerable(question, kind, cands)
-        if why:
-            return Answer.abstention(
-                question,
-                out_lang,
-                self.name,
-                why=why,
-                kind=kind,
-                support=support,
-                notices=notices,
-                latency_ms=elapsed_ms(t0),
-            )
-        spans = self.short_spans(question, kind, kept)
-        if spans:  # several values asked for, or people named together: one answer of several spans
+        identity = self.identified(replace(query, question=question)) if kind == "person" else None
+        if identity:
+            kept, spans = identity
+            support = kept[0].score
+        else:
+            cands = self.candidates(replace(query, question=question))
+            support = cands[0].score if cands else 0.0
+            kept, why = self.answerable(question, kind, cands)
+            if why:
+                return Answer.abstention(
+                    question,
+                    out_lang,
+                    self.name,
+                    why=why,
+                    kind=kind,
+                    support=support,
+                    notices=notices,
+                    latency_ms=elapsed_ms(t0),
+                )
+            spans = self.short_spans(question, kind, kept)
+        if spans and not identity:  # several values asked for, or people named together: one answer
             spans[0] = (spans[0][0], self._whole(question, kind, *spans[0]))
         if spans:  # the sentence that holds the direct answer leads
             kept = [spans[0][0]] + [c for c in kept if c is not spans[0][0]]
@@ -149,7 +155,9 @@ class ExtractiveEngine:
         sources = [source_of(i, c) for i, c in enumerate(picked, start=1)]
         short = short_answer_line(spans, picked, sources, out_lang)
         withheld = None
-        if short is not None:
+        if short is not None and identity:
+            short.method = "role"  # the title written before the name: found by position, not similarity
+        elif short is not None:
             short, withheld = self._gate(short, self.short_evidence(question, kind, kept, *spans[0]))
         answer = Answer.found(
             question,
@@ -204,6 +212,23 @@ class ExtractiveEngine:
                 what = {"date": "date", "number": "amount of money" if wants_money(question) else "number"}
                 return [], f"the closest passages give no {what.get(kind, 'such person')}"
         return kept, ""
+
+    def identified(self, query: Query) -> tuple[list[Candidate], list[tuple[Candidate, Span]]] | None:
+        """For "who is X", the retrieved sentences that give X a role (rag.answers.identity), best
+        first, and the first one's role as the short answer; None when the question names no known
+        person or no sentence gives one a role (the question is then answered as any other)."""
+        who = asked_identity(query.question, self.lexicon)
+        if who is None:
+            return None
+        searched = replace(query, retrieval_query=f"{query.searched} {who.arabic[0]}")
+        found = [
+            (c, sp)
+            for c in self.candidates(searched)
+            if (sp := identity_span(who, c.text, c.start, self.lexicon)) is not None
+        ]
+        if not found:
+            return None
+        return [c for c, _ in found], found[:1]
 
     def _whole(self, question: str, kind: str, c: Candidate, top: Span) -> Span:
         """The whole answer around ``top``: a value per part of a several-part question, or the people
@@ -265,9 +290,10 @@ class ExtractiveEngine:
         if kind not in ("date", "number", "person", "place", "org"):
             return []
         ref = self._reference(c.hit.doc_id)
-        return rank_spans(
-            typed_spans(kind, c.text, c.start, ref, self.lexicon), question, c.text, c.start, self.lexicon
-        )
+        spans = typed_spans(kind, c.text, c.start, ref, self.lexicon)
+        if kind == "date" and wants_year(question):
+            spans = with_year(spans)
+        return rank_spans(spans, question, c.text, c.start, self.lexicon)
 
     def _reference(self, doc_id: str) -> dt.date | None:
         """The date an article's relative dates refer to (inferred for undated articles), once per article."""
@@ -286,6 +312,8 @@ class ExtractiveEngine:
         found = [(c, sp[0]) for c in near if (sp := self._spans(question, kind, c))]
         if not found:
             return []
+        if kind == "date":
+            found = _fullest_first(found)
         top_c, top = found[0]
         out = [(top_c, top)]
         for c, sp in found[1:]:
@@ -302,6 +330,13 @@ class ExtractiveEngine:
                 out.append((c, sp))
         return out
 
+    def translates(self, generator: Generator | None) -> bool:
+        """Whether ``generator`` would be asked for English at all (not when its floors show nothing)."""
+        return (
+            generator is not None
+            and not translator_for(generator, self.embedder, self.settings).withholds_all
+        )
+
     def needs_translation(self, answer: Answer) -> bool:
         return answer.language == "en" and any(
             detect_language(s.quote) == "ar" and not (s.translation or s.facts) for s in answer.sources
@@ -310,7 +345,7 @@ class ExtractiveEngine:
     def translate(self, answer: Answer, translator: Generator | None = None) -> Answer:
         """Add checked English renderings of Arabic quotes (or say why there are none)."""
         if self.needs_translation(answer):
-            answer.notices.extend(self._translate(answer.sources, translator or self.translator))
+            answer.notices.extend(self._translate(answer, translator or self.translator))
             answer.answer = answer_text(answer)
         return answer
 
@@ -319,11 +354,17 @@ class ExtractiveEngine:
         va, vb = (self._sentence_vecs[(c.hit.doc_id, c.start, c.end)] for c in (a, b))
         return float(va @ vb) >= self.settings.disagree_similarity
 
-    def _translate(self, sources: list[Source], generator: Generator | None) -> list[str]:
-        """English renderings of Arabic quotes (facts locked, checked), or each quote's key facts in English."""
+    def _translate(self, answer: Answer, generator: Generator | None) -> list[str]:
+        """English renderings of Arabic quotes (facts locked, checked), or each quote's key facts in English.
+        A long quote is rendered only in the clause that carries the answer (``answer_unit``)."""
         translator = translator_for(generator, self.embedder, self.settings)
         notices = (
             [
+                f"No English translation: translations by {generator.label} are not faithful often enough "
+                "to be shown (docs/translation.md); each Arabic quote is followed by its key facts in English."
+            ]
+            if generator and translator.withholds_all
+            else [
                 f"English renderings are machine translations by {generator.label}: dates, numbers and names "
                 "are rendered by rule, not by the model, and each rendering is checked against the quote; the "
                 "checks hold the facts, not every nuance of meaning, so the Arabic quote stays beside it."
@@ -334,22 +375,60 @@ class ExtractiveEngine:
                 "each Arabic quote is followed by its key facts in English, not a translation."
             ]
         )
-        for s in sources:
+        for s in answer.sources:
             if detect_language(s.quote) != "ar":
                 continue
             ref = dt.date.fromisoformat(s.date) if s.date else None
+            unit = answer_unit(s, answer)
             try:
-                t = translator.translate(s.quote, "en", ref)
+                t = translator.translate(unit, "en", ref)
             except GeneratorUnavailable as e:
                 notices.append(f"No translation: {e}")
                 generator = translator.generator = None
-                t = translator.translate(s.quote, "en", ref)
-            s.translation, s.translation_note, s.facts = (
-                t.text,
-                (t.note or None) if generator else None,
-                t.facts,
-            )
+                t = translator.translate(unit, "en", ref)
+            s.translation, s.translation_note = t.text, (t.note or None) if generator else None
+            s.translated = unit if unit != s.quote and t.text else None
+            s.facts = key_facts(s.quote, ref, translator.lexicon)
         return notices
+
+
+def answer_unit(s: Source, answer: Answer) -> str:
+    """The part of a quote an English reader is given in English: the whole quote when it is short, else
+    the clause holding the short answer, or the clause sharing most words with the question."""
+    pieces, at = [], 0
+    for clause, _ in clauses(s.quote, long_sentence=SMALL_UNITS):
+        start = s.quote.find(clause, at)
+        pieces.append((start, clause))
+        at = start + len(clause)
+    if len(pieces) == 1:
+        return s.quote
+    short = answer.short or answer.withheld_short
+    if short is not None and short.n == s.n:
+        for start, clause in pieces:
+            if start <= short.start - s.start < start + len(clause):
+                return clause
+    asked = set(bm25_tokens(answer.question))
+    return max(pieces, key=lambda p: len(asked & set(bm25_tokens(p[1]))))[1]
+
+
+def _known_parts(value: str) -> int:
+    """How much of a date value is known: 3 for "2021-07-26", 2 for "2021-07", 1 for "????-07"."""
+    return sum(1 for part in value.split("-") if part and "?" not in part)
+
+
+def _fullest_first(found: list[tuple[Candidate, Span]]) -> list[tuple[Candidate, Span]]:
+    """A near quote that gives the same date more fully leads: "26 July 2021" [2] answers, not «يوليو
+    الماضي» [1] (last July, in an undated article). Only a compatible date can take the lead."""
+    top_c, top = found[0]
+    fuller = [
+        (c, sp)
+        for c, sp in found[1:]
+        if dates_compatible(top.value, sp.value) and _known_parts(sp.value) > _known_parts(top.value)
+    ]
+    if not fuller:
+        return found
+    best = max(fuller, key=lambda x: _known_parts(x[1].value))
+    return [best] + [x for x in found if x is not best]
 
 
 def short_answer_line(

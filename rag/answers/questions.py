@@ -140,6 +140,18 @@ def wants_deadline(question: str) -> bool:
     return bool(_ASKS_DEADLINE.search(normalize_ar(question)))
 
 
+_ASKS_YEAR = re.compile(
+    r"\b(?:what|which|in what|in which) year\b|(?:^|\s)(?:في|فى)\s+(?:اي|أي)\s+(?:عام|سنه|سنة)|"
+    r"(?:^|\s)(?:ما|في اي) (?:العام|السنه)(?:\s|$)",
+    re.I,
+)
+
+
+def wants_year(question: str) -> bool:
+    """ "In which year …", «في أي عام …»: a date without a year («20 مايو») does not answer it."""
+    return bool(_ASKS_YEAR.search(normalize_ar(question)))
+
+
 _PARTS = re.compile(r",?\s+and (?=how (?:many|much)\b)|،?\s*و\s*(?=كم\b)", re.I)
 
 

@@ -242,6 +242,14 @@ def typed_spans(kind: str, sentence: str, offset: int, ref: dt.date | None, lexi
     return _dedupe(spans)
 
 
+_WITH_YEAR = re.compile(r"(?:(?:end|start) of )?\d{4}")
+
+
+def with_year(spans: list[Span]) -> list[Span]:
+    """The date spans that state a year: what answers "in which year" («20 مايو» does not)."""
+    return [sp for sp in spans if _WITH_YEAR.match(sp.value)]
+
+
 def _known_english(words: str, kind: str, lexicon: Lexicon) -> str | None:
     """The lexicon's English for a name span: the whole phrase, or the one person (or, in an organisation's
     span, the one organisation) it contains: «حركة عصائب أهل الحق» is Asaib Ahl al-Haq."""

@@ -353,7 +353,13 @@ class ExtractiveBriefer:
             line.translation_note = (t.note or None) if translator.generator else None
             if on_line:
                 on_line(i, len(lines))
-        if translator.generator:
+        if translator.generator and translator.withholds_all:
+            briefing.notices.append(
+                f"{_NO_MT} into English: translations by {translator.label} are not faithful often "
+                "enough to be shown (docs/translation.md). The other column gives each line's key facts "
+                "(dates, numbers, names) in English, not a translation."
+            )
+        elif translator.generator:
             briefing.notices.append(
                 f"{_MT} by {translator.label}: dates, numbers and names are rendered by rule, "
                 "never by the model, and each line is checked against the original; a line "

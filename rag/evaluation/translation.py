@@ -195,3 +195,97 @@ def unlocked(translator, floor: float = PREVIOUS_FLOOR) -> Callable[[str], str |
         return None if check_translation(sentence, out, translator.embedder, floor) else out
 
     return translate
+
+
+def sampled_sentences(paragraphs: list[Paragraph], parity: int, n: int, seed: int = 13) -> list[dict]:
+    """``n`` aligned (Arabic, human English) sentence pairs from the even (0) or odd (1) paragraphs."""
+    pool = [
+        {"pid": p.pid, "i": i, "ar": ar, "en": en}
+        for p in paragraphs
+        if p.aligned and p.pid % 2 == parity
+        for i, (ar, en) in enumerate(zip(p.ar_sentences, p.en_sentences))
+    ]
+    return random.Random(seed).sample(pool, min(n, len(pool)))
+
+
+def faithfulness_rows(
+    sentences: list[dict], translator, embedder, on_row: Callable[[dict], None] | None = None
+) -> list[dict]:
+    """Each sentence translated under the translator's settings, with what decides whether it is shown
+    (agreement, similarity, the other checks) and how close the chosen English is to the human one
+    (embedding similarity and chrF++), so the floor can be fitted and the judge read by hand."""
+    from sacrebleu.metrics import CHRF
+
+    chrf, rows = CHRF(word_order=2), []
+    for s in sentences:
+        t0 = time.perf_counter()
+        drafted = translator.drafted(s["ar"], "en")
+        shown, note = translator.judge(drafted)
+        others_pass = translator.judge({**drafted, "agreement": None})[0] is not None
+        row = {
+            **s,
+            "mt": drafted["draft"],
+            "shown": shown is not None,
+            "note": note,
+            "agreement": drafted.get("agreement"),
+            "similarity": drafted.get("similarity"),
+            "other_checks_pass": others_pass,
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+        if drafted["draft"]:
+            a, b = embedder.embed_documents([drafted["draft"], s["en"]])
+            row["ref_similarity"] = round(float(a @ b), 4)
+            row["ref_chrf"] = round(chrf.sentence_score(drafted["draft"], [s["en"]]).score, 1)
+        rows.append(row)
+        if on_row:
+            on_row(row)
+    return rows
+
+
+# English-to-human-English similarity judged faithful: calibrated against hand judgements
+# (eval/data/translation_judgements.jsonl; docs/evaluation.md)
+FAITHFUL_SIMILARITY = 0.92
+
+
+def faithful(row: dict, floor: float = FAITHFUL_SIMILARITY) -> bool:
+    """The automatic judge: the chosen English is close enough in meaning to the human translation."""
+    return (row.get("ref_similarity") or 0.0) >= floor
+
+
+def shown_precision(rows: list[dict], shown: Callable[[dict], bool]) -> dict:
+    """Share of sentences shown and, of those, the share judged faithful, with a 95% bootstrap interval."""
+    from rag.evaluation.metrics import bootstrap_ci
+
+    picked = [faithful(r) for r in rows if shown(r)]
+    return {
+        "sentences": len(rows),
+        "shown": len(picked),
+        "share_shown": round(len(picked) / len(rows), 3) if rows else 0.0,
+        "faithful_of_shown": round(sum(picked) / len(picked), 3) if picked else None,
+        "faithful_ci": [round(x, 3) for x in bootstrap_ci([float(x) for x in picked])]
+        if len(picked) >= 2
+        else None,
+    }
+
+
+def fit_floors(rows: list[dict], target: float = 0.9, min_shown: int = 3) -> tuple[float, float]:
+    """(agreement floor, similarity floor): of the pairs at which the sentences that pass the other checks
+    and both floors are judged faithful at least ``target`` of the time on the fitting half (and at least
+    ``min_shown`` are shown), the one that shows the most; (1.0, 1.0), showing nothing, when none does."""
+    passing = [r for r in rows if r["other_checks_pass"] and r.get("agreement") is not None]
+    best, best_shown = (1.0, 1.0), 0
+    for a in sorted({r["agreement"] for r in passing}):
+        for s in sorted({r["similarity"] or 0.0 for r in passing}):
+            shown = [faithful(r) for r in passing if r["agreement"] >= a and (r["similarity"] or 0.0) >= s]
+            if len(shown) >= max(min_shown, best_shown + 1) and sum(shown) / len(shown) >= target:
+                best, best_shown = (a, s), len(shown)
+    return best
+
+
+def gated(at: tuple[float, float]) -> Callable[[dict], bool]:
+    """Whether a row is shown at (agreement floor, similarity floor), the other checks passed."""
+    return lambda r: (
+        r["other_checks_pass"]
+        and (r.get("agreement") or 0.0) >= at[0]
+        and (r.get("similarity") or 0.0) >= at[1]
+    )

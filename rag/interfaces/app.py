@@ -191,7 +191,7 @@ class IsnadApp(CorpusHandlers):
             if engine == EXTRACTIVE or answer.abstained:
                 # checked renderings, or the notice that there are none
                 if extractive.needs_translation(answer):
-                    if gen is not None:
+                    if extractive.translates(gen):
                         history[-1] = bot_message(
                             answer_card(answer, aid)
                             + writing(

@@ -153,7 +153,7 @@ def pretranslate(isnad: Isnad, readers: Readers = READERS) -> None:
             if isnad.generator is None:
                 return
             readers.wait_idle()
-            for _ in isnad.translate_corpus():
+            for _ in isnad.translate_corpus(pause=readers.wait_idle):
                 if not threading.main_thread().is_alive():
                     return
                 readers.wait_idle()  # a reader's question or briefing goes first

@@ -84,7 +84,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    for note in open_isnad(args, progress=False).doctor(compact=args.compact):
+    for note in open_isnad(args, progress=False).doctor(compact=args.compact, accept_loss=args.accept_loss):
         print(note)
     return 0
 
@@ -187,7 +187,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         )
         print(f"    «{s['quote']}»")
         if s["translation"]:
-            print(f"    machine translation: {s['translation']}")
+            of = f" of «{s['translated']}»" if s.get("translated") else ""
+            print(f"    machine translation{of}: {s['translation']}")
         elif s["facts"]:
             print(f"    {KEY_FACTS_LABEL['en']}: {s['facts']}")
         if s["translation_note"] and not s["translation"]:
@@ -199,6 +200,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_translate(args: argparse.Namespace) -> int:
     """Pre-translate the corpus's Arabic sentences into the index folder's cache."""
     app = open_isnad(args, progress=False)
+    translator = app.translator()
+    if translator.generator is not None and translator.withholds_all:
+        print(
+            f"nothing translated: translations by {translator.label} are not faithful often enough to be shown "
+            "(docs/translation.md); set ISNAD_TRANSLATION_MIN_AGREEMENT to translate with it anyway"
+        )
+        return 0
     shown = withheld = 0
     for done, total, t in app.translate_corpus(args.article):
         shown += t.text is not None
@@ -274,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--compact",
         action="store_true",
         help="also reclaim deleted chunks the store still holds (rewrites its parts; holds the writer lock)",
+    )
+    s.add_argument(
+        "--accept-loss",
+        action="store_true",
+        help="rebuild a damaged store even when some documents are not readable (they are listed first)",
     )
     s.set_defaults(func=cmd_doctor)
 

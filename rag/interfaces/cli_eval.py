@@ -166,7 +166,11 @@ def cmd_eval_translation(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     paragraphs = load_parallel(Path(args.ar), Path(args.en))
     app = open_isnad(args, progress=False)
-    report = {"check": check_catch(paragraphs, app.embedder, settings.translation_min_similarity)}
+    report = (
+        {}
+        if args.sentences or args.rows
+        else {"check": check_catch(paragraphs, app.embedder, settings.translation_min_similarity)}
+    )
     if args.paragraphs:
         sample = random.Random(args.seed).sample([p for p in paragraphs if p.aligned], args.paragraphs)
         translator = app.translator()
@@ -176,9 +180,71 @@ def cmd_eval_translation(args: argparse.Namespace) -> int:
         report["fact-locked"] = translation_quality(sample, lambda s: translator.translate(s, "en").text)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.sentences or args.rows:
+        report["faithfulness"] = _faithfulness(args, app, paragraphs, out / "translation-rows.jsonl")
     (out / "translation.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     print(json.dumps(report, ensure_ascii=False, indent=1))
     return 0
+
+
+def _faithfulness(args: argparse.Namespace, app, paragraphs, rows_path: Path) -> dict:
+    """The configured translator on sampled XQuAD-R sentences: the agreement and similarity floors fitted
+    on even paragraphs, the share shown and the share of what is shown judged faithful (against the human
+    English) reported on odd ones. ``--rows`` re-judges a saved run without translating again."""
+    from rag.evaluation.translation import (
+        faithfulness_rows,
+        fit_floors,
+        gated,
+        sampled_sentences,
+        shown_precision,
+    )
+    from rag.translation.translator import TranslationCache, Translator
+
+    base = app.translator()
+    if args.rows:
+        saved = [
+            json.loads(line) for line in Path(args.rows).read_text(encoding="utf-8").splitlines() if line
+        ]
+        rows = {half: [r for r in saved if r["half"] == half] for half in ("even", "odd")}
+    else:
+        if base.generator is None:
+            raise ValueError(
+                "a faithfulness run needs a generator: set ISNAD_GENERATOR=local, or ISNAD_LLM_BASE_URL"
+            )
+        rows_path.write_text("", encoding="utf-8")
+
+        def keep(row: dict) -> None:
+            with rows_path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+        translator = Translator(
+            base.generator, app.embedder, app.settings, base.lexicon, TranslationCache(None)
+        )
+        rows = {
+            half: faithfulness_rows(
+                sampled_sentences(paragraphs, parity, args.sentences, args.seed),
+                translator,
+                app.embedder,
+                lambda r, h=half: keep({**r, "half": h}),
+            )
+            for half, parity in (("even", 0), ("odd", 1))
+        }
+    fitted = fit_floors(rows["even"])
+    configured = base.floors()
+    unfloored = (0.0, app.settings.translation_min_similarity)
+    return {
+        "drafts": app.settings.translation_drafts,
+        "fitted_on_even": {"agreement": fitted[0], "similarity": fitted[1]},
+        "held_out_odd": {
+            "similarity floor only (no agreement floor)": shown_precision(rows["odd"], gated(unfloored)),
+            f"fitted floors {fitted}": shown_precision(rows["odd"], gated(fitted)),
+            f"configured floors {configured}": shown_precision(rows["odd"], gated(configured)),
+        },
+        "fitting_even": {
+            "similarity floor only": shown_precision(rows["even"], gated(unfloored)),
+            f"fitted floors {fitted}": shown_precision(rows["even"], gated(fitted)),
+        },
+    }
 
 
 def cmd_eval_coverage(args: argparse.Namespace) -> int:
@@ -297,6 +363,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--paragraphs", type=int, default=0, help="translate this many sampled paragraphs (needs a generator)"
     )
+    s.add_argument(
+        "--sentences",
+        type=int,
+        default=0,
+        help="faithfulness of shown translations: this many sampled sentences from even and from odd "
+        "paragraphs, translated as configured (needs a generator)",
+    )
+    s.add_argument("--rows", help="re-judge the rows of an earlier --sentences run (translation-rows.jsonl)")
     s.add_argument("--seed", type=int, default=13)
     s.add_argument("--out", default="eval/reports")
     s.set_defaults(func=cmd_eval_translation)

@@ -68,12 +68,23 @@ class Generator:
     def _messages(self, messages: list[Message]):
         return [(m.role if m.role != "assistant" else "ai", m.content) for m in messages]
 
-    def stream(self, messages: list[Message], max_tokens: int | None = None) -> Iterator[str]:
-        """Yield text pieces as they arrive; GeneratorUnavailable on any transport failure."""
+    def stream(
+        self,
+        messages: list[Message],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> Iterator[str]:
+        """Yield text pieces as they arrive; GeneratorUnavailable on any transport failure.
+
+        Greedy by default; a ``temperature`` with a ``seed`` draws a reproducible sample (the
+        translator's extra drafts)."""
         self.check_reachable()
         from langchain_core.output_parsers import StrOutputParser
 
-        chat = self._chat if max_tokens is None else self._chat.bind(max_tokens=max_tokens)
+        options = {"max_tokens": max_tokens, "temperature": temperature, "seed": seed}
+        options = {k: v for k, v in options.items() if v is not None}
+        chat = self._chat.bind(**options) if options else self._chat
         chain = chat | StrOutputParser()  # a LangChain Runnable: messages in, text pieces out
         try:
             for piece in chain.stream(self._messages(messages)):
@@ -87,8 +98,14 @@ class Generator:
     def _failure(self, detail: str) -> GeneratorUnavailable:
         return GeneratorUnavailable(f"{self.label}: {OPAQUE_ERROR}" if self.opaque_errors else detail)
 
-    def complete(self, messages: list[Message], max_tokens: int | None = None) -> str:
-        return "".join(self.stream(messages, max_tokens))
+    def complete(
+        self,
+        messages: list[Message],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> str:
+        return "".join(self.stream(messages, max_tokens, temperature, seed))
 
     def check_reachable(self) -> None:
         """Fail in seconds, not minutes, when nothing listens at the endpoint."""

@@ -38,6 +38,7 @@ bdi { unicode-bidi: isolate; }
 .isnad-flash { outline: 3px solid #f59e0b; outline-offset: 2px; }
 mark { background: #fde68a; padding: 0 2px; }
 mark.isnad-answer { background: #fbbf24; font-weight: 600; }
+.isnad-translated { text-decoration: underline dotted #6b7280; text-underline-offset: 3px; }
 .isnad-meta { color: #5c6675; font-size: 0.88em; }
 .isnad-note { color: #7c5e10; font-size: 0.9em; }
 .isnad-possibly { color: #555; font-style: italic; margin-top: 0.3em; }
@@ -232,8 +233,7 @@ def _source_block(s: Source, answer: Answer, prefix: str) -> str:
                     "",
                     "isnad-mt",
                     "en",
-                    inner='<span class="isnad-label">Machine translation:</span> '
-                    f"“{isolate(s.translation, 'en')}”",
+                    inner=f'<span class="isnad-label">{_mt_label(s)}</span> “{isolate(s.translation, "en")}”',
                 )
             )
         elif s.facts:
@@ -263,17 +263,42 @@ def _source_block(s: Source, answer: Answer, prefix: str) -> str:
     return f'<div class="isnad-src" id="{prefix}-{s.n}">{"".join(body)}{where}</div>'
 
 
+def _mt_label(s: Source) -> str:
+    return "Machine translation of the underlined words:" if s.translated else "Machine translation:"
+
+
 def _marked_quote(s: Source, answer: Answer) -> str:
-    """The quote, the short answer's words inside it highlighted."""
-    return _with_short(s.quote, s.start, answer.short if answer.short and answer.short.n == s.n else None)
+    """The quote, the short answer's words inside it highlighted and the translated clause underlined."""
+    return _with_short(s.quote, s.start, *_marks(s, answer))
 
 
-def _with_short(quote: str, offset: int, short=None) -> str:
-    """``quote`` (starting at article offset ``offset``) escaped, the short answer's span in it marked."""
-    if short is None or not (offset <= short.start < short.end <= offset + len(quote)):
-        return escape(quote)
-    a, b = short.start - offset, short.end - offset
-    return escape(quote[:a]) + f'<mark class="isnad-answer">{escape(quote[a:b])}</mark>' + escape(quote[b:])
+def _marks(s: Source, answer: Answer) -> tuple:
+    """(the short answer when it is in ``s``, the article offsets of the clause its translation renders)."""
+    short = answer.short if answer.short and answer.short.n == s.n else None
+    unit = None
+    if s.translated and s.translation and (at := s.quote.find(s.translated)) >= 0:
+        unit = (s.start + at, s.start + at + len(s.translated))
+    return short, unit
+
+
+def _with_short(quote: str, offset: int, short=None, unit: tuple[int, int] | None = None) -> str:
+    """``quote`` (starting at article offset ``offset``) escaped, the short answer's span in it marked and
+    the ``unit`` (article offsets) a translation renders underlined."""
+    spans = []
+    if unit is not None:
+        spans.append((unit[0] - offset, unit[1] - offset, '<span class="isnad-translated">', "</span>"))
+    if short is not None and offset <= short.start < short.end <= offset + len(quote):
+        spans.append((short.start - offset, short.end - offset, '<mark class="isnad-answer">', "</mark>"))
+    cuts = sorted({0, len(quote), *(x for a, b, _, _ in spans for x in (a, b))})
+    out = []
+    for a, b in zip(cuts, cuts[1:]):
+        inside = [sp for sp in spans if sp[0] <= a and b <= sp[1]]
+        out.append(
+            "".join(o for _, _, o, _ in inside)
+            + escape(quote[a:b])
+            + "".join(c for *_, c in reversed(inside))
+        )
+    return "".join(out)
 
 
 def sources_html(answer: Answer | None, docs: dict[str, Document], aid: str = "") -> str:
@@ -289,20 +314,14 @@ def sources_html(answer: Answer | None, docs: dict[str, Document], aid: str = ""
 
 def _panel_source(s: Source, doc: Document | None, answer: Answer) -> str:
     lang = language_of(s.quote)
-    para = (
-        _paragraph_with_mark(
-            doc, s.start, s.end, answer.short if answer.short and answer.short.n == s.n else None
-        )
-        if doc
-        else escape(s.quote)
-    )
+    para = _paragraph_with_mark(doc, s.start, s.end, *_marks(s, answer)) if doc else escape(s.quote)
     mt = ""
     if s.translation:
         mt = block(
             "",
             "isnad-mt",
             "en",
-            inner=f'<span class="isnad-label">Machine translation:</span> {isolate(s.translation, "en")}',
+            inner=f'<span class="isnad-label">{_mt_label(s)}</span> {isolate(s.translation, "en")}',
         )
     title = s.title or "(untitled)"
     summary = block(
@@ -319,12 +338,12 @@ def _panel_source(s: Source, doc: Document | None, answer: Answer) -> str:
     )
 
 
-def _paragraph_with_mark(doc: Document, start: int, end: int, short=None) -> str:
+def _paragraph_with_mark(doc: Document, start: int, end: int, short=None, unit=None) -> str:
     a, b = next(((p0, p1) for p0, p1 in doc.paragraphs if p0 <= start < p1), (start, end))
     b = max(b, end)
     return (
         escape(doc.text[a:start])
-        + f"<mark>{_with_short(doc.text[start:end], start, short)}</mark>"
+        + f"<mark>{_with_short(doc.text[start:end], start, short, unit)}</mark>"
         + escape(doc.text[end:b])
     )
 
@@ -411,7 +430,9 @@ def _note(line: Line) -> str:
 
 def _withheld(note: str) -> str:
     """A withheld translation in plain words; the check that withheld it on hover."""
-    return block(reader_note(note), "isnad-note", "en", extra=f' title="{escape(note, quote=True)}"')
+    if not (plain := reader_note(note)):
+        return ""
+    return block(plain, "isnad-note", "en", extra=f' title="{escape(note, quote=True)}"')
 
 
 def _brief_source(c, doc: Document | None, prefix: str) -> str:

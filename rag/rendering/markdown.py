@@ -65,7 +65,8 @@ def text_in(line: Line, lang: str, markdown: bool = True) -> str:
         body = f"{em(KEY_FACTS_LABEL[lang] + ':')} {esc(line.facts)}"
     else:
         body = em("(" + ("لا تتوفر ترجمة" if lang == "ar" else "no translation available") + ")")
-    return body + (f" {em('(' + reader_note(line.translation_note) + ')')}" if line.translation_note else "")
+    plain = reader_note(line.translation_note)
+    return body + (f" {em('(' + plain + ')')}" if plain else "")
 
 
 def possibly(short: ShortAnswer, lang: str) -> str:
@@ -85,13 +86,16 @@ def answer_text(answer: Answer) -> str:
             where = f"{where} ({s.arrival})" if where else s.arrival
         prefix = f"{where}: " if where else ""
         if answer.language == "en" and s.translation:
-            lines.append(f"{prefix}“{s.translation}” [{s.n}] (machine translation; original: «{s.quote}»)")
+            of = f" of «{s.translated}»" if s.translated else ""
+            lines.append(
+                f"{prefix}“{s.translation}” [{s.n}] (machine translation{of}; original: «{s.quote}»)"
+            )
         else:
             lines.append(f"{prefix}«{s.quote}» [{s.n}]")
             if answer.language == "en" and s.facts:  # its own line: English never inside the Arabic run
                 lines.append(f"{KEY_FACTS_LABEL['en']}: {s.facts}")
-            if answer.language == "en" and s.translation_note:
-                lines.append(f"({reader_note(s.translation_note)})")
+            if answer.language == "en" and (plain := reader_note(s.translation_note)):
+                lines.append(f"({plain})")
     if answer.withheld_short is not None:
         lines.append(possibly(answer.withheld_short, answer.language))
     return "\n".join(lines)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rag.errors import IndexBusyError
+from rag.errors import IndexBusyError, storage_failure
 
 
 def fix_hint(index_dir: Path) -> str:
@@ -24,10 +24,12 @@ def writer_lock(
     from filelock import FileLock, Timeout
 
     index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(index_dir / "write.lock"), thread_local=False)
     try:
+        index_dir.mkdir(parents=True, exist_ok=True)
         lock.acquire(timeout=0)
+    except OSError as e:  # a full disk or a read-only folder: said plainly, before anything is written
+        raise storage_failure(e, index_dir) or e from None
     except Timeout:
         if not wait:
             raise IndexBusyError(

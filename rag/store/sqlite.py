@@ -28,6 +28,7 @@ after a seal or a compaction).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
@@ -39,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import StoreError, StoreMissingError
+from rag.errors import StoreError, StoreMissingError, storage_failure
 from rag.store.base import (
     Background,
     Legs,
@@ -52,7 +53,7 @@ from rag.store.base import (
 )
 from rag.store.bm25 import Segment
 from rag.store.columns import FilterColumns
-from rag.store.sqlite_parts import Parts, _immediate, _marks, _where
+from rag.store.sqlite_parts import Parts, _immediate, _marks, _where, damaged_parts
 from rag.store.vectors import Sealed
 from rag.types import Chunk, Document, Filters, Item
 
@@ -76,26 +77,97 @@ CREATE TABLE IF NOT EXISTS parts(part INTEGER PRIMARY KEY AUTOINCREMENT, upto IN
 FORMAT = "3"  # the layout this module reads and writes; a store of another format is rebuilt by isnad doctor
 
 
+def read_only(folder: Path) -> bool:
+    """The folder exists on a read-only mount (or cannot be written by this user)."""
+    import os
+
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or not os.access(folder, os.W_OK)
+    except OSError:
+        return False
+
+
+def _read_only_connection(path: Path) -> sqlite3.Connection:
+    """The database of a read-only folder, with the commits still in its write-ahead log: read in place
+    when SQLite can (no log, or a log with its shared-memory file), else from a private copy of the two."""
+
+    def connect(uri: str) -> sqlite3.Connection:
+        db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        db.execute("SELECT count(*) FROM meta").fetchone()
+        return db
+
+    wal = path.with_name(path.name + "-wal")
+    if not wal.exists() or wal.stat().st_size == 0:
+        return connect(f"file:{path}?immutable=1")
+    try:
+        return connect(f"file:{path}?mode=ro")
+    except sqlite3.DatabaseError:
+        import atexit
+        import shutil
+        import tempfile
+
+        copy = Path(tempfile.mkdtemp(prefix="isnad-read-only-")) / path.name
+        atexit.register(shutil.rmtree, copy.parent, ignore_errors=True)
+        shutil.copyfile(path, copy)
+        shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+        return connect(f"file:{copy}")
+
+
+# what callers use; each turns a database or disk error into the plain IndexProblem of storage_failure
+_GUARDED = (
+    "info", "search", "fetch", "documents", "chunk_counts", "doc_ids_for", "upsert_many", "upsert", "delete",
+    "replaced", "held_deleted", "compact", "advice", "settle", "check",
+)  # fmt: skip
+
+
+def _plain_errors(cls):
+    """A damaged page, a full disk or a read-only folder met by any public method reads in plain words
+    with its repair (``rag.errors.storage_failure``), never as a database traceback."""
+
+    def guarded(method):
+        @functools.wraps(method)
+        def call(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except (sqlite3.DatabaseError, OSError) as e:
+                if (plain := storage_failure(e, self.folder)) is None:
+                    raise
+                raise plain from e
+
+        return call
+
+    for name in _GUARDED:
+        setattr(cls, name, guarded(getattr(cls, name)))
+    return cls
+
+
+@_plain_errors
 class SqliteStore(Parts, Store):
     """One folder; open it from as many processes as you like, write from one at a time (SQLite's lock)."""
 
     def __init__(self, folder: Path, info: StoreInfo | None = None, seal_at: int = SEAL_AT):
         self.folder, self.seal_at = Path(folder), seal_at
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / "vectors").mkdir(exist_ok=True)
+        self.read_only = read_only(self.folder)  # a read-only folder is searched, never changed
+        if not self.read_only:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            (self.folder / "vectors").mkdir(exist_ok=True)
         self._lock = threading.RLock()  # one connection shared by the app's threads
         self._columns = FilterColumns()
         self._opened: dict[int, tuple[Sealed, Segment]] = {}  # parts opened (and read ahead) so far
         self._sealer = Background(self._seal, "isnad-seal")
         try:
             self._db = self._connect()
-            self._db.executescript(SCHEMA)
+            if not self.read_only:
+                self._db.executescript(SCHEMA)
             self._inode = (self.folder / "isnad.sqlite3").stat().st_ino
             self._info = self._meta(info)
-            self._remove_orphans()
+            if not self.read_only:
+                self._remove_orphans()
             self._load_all()
         except StoreMissingError:
             raise
+        except OSError as e:
+            raise storage_failure(e, self.folder) or e from None
         except (sqlite3.DatabaseError, RuntimeError) as e:  # RuntimeError: FAISS could not read a part
             raise StoreError(
                 f"the index at {self.folder} is damaged ({str(e).splitlines()[0]}); "
@@ -103,6 +175,8 @@ class SqliteStore(Parts, Store):
             ) from None
 
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            return _read_only_connection((self.folder / "isnad.sqlite3").resolve())
         db = sqlite3.connect(
             self.folder / "isnad.sqlite3", check_same_thread=False, isolation_level=None, timeout=60
         )
@@ -430,8 +504,8 @@ class SqliteStore(Parts, Store):
             )
 
     def check(self) -> list[str]:
-        """What is wrong with this store ([] when sound): SQLite pages, and every chunk having exactly
-        one vector."""
+        """What is wrong with this store ([] when sound): SQLite pages, every part file against the
+        checksum written with it, and every chunk having exactly one vector."""
         problems = []
         with self._lock:
             try:
@@ -441,6 +515,9 @@ class SqliteStore(Parts, Store):
             except sqlite3.DatabaseError as e:
                 problems.append(f"database: {e}")
             rows = {r for (r,) in self._db.execute("SELECT row FROM chunks")}
+            parts = [p for (p,) in self._db.execute("SELECT part FROM parts ORDER BY part")]
+        for part in parts:
+            problems += damaged_parts(self._part_files(part))
         held = self._vectors.rows()
         ids = set(held.tolist())
         if rows != ids or len(ids) != len(held):

@@ -7,8 +7,10 @@ import logging
 import os
 import sqlite3
 import uuid
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,12 +62,19 @@ class Parts:
                 p.unlink(missing_ok=True)
             db.close()
 
-    def _part_files(self, part: int | str) -> tuple[Path, Path, Path, Path]:
-        """A part's graph, its rows, its vocabulary and its postings (``part``: its number, or a name while pending)."""
+    def _part_files(self, part: int | str) -> tuple[Path, Path, Path, Path, Path]:
+        """A part's graph, its rows, its vocabulary, its postings and the checksums of those four (``part``:
+        its number, or a name while pending)."""
         graph = (
             self.folder / "vectors" / (f"part-{part:06d}.faiss" if isinstance(part, int) else f"{part}.faiss")
         )
-        return graph, rows_path(graph), graph.with_suffix(".terms.npz"), graph.with_suffix(".postings.npy")
+        return (
+            graph,
+            rows_path(graph),
+            graph.with_suffix(".terms.npz"),
+            graph.with_suffix(".postings.npy"),
+            graph.with_suffix(".sums.json"),
+        )
 
     def _write_part(self, vectors: np.ndarray, rows: np.ndarray, postings: Segment) -> int:
         """Inside a write: a part over ``rows`` (ascending), its files durable, then recorded in ``parts``."""
@@ -80,7 +89,9 @@ class Parts:
             Sealed.write(graph, rows_file, vectors, rows)
             postings.save(terms_file, postings_file)
 
-        self._durably(write, *files)
+        *data, sums = files
+        self._durably(write, *data)
+        self._durably(lambda path: path.write_text(json.dumps(checksums(data))), sums)
 
     @staticmethod
     def _durably(write, *paths: Path) -> None:
@@ -121,10 +132,12 @@ class Parts:
         for part, upto in self._db.execute("SELECT part, upto FROM parts ORDER BY part").fetchall():
             if part not in self._opened:
                 files = self._part_files(part)
-                if missing := [p.name for p in files if not p.exists()]:
+                if missing := [p.name for p in files[:4] if not p.exists()]:
                     raise StoreError(f"vector file {missing[0]} is missing")
+                if wrong := damaged_parts(files, sizes_only=True):  # the full checksums are doctor's
+                    raise StoreError(wrong[0])
                 try:
-                    self._opened[part] = Sealed.open(files[0]), Segment.load(*files[2:])
+                    self._opened[part] = Sealed.open(files[0]), Segment.load(files[2], files[3])
                 except (
                     RuntimeError,
                     OSError,
@@ -174,7 +187,10 @@ def _immediate(db: sqlite3.Connection) -> Iterator[None]:
         yield
         db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if (
+            db.in_transaction
+        ):  # SQLite has already rolled back after a full disk: the first error is the one to tell
+            db.execute("ROLLBACK")
         raise
 
 
@@ -201,16 +217,86 @@ def _where(filters: Filters) -> tuple[str, list]:
     return " AND ".join(parts), args
 
 
-def salvage_documents(folder: Path) -> list[Document]:
-    """Every document still readable from a damaged store's database (nothing is written to it)."""
+def checksums(paths: list[Path]) -> list[list[int]]:
+    """Each file's size and CRC-32, in order (graph, rows, vocabulary, postings): written beside a part
+    under any name it has while pending, checked by doctor under its final name."""
+    out = []
+    for path in paths:
+        crc = 0
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                crc = zlib.crc32(block, crc)
+        out.append([path.stat().st_size, crc])
+    return out
+
+
+def damaged_parts(files: tuple[Path, ...], sizes_only: bool = False) -> list[str]:
+    """The files of one part that differ from the checksums written with them ([] when they match, or for
+    a part written before checksums were kept). ``sizes_only``: compare sizes, as every open does."""
+    *data, sums = files
+    if not sums.exists():
+        return []
+    try:
+        want = json.loads(sums.read_text())
+    except ValueError:
+        want = None
+    if not isinstance(want, list) or len(want) != len(data):
+        return [f"the checksums of {data[0].name} are unreadable"]
+    out = []
+    for path, (size, crc) in zip(data, want):
+        if not path.exists() or path.stat().st_size != size:
+            out.append(f"vector file {path.name} has the wrong size (damaged or cut short)")
+        elif not sizes_only and checksums([path])[0][1] != crc:
+            out.append(f"vector file {path.name} does not match its checksum (damaged)")
+    return out
+
+
+@dataclass
+class Salvage:
+    """What a damaged store still tells: its readable documents, the ids of every document it held, and
+    the source paths its index of sources still lists (to read the originals of the lost ones again)."""
+
+    documents: list[Document]
+    held: set[str]
+    sources: set[str]
+
+
+def salvage_documents(folder: Path) -> Salvage:
+    """What is still readable from a damaged store's database. Rows are read one by one when the table
+    cannot be read whole, so a damaged page costs the rows on it, not the table. Nothing is written."""
     try:
         db = sqlite3.connect(f"file:{Path(folder) / 'isnad.sqlite3'}?mode=ro", uri=True)
-        try:
-            return [
-                Document.from_dict(json.loads(d))
-                for (d,) in db.execute("SELECT data FROM documents ORDER BY source")
-            ]
-        finally:
-            db.close()
     except sqlite3.DatabaseError:
-        return []
+        return Salvage([], set(), set())
+
+    def read(sql: str, *args) -> list | None:
+        try:
+            return db.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError:
+            return None
+
+    try:
+        rows = read("SELECT data FROM documents")
+        if rows is None:  # row by row, as far as the highest row any index or the table itself names
+            top = read("SELECT max(rowid) FROM documents") or [(None,)]
+            held = read("SELECT count(DISTINCT doc_id) FROM chunks") or [(0,)]
+            bound = max(top[0][0] or 0, 4 * (held[0][0] or 0) + 64)
+            rows = [r[0] for rowid in range(1, bound + 1) if (r := read(_ONE_DOCUMENT, rowid))]
+        docs = []
+        for (data,) in rows:
+            try:
+                docs.append(Document.from_dict(json.loads(data)))
+            except (ValueError, TypeError, KeyError):
+                continue  # a row whose text was damaged is lost, not the rest
+        held = set()
+        for sql in ("SELECT doc_id FROM documents", "SELECT DISTINCT doc_id FROM chunks"):
+            held |= {d for (d,) in read(sql) or []}
+        sources = {
+            s for (s,) in read("SELECT source FROM documents INDEXED BY sqlite_autoindex_documents_2") or []
+        }
+        return Salvage(sorted(docs, key=lambda d: d.source), held | {d.doc_id for d in docs}, sources)
+    finally:
+        db.close()
+
+
+_ONE_DOCUMENT = "SELECT data FROM documents WHERE rowid = ?"

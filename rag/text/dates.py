@@ -277,7 +277,7 @@ def _interpret(kind: str, m: re.Match, text: str, ref: dt.date | None) -> DateMe
             return make(dt.date(int(g["y"]), 1, 1), "year")
         if kind == "wd":
             wd = _WEEKDAY_NORM[g["wd"]]
-            if ref is None:
+            if ref is None or isinstance(ref, InferredDate):
                 return make(None, "day", True, wd, "reference date unknown")
             return make(ref - dt.timedelta(days=(ref.weekday() - wd) % 7), "day", True, wd, "from weekday")
     except (ValueError, KeyError):
@@ -370,10 +370,19 @@ def _relative_english(m: DateMention) -> str:
     return f"{edge}{which} {m.precision} (article undated)"
 
 
+class InferredDate(dt.date):
+    """A reference date read from an undated article's latest full date. «يوليو الماضي» resolves
+    against it (the year is a fair reading), a bare weekday does not: the day the article appeared is
+    unknown, so «الخميس» stays "Thursday (article undated)" rather than a full date that may be wrong."""
+
+
 def reference_date(article_date: str | None, body: str) -> tuple[dt.date | None, bool]:
     """The date an article's relative expressions refer to: its own date, else its latest full
-    date (then ``inferred`` is True)."""
+    date (an ``InferredDate``; then ``inferred`` is True)."""
     if article_date:
         return dt.date.fromisoformat(article_date), False
     full = [m.date for m in find_dates(body) if m.date and m.precision == "day" and not m.relative]
-    return (max(full), True) if full else (None, False)
+    if not full:
+        return None, False
+    latest = max(full)
+    return InferredDate(latest.year, latest.month, latest.day), True

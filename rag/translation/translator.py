@@ -17,14 +17,17 @@ Without a generator the other language gets a "key facts" line built from the sa
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.config import Settings
+from rag.data import DATA_DIR
 from rag.models.embedder import Embedder
 from rag.models.llm import Generator
 from rag.models.prompts import load_prompt
@@ -36,6 +39,7 @@ from rag.text.transliteration import transliteration_fits
 from rag.verification.facts import check_translation, meaning_problems, months_in, numbers
 
 _DIGITS = re.compile(r"[0-9\u0660-\u0669\u06f0-\u06f9]+")
+YEARS = (1000, 2100)  # a bare number in this range is written as a year: «في 1279» is "in 1279", not "1,279"
 KEY_FACTS_LABEL = {"en": "key facts (no translation)", "ar": "أبرز الوقائع (بلا ترجمة)"}
 _KIND_ORDER = ("date", "number", "person", "org", "nationality", "place")
 
@@ -73,16 +77,19 @@ def find_facts(text: str, ref: dt.date | None, lexicon: Lexicon) -> list[Fact]:
         if m.edge and not re.search(r"نهاي|بداي|مطلع|أواخر|اواخر|end|start", m.text):
             m = replace(m, edge="")  # "end of" is written before the span: the model translates it
         # in prose the month alone, as written
-        english = render_date(m, "en").replace(" (year not stated)", "")
+        english = render_date(m, "en").replace(" (year not stated)", "").replace(" (article undated)", "")
         if free(m.start, m.end) and not ARABIC_LETTER.search(english):
             facts.append(Fact(m.start, m.end, "date", m.text, english, label))
     for q in find_quantities(text):
         end, english = q.end, render_quantity(q, "en")
-        if not q.unit and q.value == int(q.value) and 1800 <= q.value <= 2100:
+        if not q.unit and q.value == int(q.value) and YEARS[0] <= q.value <= YEARS[1]:
             english = " ".join(x for x in (q.qualifier, str(int(q.value))) if x)
         if q.unit and not unit_english(q.unit, q.value):  # an unknown noun: the model translates it
             end = q.start + q.text.rfind(q.unit)
-            english = " ".join(x for x in (q.qualifier, format_number(q.value)) if x)
+            year = q.value == int(q.value) and YEARS[0] <= q.value <= YEARS[1]
+            english = " ".join(
+                x for x in (q.qualifier, str(int(q.value)) if year else format_number(q.value)) if x
+            )
         end = len(text[:end].rstrip(" ،,"))
         if not _DIGITS.search(text[q.start : end]) and not unit_english(q.unit, q.value):
             continue  # a number word without a known noun is often an ordinal («السادس عشر»)
@@ -123,8 +130,9 @@ def find_facts(text: str, ref: dt.date | None, lexicon: Lexicon) -> list[Fact]:
 
 
 def _plain_number(digits: str) -> str:
+    """Digits as English writes them: "3,000", but a year stays "1279"."""
     value = int(fold_same_length(digits))
-    return str(value) if 1800 <= value <= 2100 else format_number(value)  # a year is not "2,021"
+    return str(value) if YEARS[0] <= value <= YEARS[1] else format_number(value)  # a year is not "2,021"
 
 
 def _merge_years(facts: list[Fact], text: str) -> list[Fact]:
@@ -154,8 +162,8 @@ def inline(text: str, facts: list[Fact]) -> str:
     return re.sub(r" {2,}", " ", "".join(out + [text[last:]])).strip()
 
 
-LONG_SENTENCE = 50  # words: a sentence longer than this is translated clause by clause from the start
-SMALL_UNITS = 20  # words: a sentence whose whole translation failed is retried in clauses over this length
+LONG_SENTENCE = 50  # words: clauses() leaves a shorter sentence whole unless told otherwise
+SMALL_UNITS = 20  # words: a sentence longer than this is translated clause by clause
 # qualifiers that say the same about a number
 _BOUND = {
     "about": "about",
@@ -250,12 +258,16 @@ def key_facts(text: str, ref: dt.date | None, lexicon: Lexicon) -> str:
 
 
 WITHHELD = "English withheld: could not be checked"
+WITHHELD_MODEL = (
+    "translation withheld: this model's translations are not faithful often enough to be shown "
+    "(fitted floors, docs/translation.md)"
+)
 
 
 def reader_note(note: str | None) -> str:
     """What a reader sees for a withheld translation: plain words. The check that withheld it (``note``)
     stays in the JSON and on hover."""
-    if not note:
+    if not note or note == WITHHELD_MODEL:  # said once for the whole answer or briefing, not per line
         return ""
     return (
         "no machine translation: no generator is configured" if note.startswith("no generator") else WITHHELD
@@ -322,6 +334,7 @@ class Translator:
         self.settings = settings
         self.lexicon = lexicon
         self.cache = cache if cache is not None else TranslationCache(None)
+        self.pause: Callable[[], None] | None = None  # called before each model call (background work yields)
 
     @property
     def label(self) -> str:
@@ -334,80 +347,163 @@ class Translator:
         facts = key_facts(text, ref, self.lexicon) if target == "en" else ""
         if self.generator is None:
             return Translation(None, "no generator is configured", facts)
-        key = TranslationCache.key(self.label, target, text)
-        row = self.cache.get(key)
-        if row is None or "draft" not in row:  # rows from before drafts were kept are paid for again
-            row = self._draft(text, target, ref)
-            self.cache.put(key, row)
-        out, note = self._judge(row)
+        if target == "en" and self.withholds_all:
+            return Translation(None, WITHHELD_MODEL, facts)
+        out, note = self.judge(self.drafted(text, target, ref))
         return Translation(out, note, facts)
 
-    def _draft(self, text: str, target: str, ref: dt.date | None) -> dict:
-        """The whole sentence first; when that fails a check and the sentence has clauses, clause by
-        clause (smaller units lose less), keeping the first draft that passes."""
-        row = {}
-        for long_sentence in (LONG_SENTENCE, SMALL_UNITS) if target == "en" else (0,):
-            draft, note = (
-                self._locked(text, ref, long_sentence) if target == "en" else self._plain(text, target)
-            )
-            similarity = None
-            if draft is not None and self.embedder is not None:
-                a, b = self.embedder.embed_documents([text, draft])
-                similarity = round(float(a @ b), 4)
-            row = {
-                "model": self.label,
-                "target": target,
-                "source": text,
-                "draft": draft,
-                "note": note,
-                "similarity": similarity,
-            }
-            if self._judge(row)[0] is not None or len(clauses(text, long_sentence=SMALL_UNITS)) == 1:
-                break
+    def drafted(self, text: str, target: str = "en", ref: dt.date | None = None, unit: bool = False) -> dict:
+        """The cached row for a sentence or clause (the chosen draft, every draft, the agreement and the
+        similarity), drafted now when the cache has none that fits the settings. ``unit``: translate
+        ``text`` as one unit, not clause by clause."""
+        key = TranslationCache.key(self.label, target, text)
+        row = self.cache.get(key)
+        if self._needs_drafting(row):
+            row = self._draft(text, target, ref, unit)
+            self.cache.put(key, row)
         return row
 
-    def _judge(self, row: dict) -> tuple[str | None, str]:
-        """The cached draft shown or withheld under today's floor, negation and name rules, so changing
-        any of them re-judges the cache instead of paying the model again."""
-        draft, similarity = row["draft"], row.get("similarity")
-        if draft is None:
-            return None, row["note"]
-        if problems := meaning_problems(row["source"], draft, self.lexicon):
-            return None, f"translation withheld: {problems[0]}"
-        if similarity is not None and similarity < self.settings.translation_min_similarity:
-            return None, f"translation withheld: meaning drifted (similarity {similarity:.2f})"
-        return draft, ""
-
-    def _locked(
-        self, text: str, ref: dt.date | None, long_sentence: int = LONG_SENTENCE
-    ) -> tuple[str | None, str]:
-        parts = []
-        for clause, sep in clauses(text, long_sentence=long_sentence):
-            facts = find_facts(clause, ref, self.lexicon)
-            source = inline(clause, facts)
-            out, why = None, ""
-            for strict in (False, True):
-                out, why = self._accept(source, self._complete(source, facts, strict), facts)
-                if out is not None:
-                    break
-            if out is None:
-                return None, f"translation withheld: {why}"
-            for name in dict.fromkeys(f.english for f in facts if f.transliterated):
-                out = out.replace(name, f"{name} (transliterated)", 1)
+    def _draft(self, text: str, target: str, ref: dt.date | None, unit: bool) -> dict:
+        """A sentence of up to SMALL_UNITS words is one unit. A longer one is translated clause by clause,
+        each clause cached as a unit of its own (an answer can show just the clause that carries it); the
+        sentence's draft is its clauses' drafts joined, its agreement that of its least agreed clause."""
+        if target != "en":
+            draft, note = self._plain(text, target)
+            return self._row(text, target, draft, note, None, [])
+        pieces = [(text, "")] if unit else clauses(text, long_sentence=SMALL_UNITS)
+        if len(pieces) == 1:
+            return self._row(text, "en", *self._unit(text, ref))
+        parts, agreements = [], []
+        for clause, sep in pieces:
+            row = self.drafted(clause, "en", ref, unit=True)
+            if row["draft"] is None:
+                return self._row(text, "en", None, row["note"], None, [])
+            out = row["draft"]
+            if row.get("agreement") is not None:
+                agreements.append(row["agreement"])
             if parts and re.match(r"(?:The|A|An|It|This|These|That|He|She|They|And|But)\b", out):
                 out = out[0].lower() + out[1:]  # a clause continues the sentence
             parts.append(out.rstrip(".") + sep if sep else out)
         english = "".join(parts).strip()
-        return english[:1].upper() + english[1:], ""
+        return self._row(text, "en", english[:1].upper() + english[1:], "", min(agreements, default=None), [])
 
-    def _complete(self, source: str, facts: list[Fact], strict: bool) -> str:
+    def _row(
+        self, text: str, target: str, draft: str | None, note: str, agreement: float | None, drafts: list[str]
+    ) -> dict:
+        similarity = None
+        if draft is not None and self.embedder is not None:
+            a, b = self.embedder.embed_documents([text, draft])
+            similarity = round(float(a @ b), 4)
+        return {
+            "model": self.label,
+            "target": target,
+            "source": text,
+            "draft": draft,
+            "note": note,
+            "similarity": similarity,
+            "agreement": agreement,
+            "drafts": drafts,
+        }
+
+    def _needs_drafting(self, row: dict | None) -> bool:
+        """No row, or a row drafted with a single draft while the settings ask for several (its
+        agreement unknown): paid for again rather than shown unchecked."""
+        if row is None or "draft" not in row:
+            return True
+        return (
+            self.settings.translation_drafts > 1
+            and row.get("target") == "en"
+            and row["draft"] is not None
+            and row.get("agreement") is None
+        )
+
+    def judge(self, row: dict) -> tuple[str | None, str]:
+        """The cached draft shown or withheld under today's floors, negation and name rules, so changing
+        any of them re-judges the cache instead of paying the model again."""
+        draft, similarity, agreement = row["draft"], row.get("similarity"), row.get("agreement")
+        if draft is None:
+            return None, row["note"]
+        if problems := meaning_problems(row["source"], draft, self.lexicon):
+            return None, f"translation withheld: {problems[0]}"
+        min_agreement, min_similarity = self.floors()
+        if similarity is not None and similarity < min_similarity:
+            return None, f"translation withheld: meaning drifted (similarity {similarity:.2f})"
+        if agreement is not None and agreement < min_agreement:
+            return None, f"translation withheld: the model's drafts disagree (agreement {agreement:.2f})"
+        return draft, ""
+
+    @property
+    def withholds_all(self) -> bool:
+        """The floors fitted for this model show none of its translations: no draft is paid for."""
+        return max(self.floors()) >= 1.0
+
+    def floors(self) -> tuple[float, float]:
+        """(agreement floor, similarity floor) for this translator's model: the settings' when an agreement
+        floor is set there, else the floors fitted for the model (``rag/data/translation_floors.json``),
+        else no agreement floor and the settings' similarity floor."""
+        if self.settings.translation_min_agreement is not None:
+            return self.settings.translation_min_agreement, self.settings.translation_min_similarity
+        fitted = fitted_floors().get(getattr(self.generator, "model", None) or "", {})
+        return fitted.get("agreement", 0.0), max(
+            self.settings.translation_min_similarity, fitted.get("similarity", 0.0)
+        )
+
+    def _unit(self, text: str, ref: dt.date | None) -> tuple[str | None, str, float | None, list[str]]:
+        """(English, why withheld, agreement, the drafts) for one unit, its facts locked."""
+        facts = find_facts(text, ref, self.lexicon)
+        out, why, agreed, drafts = self._best_draft(inline(text, facts), facts)
+        if out is None:
+            return None, f"translation withheld: {why}", None, drafts
+        for name in dict.fromkeys(f.english for f in facts if f.transliterated):
+            out = out.replace(name, f"{name} (transliterated)", 1)
+        return out, "", agreed, drafts
+
+    def _best_draft(self, source: str, facts: list[Fact]) -> tuple[str | None, str, float | None, list[str]]:
+        """Minimum Bayes risk over several drafts, one greedy and the rest sampled: among the drafts
+        that keep every fact, the one closest (chrF++) to all the others is chosen, and that closeness
+        is its agreement. A small model that knows what a sentence says writes it the same way each
+        time; one that guesses writes something different each time. When no draft keeps the facts,
+        one stricter greedy retry."""
+        n = self.settings.translation_drafts
+        temperature = self.settings.translation_temperature
+        drafts = [self._complete(source, facts, strict=False)]
+        drafts += [self._complete(source, facts, False, temperature, seed) for seed in range(1, n)]
+        judged = [self._accept(source, d, facts) for d in drafts]
+        if not any(out for out, _ in judged):
+            drafts.append(self._complete(source, facts, strict=True))
+            judged.append(self._accept(source, drafts[-1], facts))
+        tidied = [tidy(d) for d in drafts]
+        kept = [(i, out) for i, (out, _) in enumerate(judged) if out is not None]
+        if not kept:
+            return None, judged[0][1], None, tidied
+        if n == 1:
+            return kept[0][1], "", None, tidied
+        scored = [(agreement(tidied[i], tidied[:i] + tidied[i + 1 :]), out) for i, out in kept]
+        best, out = max(scored, key=lambda x: x[0])
+        return out, "", round(best, 4), tidied
+
+    def _complete(
+        self,
+        source: str,
+        facts: list[Fact],
+        strict: bool,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> str:
         rule = (
             ""
             if not facts
             else "Keep these exactly as written: " + "; ".join(dict.fromkeys(f.english for f in facts)) + "."
         )
         messages = load_prompt("translate_facts", "en", text=source, rule=rule if strict else "")
-        return self.generator.complete(messages, max_tokens=min(400, 40 + 3 * len(source.split()) * 2))
+        if self.pause is not None:
+            self.pause()
+        return self.generator.complete(
+            messages,
+            max_tokens=min(400, 40 + 3 * len(source.split()) * 2),
+            temperature=temperature,
+            seed=seed,
+        )
 
     def _accept(self, source: str, raw: str, facts: list[Fact]) -> tuple[str | None, str]:
         out = tidy(raw)
@@ -438,6 +534,22 @@ class Translator:
         out = tidy(self.generator.complete(load_prompt("translate", target, text=text), max_tokens=300))
         problems = check_translation(text, out, lexicon=self.lexicon)
         return (None, "translation withheld: " + "; ".join(problems)) if problems else (out, "")
+
+
+@functools.lru_cache(maxsize=1)
+def fitted_floors() -> dict[str, dict]:
+    """Agreement and similarity floors fitted per model by `isnad eval translation --sentences`."""
+    return json.loads((DATA_DIR / "translation_floors.json").read_text(encoding="utf-8"))["models"]
+
+
+def agreement(draft: str, others: list[str]) -> float:
+    """Mean chrF++ (0–1) of a draft against the other drafts of the same sentence."""
+    from sacrebleu.metrics import CHRF
+
+    if not others:
+        return 1.0
+    chrf = CHRF(word_order=2)
+    return sum(chrf.sentence_score(draft, [o]).score for o in others) / (100 * len(others))
 
 
 def tidy(raw: str) -> str:
