@@ -120,6 +120,14 @@ class Settings(BaseSettings):
             "docs/evaluation.md)"
         ),
     )
+    max_document_chunks: int = Field(
+        3000,
+        ge=1,
+        description=(
+            "chunks one article may make; a longer file is refused with its size (a book or a dump is "
+            "not an article: split it, or raise this)"
+        ),
+    )
     translation_drafts: int = Field(
         4,
         ge=1,

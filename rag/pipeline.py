@@ -21,7 +21,7 @@ from rag.briefing.generative import GenerativeBriefer
 from rag.config import Settings
 from rag.corpus import Corpus
 from rag.errors import BriefingError, IndexMissingError, IndexProblem, IndexStaleError
-from rag.ingest.embed import chunk_and_embed, store_items
+from rag.ingest.embed import EMBEDDING_CACHE, EmbeddingCache, chunk_and_embed, store_items, too_long
 from rag.ingest.files import IngestError, ingest_paths, is_url
 from rag.models.embedder import load_embedder
 from rag.models.llm import Generator, make_generator
@@ -165,6 +165,12 @@ class Isnad(Upkeep, Corpus):
         pages, fetch_errors = self.fetch_pages(urls) if urls else ([], [])
         result = ingest_paths([p for p in paths if not is_url(str(p))] + pages, origin=stamp)
         result.errors[:0] = fetch_errors
+        if result.documents:
+            long = too_long(
+                result.documents, self.embedder, self.settings.chunker(), self.settings.max_document_chunks
+            )
+            result.documents = [d for d in result.documents if d.source not in long]
+            result.errors += [IngestError(source, why) for source, why in long.items()]
         if not self.folders:
             return self._ingest_store(result, rebuild, wait, on_wait, on_progress, cancel)
         embedder = self.embedder
@@ -260,7 +266,10 @@ class Isnad(Upkeep, Corpus):
                 continue
             (report.replaced if d.source in present else report.added).append(d.source)
             new.append(d)
-        embedded = chunk_and_embed(new, embedder, chunker, self.progress, on_progress, cancel)
+        cache = (
+            EmbeddingCache.open(self.settings.index_dir / EMBEDDING_CACHE, embedder.model_id) if new else None
+        )
+        embedded = chunk_and_embed(new, embedder, chunker, self.progress, on_progress, cancel, cache)
         report.n_chunks = sum(len(chunks) for _, chunks, _ in embedded)
         notes = []
         # no rebuild swaps the store under this write
@@ -271,6 +280,8 @@ class Isnad(Upkeep, Corpus):
                     store = open_store(self.settings, info)
                 check_compatible(store.info(), embedder.model_id, chunker.to_dict())
                 store.upsert_many(store_items(embedded))
+            if cache is not None:
+                cache.clear()
             if found := update_harvest(
                 self.settings.index_dir / HARVESTED, [d.text for d in new], lexicon_for(self.settings)
             ):

@@ -149,3 +149,54 @@ def test_a_read_only_index_is_searched_and_refuses_changes_plainly(copied, small
     note.write_text(NOTE, encoding="utf-8")
     with pytest.raises(IndexProblem, match="is read-only here: it can be searched, not changed"):
         Isnad(settings).ingest([note])
+
+
+def _long_file(path: Path, paragraphs: int) -> Path:
+    path.write_text("عنوان\n\n" + "\n\n".join(NOTE * 3 + str(i) for i in range(paragraphs)), encoding="utf-8")
+    return path
+
+
+def test_an_article_over_the_chunk_limit_is_refused_with_its_size_and_the_rest_go_in(copied, tmp_path):
+    small = tmp_path / "small.txt"
+    small.write_text(NOTE, encoding="utf-8")
+    big = _long_file(tmp_path / "big.txt", 120)
+    summary = Isnad(copied.model_copy(update={"max_document_chunks": 20})).ingest([big, small])
+    assert summary.report.added == [str(small)]
+    [refused] = summary.errors
+    assert refused.source == str(big) and "too long for one article: about" in refused.reason
+    assert "the limit is 20 (ISNAD_MAX_DOCUMENT_CHUNKS)" in refused.reason
+    assert Isnad(copied).stats()["documents"] == 6
+
+
+def test_a_stopped_ingest_resumes_from_the_vectors_it_had_made(copied, tmp_path, monkeypatch):
+    """The vectors of every finished batch are kept on disk: the next ingest of the same file embeds
+    only what was left, and once the store holds them they are forgotten."""
+    import threading
+
+    from rag.errors import IngestCancelled
+    from rag.ingest.embed import EMBED_BATCH, EMBEDDING_CACHE
+
+    big = _long_file(tmp_path / "big.txt", 240)  # about 100 chunks
+    app, stop = Isnad(copied), threading.Event()
+
+    def stop_after_three_batches(done: int, total: int) -> None:
+        if done >= 3 * EMBED_BATCH:
+            stop.set()
+
+    with pytest.raises(IngestCancelled):
+        app.ingest([big], on_progress=stop_after_three_batches, cancel=stop)
+    assert (copied.index_dir / EMBEDDING_CACHE).exists() and Isnad(copied).stats()["documents"] == 5
+
+    again = Isnad(copied)
+    embedded: list[str] = []
+    model_embed = again.embedder.embed_documents
+
+    def counting(texts, titles=None):
+        embedded.extend(texts)
+        return model_embed(texts, titles)
+
+    monkeypatch.setattr(again.embedder, "embed_documents", counting)
+    summary = again.ingest([big])
+    assert summary.report.added == [str(big)]
+    assert len(embedded) == summary.report.n_chunks - 3 * EMBED_BATCH  # the three finished batches reused
+    assert not (copied.index_dir / EMBEDDING_CACHE).exists()

@@ -104,7 +104,8 @@ def test_the_store_seals_compacts_and_recovers_its_parts(tmp_path):
         store.settle()
     rows = np.array(rows)
     names = sorted(p.name for p in (folder / "vectors").iterdir())
-    assert sum(n.startswith("part-") and n.endswith(".faiss") for n in names) == 3 and len(names) == 12
+    # graph, rows, vocabulary, postings and their checksums, for each of 3 parts
+    assert sum(n.startswith("part-") and n.endswith(".faiss") for n in names) == 3 and len(names) == 15
     assert store._db.execute("SELECT count(*) FROM recent").fetchone()[0] == 300  # the rest, not yet sealed
     store.delete(["d00001"])
     live = ~np.isin(rows, rows[50:100])
@@ -120,7 +121,7 @@ def test_the_store_seals_compacts_and_recovers_its_parts(tmp_path):
 
     store.compact()
     names = sorted(p.name for p in (folder / "vectors").iterdir())
-    assert len(names) == 4 and len({n.split(".")[0] for n in names}) == 1  # one part
+    assert len(names) == 5 and len({n.split(".")[0] for n in names}) == 1  # one part
     assert reader.check() == [] and reader.info().n_chunks == 1450
     assert _recall([r for r, _ in reader.search(q, None, 10).dense], exact) >= 0.9
 
