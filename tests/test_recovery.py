@@ -109,11 +109,11 @@ def test_doctor_salvages_row_by_row_and_never_swaps_in_a_store_that_loses_docume
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 2 MB file system of its own (tmpfs), unmounted afterwards; skipped where mounting is not allowed."""
+    """An 8 MB file system of its own (tmpfs), unmounted afterwards; skipped where mounting is not allowed."""
     where = tmp_path / "disk"
     where.mkdir()
     if subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(where)], capture_output=True
     ).returncode:
         pytest.skip("this machine does not allow mounting a small file system")
     yield where
@@ -199,4 +199,6 @@ def test_a_stopped_ingest_resumes_from_the_vectors_it_had_made(copied, tmp_path,
     summary = again.ingest([big])
     assert summary.report.added == [str(big)]
     assert len(embedded) == summary.report.n_chunks - 3 * EMBED_BATCH  # the three finished batches reused
-    assert not (copied.index_dir / EMBEDDING_CACHE).exists()
+    cache = sqlite3.connect(copied.index_dir / EMBEDDING_CACHE)
+    assert cache.execute("SELECT count(*) FROM vectors").fetchone()[0] == 0  # forgotten once stored
+    cache.close()

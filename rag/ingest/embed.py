@@ -42,17 +42,20 @@ def too_long(
 
 class EmbeddingCache:
     """Chunk vectors kept on disk while an ingest embeds, a batch at a time: an ingest that is killed
-    or stopped resumes where it was, and the vectors are forgotten once the store holds them."""
+    or stopped resumes where it was, and its vectors are forgotten once the store holds them. Best
+    effort: two ingests may share it, and a cache that cannot be read or written (a full disk, a
+    read-only folder) is simply not used; the store's own write says what is wrong."""
 
     def __init__(self, path: Path, model_id: str):
         self.path, self.model_id = Path(path), model_id
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False)
+        self._db: sqlite3.Connection | None = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
         self._db.execute("CREATE TABLE IF NOT EXISTS vectors(key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+        self._mine: set[str] = set()
 
     @classmethod
     def open(cls, path: Path, model_id: str) -> EmbeddingCache | None:
-        """The cache, or None where it cannot be written (a read-only index says so when it is written)."""
+        """The cache, or None where it cannot be opened."""
         try:
             return cls(path, model_id)
         except (OSError, sqlite3.Error):
@@ -62,21 +65,41 @@ class EmbeddingCache:
         return hashlib.sha256(f"{self.model_id}\n{title or ''}\n{text}".encode()).hexdigest()
 
     def get(self, keys: list[str]) -> dict[str, np.ndarray]:
+        self._mine.update(keys)
         marks = ",".join("?" * len(keys))
-        rows = self._db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", keys)
-        return {k: np.frombuffer(v, dtype=np.float32) for k, v in rows}
+        rows = self._run(
+            lambda db: db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", keys).fetchall()
+        )
+        return {k: np.frombuffer(v, dtype=np.float32) for k, v in rows or []}
 
     def put(self, keys: list[str], vectors: np.ndarray) -> None:
-        with self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors)],
-            )
+        rows = [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors)]
+        self._run(lambda db: db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows))
 
     def clear(self) -> None:
-        """After the store holds the vectors: nothing left to resume."""
-        self._db.close()
-        self.path.unlink(missing_ok=True)
+        """After the store holds this ingest's vectors: they are forgotten (another ingest's stay)."""
+        mine = sorted(self._mine)
+        for i in range(0, len(mine), 500):
+            part = mine[i : i + 500]
+            self._run(
+                lambda db, part=part: db.execute(
+                    f"DELETE FROM vectors WHERE key IN ({','.join('?' * len(part))})", part
+                )
+            )
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _run(self, work):
+        if self._db is None:
+            return None
+        try:
+            with self._db:
+                return work(self._db)
+        except sqlite3.Error:  # full, read-only, locked too long: the ingest goes on without it
+            self._db.close()
+            self._db = None
+            return None
 
 
 def chunk_and_embed(

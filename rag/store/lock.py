@@ -28,9 +28,7 @@ def writer_lock(
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
         lock.acquire(timeout=0)
-    except OSError as e:  # a full disk or a read-only folder: said plainly, before anything is written
-        raise storage_failure(e, index_dir) or e from None
-    except Timeout:
+    except Timeout:  # before OSError: filelock's Timeout is a TimeoutError
         if not wait:
             raise IndexBusyError(
                 f"another ingest is writing to {index_dir}; try again when it has finished, "
@@ -39,6 +37,8 @@ def writer_lock(
         if on_wait:
             on_wait("another ingest is running, waiting…")
         lock.acquire()
+    except OSError as e:  # a full disk or a read-only folder: said plainly, before anything is written
+        raise storage_failure(e, index_dir) or e from None
     try:
         yield
     finally:
