@@ -9,7 +9,9 @@ stricter retry and then the line is withheld with the reason. So a shown transla
 drop nor invent a number, a date or a known name. The renderings are written in English rather
 than as opaque placeholders because a small model keeps English words and writes grammatical prose
 around them, where it drops or garbles placeholders. What the checks cannot see (meaning) is caught,
-coarsely, by a similarity floor and a negation count calibrated on XQuAD-R (``isnad eval translation``).
+coarsely, by a similarity floor and a negation count, and by agreement: each unit is drafted several
+times, the draft closest to the others is chosen, and it is shown only above floors fitted per model on
+XQuAD-R (``isnad eval translation --sentences``); a model whose floors show nothing is not asked.
 
 Without a generator the other language gets a "key facts" line built from the same renderings.
 """
