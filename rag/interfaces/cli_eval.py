@@ -217,9 +217,10 @@ def _faithfulness(args: argparse.Namespace, app, paragraphs, rows_path: Path) ->
             with rows_path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
-        translator = Translator(
-            base.generator, app.embedder, app.settings, base.lexicon, TranslationCache(None)
-        )
+        # drafted and checked with no agreement floor and only the settings' similarity floor: the floors
+        # in force (fitted for this model, or set) are what the rows are fitted and judged against
+        drafting = app.settings.model_copy(update={"translation_min_agreement": 0.0})
+        translator = Translator(base.generator, app.embedder, drafting, base.lexicon, TranslationCache(None))
         rows = {
             half: faithfulness_rows(
                 sampled_sentences(paragraphs, parity, args.sentences, args.seed),
