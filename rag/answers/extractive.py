@@ -388,7 +388,7 @@ class ExtractiveEngine:
                 t = translator.translate(unit, "en", ref)
             s.translation, s.translation_note = t.text, (t.note or None) if generator else None
             s.translated = unit if unit != s.quote and t.text else None
-            s.facts = key_facts(s.quote, ref, translator.lexicon)
+            s.facts = t.facts if unit == s.quote else key_facts(s.quote, ref, translator.lexicon)
         return notices
 
 
@@ -412,7 +412,7 @@ def answer_unit(s: Source, answer: Answer) -> str:
 
 
 def _known_parts(value: str) -> int:
-    """How much of a date value is known: 3 for "2021-07-26", 2 for "2021-07", 1 for "????-07"."""
+    """How much of a date value is known: 3 for "2021-07-26", 2 for "2021-07", 1 for "?-07"."""
     return sum(1 for part in value.split("-") if part and "?" not in part)
 
 

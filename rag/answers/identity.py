@@ -197,12 +197,15 @@ def identity_span(who: Name, sentence: str, offset: int, lexicon: Lexicon) -> Sp
             continue
         words = sentence[role.start : name.end]
         english = role_english(role.role, lexicon)
+        head, _, rank = (english or "").rpartition(", ")
         if english is None:
             line = f"{who.label} — «{role.role}»"
+        elif english in _RANKS:  # a rank alone: "Major General Tahseen al-Khafaji"
+            line = f"{english} {who.label}"
+        elif rank in _RANKS and head:  # a rank last stands before the name
+            line = f"{rank} {who.label}, {head}"
         else:
-            head, _, rank = english.rpartition(", ")
-            line = f"{rank} {who.label}, {head}" if rank in _RANKS and head else f"{who.label}, {english}"
-            line = f"{english} {who.label}" if english in _RANKS else line
+            line = f"{who.label}, {english}"
         return Span(
             "person",
             offset + role.start,

@@ -26,12 +26,15 @@ def too_long(
 ) -> dict[str, str]:
     """{source: why} for the documents that would make more than ``limit`` chunks, estimated from their
     token count before any is chunked or embedded (a 20 MB text is hours of embedding)."""
-    out = {}
+    out, per_chunk = {}, max(1, min(chunker.max_tokens, embedder.max_tokens))
     for doc in docs:
-        tokens = sum(
-            embedder.count_tokens([doc.text[i : i + 100_000] for i in range(0, len(doc.text), 100_000)])
-        )
-        chunks = tokens // max(1, min(chunker.max_tokens, embedder.max_tokens)) + 1
+        slices = [doc.text[i : i + 100_000] for i in range(0, len(doc.text), 100_000)]
+        # a token covers at least one byte (and each counted slice may add a few special tokens): under
+        # this bound the article cannot reach the limit, and its tokens need not be counted
+        if (len(doc.text.encode()) + 16 * len(slices)) // per_chunk + 1 <= limit:
+            continue
+        tokens = sum(embedder.count_tokens(slices))
+        chunks = tokens // per_chunk + 1
         if chunks > limit:
             out[doc.source] = (
                 f"too long for one article: about {chunks:,} chunks, the limit is {limit:,} "

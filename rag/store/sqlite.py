@@ -166,9 +166,9 @@ class SqliteStore(Parts, Store):
             self._load_all()
         except StoreMissingError:
             raise
-        except OSError as e:
+        except (sqlite3.DatabaseError, OSError) as e:  # the same words as every method's (_plain_errors)
             raise storage_failure(e, self.folder) or e from None
-        except (sqlite3.DatabaseError, RuntimeError) as e:  # RuntimeError: FAISS could not read a part
+        except RuntimeError as e:  # FAISS could not read a part, or the store's own checks refused it
             raise StoreError(
                 f"the index at {self.folder} is damaged ({str(e).splitlines()[0]}); "
                 f"`isnad doctor` rebuilds it from the documents it can still read"

@@ -187,9 +187,8 @@ def _immediate(db: sqlite3.Connection) -> Iterator[None]:
         yield
         db.execute("COMMIT")
     except BaseException:
-        if (
-            db.in_transaction
-        ):  # SQLite has already rolled back after a full disk: the first error is the one to tell
+        # after a full disk SQLite has rolled back already: the first error is the one to tell
+        if db.in_transaction:
             db.execute("ROLLBACK")
         raise
 
@@ -279,8 +278,8 @@ def salvage_documents(folder: Path) -> Salvage:
         rows = read("SELECT data FROM documents")
         if rows is None:  # row by row, as far as the highest row any index or the table itself names
             top = read("SELECT max(rowid) FROM documents") or [(None,)]
-            held = read("SELECT count(DISTINCT doc_id) FROM chunks") or [(0,)]
-            bound = max(top[0][0] or 0, 4 * (held[0][0] or 0) + 64)
+            counted = read("SELECT count(DISTINCT doc_id) FROM chunks") or [(0,)]
+            bound = max(top[0][0] or 0, 4 * (counted[0][0] or 0) + 64)
             rows = [r[0] for rowid in range(1, bound + 1) if (r := read(_ONE_DOCUMENT, rowid))]
         docs = []
         for (data,) in rows:
