@@ -117,3 +117,7 @@ class ProvisionError(RuntimeError):
 
 class DocumentNotFound(IngestFileError):
     """A reference to an article that names none (or several) of the indexed ones."""
+
+
+class QuestionSetError(ValueError):
+    """A question set that cannot be read: the file, the line (or row) and what is wrong with it."""

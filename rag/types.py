@@ -106,6 +106,8 @@ class Hit:
     dense_rank: int | None = None
     bm25_rank: int | None = None
     arrival: str = ""  # how the article entered the corpus (Document.arrival)
+    dense_score: float | None = None  # cosine similarity to the query, when the dense leg found it
+    bm25_score: float | None = None  # BM25 score, when the BM25 leg found it
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -30,7 +30,8 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
 DESK, PHONE = {"width": 1440, "height": 900}, {"width": 390, "height": 844}
 SEED_FILE = "000_93952b5621d37da0.txt"
 
@@ -555,3 +556,74 @@ def test_a_page_by_address_and_a_feed_that_republishes_it(page, web_server):
     page.get_by_role("tab", name="Ask & brief").click()
     bot = _ask(page, "What do forecasters expect for Thanksgiving travel after the storm?")
     assert "fetched from" in bot.inner_text()
+
+
+def test_the_evaluate_tab_compares_presets_and_opens_a_failure(browser, app_url, tmp_path):
+    """A user's JSONL set (one question carrying markup) compared under three presets: the table has each
+    configuration with its difference from the baseline, the failing question opens its ranked chunks
+    with each leg's score, and the markup is shown as text."""
+    rows = [json.loads(line) for line in (ROOT / "eval/data/seeds_qa.jsonl").read_text().splitlines() if line]
+    rows = [{k: r[k] for k in ("question", "gold", "evidence", "answer")} for r in rows if r["gold"]][:20]
+    rows.append({"question": "<img src=x onerror=alert(1)> How many troops remain?", "answer": "1066"})
+    qs = tmp_path / "my-questions.jsonl"
+    qs.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    pg = _open(browser, app_url)
+    pg.locator("#isnad-tab-evaluate-button").click()
+    pg.locator("#isnad-eval-file input[type=file]").set_input_files(str(qs))
+    pg.locator("#isnad-eval-run").click()
+    pg.wait_for_function("() => /done/.test(document.querySelector('#isnad-eval-status').innerText)")
+    status = pg.locator("#isnad-eval-status").inner_text()
+    assert "21 questions" in status and "3 configurations" in status
+    table = pg.locator("#isnad-eval-table").inner_text()
+    assert "Hybrid (as configured) (baseline)" in table and "Dense only" in table and "BM25 only" in table
+    assert "▼" in table  # BM25 alone loses the English questions, with a significant difference
+    assert "worse than the baseline" in pg.locator("#isnad-eval-verdicts").inner_text()
+    failure = pg.locator("#isnad-eval-failure")  # worst first: the markup question finds nothing
+    pg.wait_for_function("() => /1066/.test(document.querySelector('#isnad-eval-failure').innerText)")
+    assert failure.locator("img").count() == 0 and "<img src=x onerror=alert(1)>" in failure.inner_text()
+    pg.locator("#isnad-eval-failures input").click()
+    pg.locator("[role=option]", has_text="strategic dialogue").first.click()
+    pg.wait_for_function(
+        "() => /gold document at rank/.test(document.querySelector('#isnad-eval-failure').innerText)"
+    )
+    failure.locator("summary").first.click()
+    assert "dense rank · cosine" in failure.inner_text()
+    pg.screenshot(path=str(ARTIFACTS / "desk-evaluate.png"), full_page=True)
+    pg.locator("#isnad-eval-starter").click()  # no question set yet: one is written from the corpus
+    pg.wait_for_function(
+        "() => /candidate questions kept/.test(document.querySelector('#isnad-eval-status').innerText)"
+    )
+    assert "generated" in pg.locator("#isnad-eval-status").inner_text()
+    assert "starter-" in pg.locator("#isnad-eval-file").inner_text()  # it is now the set to compare on
+    pg.context.close()
+
+
+def test_the_retrieval_test_tab_shows_each_legs_rank_and_score(browser, app_url):
+    pg = _open(browser, app_url)
+    pg.locator("#isnad-tab-retrieval-button").click()
+    pg.locator("#isnad-rt-query textarea").fill("كم عدد الجنود الأمريكيين الباقين في العراق؟")
+    pg.locator("#isnad-rt-search").click()
+    pg.wait_for_selector("#isnad-rt-results table")
+    cells = pg.locator("#isnad-rt-results tbody tr").first.locator("td").all_inner_texts()
+    assert cells[0].startswith("1") and "·" in cells[2] and "·" in cells[3]  # dense and BM25 rank · score
+    assert pg.locator("#isnad-rt-results tbody tr").count() == 10
+    pg.locator("#isnad-rt-mode label", has_text="bm25").click()
+    pg.locator("#isnad-rt-search").click()
+    pg.wait_for_function(
+        "() => [...document.querySelectorAll('#isnad-rt-results tbody tr td:nth-child(3)')]"
+        ".every(td => td.innerText.startsWith('—'))"
+    )
+    pg.locator("#isnad-ui-lang label", has_text="العربية").click()
+    pg.wait_for_function("() => document.documentElement.dir === 'rtl'")
+    pg.locator("#isnad-rt-search").click()
+    pg.wait_for_function("() => /الترتيب/.test(document.querySelector('#isnad-rt-results').innerText)")
+    pg.locator("#isnad-rt-query textarea").fill("x")
+    pg.locator("#isnad-rt-from textarea, #isnad-rt-from input").first.fill("2021-13-40")
+    pg.locator("#isnad-rt-search").click()
+    pg.wait_for_function("() => /is not a date/.test(document.querySelector('#isnad-rt-results').innerText)")
+    pg.locator("#isnad-rt-from textarea, #isnad-rt-from input").first.fill("")
+    pg.locator("#isnad-rt-query textarea").fill("انسحاب القوات القتالية")
+    pg.locator("#isnad-rt-search").click()
+    pg.wait_for_function("() => /الترتيب/.test(document.querySelector('#isnad-rt-results').innerText)")
+    pg.screenshot(path=str(ARTIFACTS / "desk-retrieval-test-arabic.png"), full_page=True)
+    pg.context.close()

@@ -307,3 +307,30 @@ def test_a_year_question_is_not_answered_by_a_date_without_a_year():
     assert {sp.value for sp in spans} >= {"?-05-20", "2011"}
     assert wants_year("في أي عام تحدث المغني عن الفرقة؟") and not wants_year("متى تحدث المغني عن الفرقة؟")
     assert [sp.value for sp in with_year(spans)] == ["2011"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "answer"),
+    [
+        (
+            "النمسا عضو في الأمم المتحدة منذ عام 1955 انضمت إلى الاتحاد الأوروبي في عام 1995، وهي من مؤسسي المنظمة.",
+            "متى انضمت النمسا للإتحاد الأوروبي؟",
+            "عام 1995",
+        ),
+        (
+            "وفي عام 1598، رسا أسطول هولندي في غراند بورت مما أدى إلى إقامة أول مستعمرة هولندية على الجزيرة في 1638.",
+            "متي أقيمت أول مستعمرة هولندية في موريشيوس؟",
+            "1638",
+        ),
+        (
+            "وذلك بعد عام 1916م حيث أقنعا الأب بالانتقال إلى القاهرة ومعه أم كلثوم وذلك في عام 1922م.",
+            "في أي عام إنتقلت أم كلثوم و والدها إلى القاهرة؟",
+            "عام 1922",
+        ),
+    ],
+)
+def test_of_two_dates_the_one_the_questions_words_lead_into_answers(sentence, question, answer):
+    """A date follows the event it dates: the question's words just before a date bind it to the question
+    (a bare year at the end of a sentence is a candidate too)."""
+    spans = rank_spans(typed_spans("date", sentence, 0, None, LEX), question, sentence, 0, LEX)
+    assert spans[0].text == answer, [s.text for s in spans]

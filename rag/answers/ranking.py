@@ -88,6 +88,11 @@ def rank_spans(spans: list[Span], question: str, sentence: str, offset: int, lex
             s.score -= (
                 0.02  # «2500 أميركي» counts Americans; "how many coalition troops" asks for all of them
             )
+        led_by_deadline = s.kind == "date" and _DEADLINE_BEFORE.search(
+            normalize_ar(sentence[max(0, s.start - offset - 24) : s.start - offset])
+        )
+        if s.kind == "date" and not led_by_deadline:  # «انضمت إلى الاتحاد الأوروبي في عام 1995»
+            s.score += 0.015 * min(3, _leading_anchors(s, spans, anchors, sentence, offset))
         inside = sum(s.start <= a < s.end for a in anchors)  # question words within the span itself
         if s.kind == "number" and inside:
             s.score += 0.05  # «2500 أمريكي» for "how many US troops": the unit is the question's own word
@@ -97,6 +102,17 @@ def rank_spans(spans: list[Span], question: str, sentence: str, offset: int, lex
         s.score += 0.05 / (1.0 + distance / 40.0) - 0.0001 * (s.start - offset) / max(len(sentence), 1)
         out.append(s)
     return sorted(out, key=lambda s: -s.score)
+
+
+def _leading_anchors(s: Span, spans: list[Span], anchors: set[int], sentence: str, offset: int) -> int:
+    """The question's words in the phrase just before a span: back to the previous candidate of the same
+    kind or the clause's start, at most 70 characters. «النمسا عضو في الأمم المتحدة منذ عام 1955 انضمت إلى
+    الاتحاد الأوروبي في عام 1995»: "when did Austria join the EU" leads into 1995, not 1955."""
+    lo = max(offset, s.start - 70, *(o.end for o in spans if o.kind == s.kind and o.end <= s.start))
+    before = sentence[lo - offset : s.start - offset]
+    cut = max(before.rfind(mark) for mark in "،;؛.")
+    lo += cut + 1 if cut >= 0 else 0
+    return sum(lo <= a < s.start for a in anchors)
 
 
 def unresolved_value(m: DateMention) -> str:

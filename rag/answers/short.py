@@ -180,8 +180,14 @@ def typed_spans(kind: str, sentence: str, offset: int, ref: dt.date | None, lexi
                     {"en": render_date(m, "en"), "ar": m.text},
                 )
             )
-        for y in re.finditer(r"(?<![\d/.\-])(1[0-9]{3}|20[0-9]{2})(?![\d/.\-])", fold_same_length(sentence)):
-            if not any(m.start <= y.start() < m.end for m in dates):  # a bare year: «في 1974»
+        for y in re.finditer(
+            r"(?<![\d/.\-])(1[0-9]{3}|20[0-9]{2})(?![\d/\-]|\.\d)", fold_same_length(sentence)
+        ):
+            if not any(
+                m.start <= y.start() < m.end
+                or (m.end <= y.start() and not sentence[m.end : y.start()].strip())
+                for m in dates
+            ):  # a bare year: «في 1974», «… في 1638.»; in «نهاية العام الجاري 2021» it is the date's own
                 spans.append(
                     Span(
                         "date",

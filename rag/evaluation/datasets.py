@@ -136,3 +136,17 @@ def load_squad(
             break
     name = path.stem if not questions_from else f"{Path(questions_from).stem}->{path.stem}"
     return Dataset(name, list(docs.values()), questions)
+
+
+def subset(dataset: Dataset, articles: str = "all", limit: int | None = None, seed: int = 13) -> Dataset:
+    """Only the even or odd articles (in file order: fit on one half, report on the other), then a fixed
+    random sample of ``limit`` questions, the same every run."""
+    import random
+
+    if articles != "all":
+        order = {g: i for i, g in enumerate(dict.fromkeys(q.group for q in dataset.questions))}
+        dataset.questions = [q for q in dataset.questions if order[q.group] % 2 == (articles == "odd")]
+        dataset.name += f"[{articles} articles]"
+    if limit and limit < len(dataset.questions):
+        dataset.questions = random.Random(seed).sample(dataset.questions, limit)
+    return dataset

@@ -94,12 +94,7 @@ def _evaluate(
 def _search(searcher, query: str, k: int, mode: str):
     """``mode`` may carry a BM25 weight for hybrid fusion: 'hybrid:0.25' (to choose the weight)."""
     name, _, weight = mode.partition(":")
-    default = searcher.bm25_weight
-    searcher.bm25_weight = float(weight) if weight else default
-    try:
-        return searcher.search(query, k=k, mode=name)
-    finally:
-        searcher.bm25_weight = default
+    return searcher.search(query, k=k, mode=name, bm25_weight=float(weight) if weight else None)
 
 
 def summarise(rows: list[dict], modes: list[str], names: list[str]) -> dict:

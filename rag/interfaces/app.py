@@ -91,6 +91,7 @@ class IsnadApp(CorpusHandlers):
         self._ingest_lock = threading.Lock()
         self._cancel: threading.Event | None = None
         self._endpoints: dict[tuple[str, str], Generator] = {}
+        self.workbench = None  # the Evaluate and Retrieval test tabs (rag.interfaces.workbench), set by build
 
     # ------------------------------------------------------------ helpers
 

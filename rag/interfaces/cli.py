@@ -104,7 +104,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not hits:
         print("no results")
     for h in hits:
-        print(f"[{h['rank']}] {h['score']:.4f}  {h['title'] or '(untitled)'}")
+        legs = "  ".join(
+            f"{leg} #{h[f'{leg}_rank']} ({h[f'{leg}_score']:.3f})"
+            for leg in ("dense", "bm25")
+            if h.get(f"{leg}_rank") and h.get(f"{leg}_score") is not None
+        )
+        print(
+            f"[{h['rank']}] {h['score']:.4f}  {h['title'] or '(untitled)'}" + (f"   [{legs}]" if legs else "")
+        )
         print(
             f"    {h['outlet'] or 'outlet unknown'} | {h['date'] or 'date unknown'} | "
             f"{h['source']} [{h['start']}:{h['end']}]"

@@ -42,6 +42,105 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_for_compare(args: argparse.Namespace):
+    """The question set a comparison runs on, over its own corpus or the one named by --corpus."""
+    from rag.evaluation.datasets import load_squad, subset
+    from rag.evaluation.questionsets import detect_format, load_question_set
+
+    path = Path(args.dataset)
+    fmt = args.format or detect_format(path)
+    if fmt == "squad" and args.questions_from:
+        dataset = load_squad(path, Path(args.questions_from))
+    else:
+        corpus = None
+        if fmt in ("csv", "jsonl"):
+            if args.corpus:
+                from rag.ingest.files import ingest_paths
+
+                corpus = ingest_paths([Path(args.corpus)]).documents
+            else:
+                corpus = list(open_isnad(args).searcher.documents().values())
+        dataset = load_question_set(path, corpus, fmt, args.split)
+    return subset(dataset, args.articles, args.limit, args.seed)
+
+
+def cmd_eval_compare(args: argparse.Namespace) -> int:
+    from rag.evaluation.compare import compare, grid, load_grid
+    from rag.evaluation.report import markdown, verdicts, write_comparison
+
+    settings = settings_from(args)
+    baseline = args.baseline
+    if args.config:
+        configs, named = load_grid(Path(args.config), settings)
+        baseline = baseline or named
+    else:
+        configs = grid(
+            settings,
+            _csv(args.models) if args.models else None,
+            _csv(args.chunk_tokens, int) if args.chunk_tokens else None,
+            _csv(args.overlaps, int) if args.overlaps else None,
+            _csv(args.modes) if args.modes else None,
+            _csv(args.bm25_weights, float) if args.bm25_weights else None,
+            _csv(args.k, int) if args.k else None,
+            _csv(args.stores) if args.stores else None,
+        )
+    dataset = load_for_compare(args)
+    print(
+        f"{dataset.name}: {len(dataset.questions)} questions, {len(dataset.documents)} documents, "
+        f"{len(configs)} configurations",
+        file=sys.stderr,
+    )
+
+    def shown(done: int, total: int, what: str) -> None:
+        print(f"  {done}/{total} {what}", file=sys.stderr)
+
+    comp = compare(
+        dataset,
+        configs,
+        settings,
+        None if args.no_cache else Path(args.cache or settings.cache_dir / "eval"),
+        baseline,
+        shown,
+        progress=sys.stderr.isatty(),
+    )
+    print(markdown(comp))
+    print("\n".join(verdicts(comp)))
+    for label, t in comp.timings.items():
+        print(
+            f"time: {label}: index {t['index_s']} s{' (cached)' if t['index_cached'] else ''}, "
+            f"{comp.n_questions} questions {t['search_s']} s"
+        )
+    paths = write_comparison(comp, Path(args.out))
+    print("\n".join(f"{kind}: {p}" for kind, p in paths.items()))
+    return 0
+
+
+def cmd_eval_starter(args: argparse.Namespace) -> int:
+    from rag.evaluation.starter import starter_set
+    from rag.pipeline import Isnad
+
+    if args.corpus:
+        from rag.ingest.files import ingest_paths
+
+        docs = ingest_paths([Path(args.corpus)]).documents
+        app = Isnad.in_memory(docs, settings_from(args), progress=sys.stderr.isatty())
+    else:
+        app = open_isnad(args)
+        docs = list(app.searcher.documents().values())
+    generator = None
+    if args.generator:
+        generator = app.generator
+        if generator is None:
+            raise ValueError("no generator is configured (ISNAD_GENERATOR=local or ISNAD_LLM_BASE_URL)")
+    result = starter_set(docs, app.searcher, args.n, args.k, args.seed, generator)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(result.jsonl(), encoding="utf-8")
+    print(result.summary())
+    print(f"jsonl: {out}")
+    return 0
+
+
 def cmd_eval_answers(args: argparse.Namespace) -> int:
     from rag.evaluation.answers import calibrate, evaluate_answers, support_points
     from rag.evaluation.datasets import load_seed_set
@@ -77,19 +176,12 @@ def cmd_eval_answers(args: argparse.Namespace) -> int:
 
 def _eval_answers_external(args: argparse.Namespace) -> int:
     """Short-answer EM/F1 and constructed abstention on a SQuAD-format file (Markdown and JSON reports)."""
-    import random
-
     from rag.evaluation.answers import evaluate_external, external_markdown
-    from rag.evaluation.datasets import load_squad
+    from rag.evaluation.datasets import load_squad, subset
     from rag.pipeline import Isnad
 
     dataset = load_squad(Path(args.dataset), Path(args.questions_from) if args.questions_from else None)
-    if args.articles != "all":  # articles in file order: even ones to fit on, odd ones to report on
-        order = {g: i for i, g in enumerate(dict.fromkeys(q.group for q in dataset.questions))}
-        dataset.questions = [q for q in dataset.questions if order[q.group] % 2 == (args.articles == "odd")]
-        dataset.name += f"[{args.articles} articles]"
-    if args.limit and args.limit < len(dataset.questions):  # a fixed random sample: the same every run
-        dataset.questions = random.Random(args.seed).sample(dataset.questions, args.limit)
+    dataset = subset(dataset, args.articles, args.limit, args.seed)
     app = Isnad.in_memory(dataset.documents, settings_from(args), progress=sys.stderr.isatty())
     engine = app.engine(args.engine)
     result = evaluate_external(engine, dataset, progress=sys.stderr.isatty())
@@ -357,6 +449,60 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "sqlite, postgresql://… (an empty database), comma-separated",
     )
     s.set_defaults(func=cmd_eval_retrieval)
+
+    s = ev.add_parser(
+        "compare",
+        help="configurations compared on one question set: intervals, paired tests, HTML report",
+        description="Each comma-separated list is one axis of the grid (or give --config grid.toml); the "
+        "first configuration is the baseline unless --baseline names another.",
+    )
+    s.add_argument(
+        "--dataset", required=True, help="a CSV, JSONL, SQuAD .json file, a BEIR folder, or 'seeds'"
+    )
+    s.add_argument(
+        "--format", choices=("csv", "jsonl", "beir", "squad", "seeds"), help="when the name does not say"
+    )
+    s.add_argument(
+        "--corpus", help="folder of articles a CSV/JSONL set is scored on (default: the indexed corpus)"
+    )
+    s.add_argument("--split", default="test", help="BEIR qrels split (qrels/SPLIT.tsv)")
+    s.add_argument("--questions-from", help="SQuAD: a parallel file whose questions are asked instead")
+    s.add_argument("--models", help="embedding models")
+    s.add_argument("--chunk-tokens", help="chunk sizes in tokens, e.g. 128,256,512")
+    s.add_argument("--overlaps", help="sentences shared by neighbouring chunks, e.g. 0,1")
+    s.add_argument("--modes", help="hybrid, dense, bm25")
+    s.add_argument("--bm25-weights", help="BM25 weights of hybrid fusion, e.g. 0.25,0.5,1")
+    s.add_argument("--k", help="chunks read for evidence and answer recall, e.g. 5,10")
+    s.add_argument("--stores", help="folders (in memory), sqlite, postgresql://… (an empty database)")
+    s.add_argument("--config", help="a TOML grid instead of the lists above ([grid] and/or [[config]])")
+    s.add_argument("--baseline", help="the label or name of the baseline configuration")
+    s.add_argument(
+        "--articles", choices=("all", "even", "odd"), default="all", help="SQuAD: only even or odd articles"
+    )
+    s.add_argument("--limit", type=int, help="a fixed random sample of this many questions")
+    s.add_argument("--seed", type=int, default=13, help="seed of that sample")
+    s.add_argument("--cache", help="folder of cached indexes and query vectors (default: CACHE_DIR/eval)")
+    s.add_argument("--no-cache", action="store_true", help="build every index in memory, keep nothing")
+    s.add_argument(
+        "--out", default="eval/reports/compare", help="folder for the JSON, Markdown, HTML and PNG"
+    )
+    s.set_defaults(func=cmd_eval_compare)
+
+    s = ev.add_parser(
+        "starter",
+        help="a starter question set written from the corpus, each question checked by a round trip",
+    )
+    s.add_argument("--out", default="eval/starter.jsonl", help="the JSONL question set to write")
+    s.add_argument("--corpus", help="a folder of articles (default: the indexed corpus)")
+    s.add_argument("--n", type=int, default=50, help="questions to keep")
+    s.add_argument(
+        "--k", type=int, default=5, help="a question must retrieve its sentence in this many chunks"
+    )
+    s.add_argument("--seed", type=int, default=13, help="seed of the sentence sample")
+    s.add_argument(
+        "--generator", action="store_true", help="let the configured generator write the questions (slower)"
+    )
+    s.set_defaults(func=cmd_eval_starter)
 
     s = ev.add_parser("translation", help="chrF++ on XQuAD ar→en, facts kept, and the check's catch rate")
     s.add_argument("--ar", default="../shared/evaldata/xquad-r/ar.json")

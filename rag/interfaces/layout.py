@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import gradio as gr  # noqa: E402
 
+from rag.interfaces import workbench
 from rag.rendering.html import sources_html  # noqa: E402
 from rag.retrieval.hybrid import MODES  # noqa: E402
 
@@ -307,6 +308,7 @@ def build(app: IsnadApp) -> gr.Blocks:
                         value=("Yes, remove them", "نعم، احذفها"),
                     )
                     cancel = t(gr.Button("Cancel", elem_id="isnad-remove-cancel"), value=("Cancel", "إلغاء"))
+            app.workbench = workbench.tabs(app, t, ui_lang)
             with t(gr.Tab("Settings", elem_id="isnad-tab-settings"), label=("Settings", "الإعدادات")):
                 engine = t(
                     gr.Radio(

@@ -90,8 +90,14 @@ class Searcher:
         return self.documents().get(doc_id)
 
     def search(
-        self, query: str, k: int = 5, mode: Mode = "hybrid", filters: Filters | None = None
+        self,
+        query: str,
+        k: int = 5,
+        mode: Mode = "hybrid",
+        filters: Filters | None = None,
+        bm25_weight: float | None = None,
     ) -> list[Hit]:
+        """The k best chunks; ``bm25_weight`` overrides the fusion weight for this query only."""
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode '{mode}'; use one of {', '.join(MODES)}")
         if not query.strip():
@@ -109,20 +115,24 @@ class Searcher:
             fused = legs.bm25
         else:
             fused = rrf(
-                [[i for i, _ in legs.dense], [i for i, _ in legs.bm25]], self.rrf_k, [1.0, self.bm25_weight]
+                [[i for i, _ in legs.dense], [i for i, _ in legs.bm25]],
+                self.rrf_k,
+                [1.0, self.bm25_weight if bm25_weight is None else bm25_weight],
             )
-        dense_rank = {i: r for r, (i, _) in enumerate(legs.dense, start=1)}
-        bm25_rank = {i: r for r, (i, _) in enumerate(legs.bm25, start=1)}
+        dense = {i: (r, score) for r, (i, score) in enumerate(legs.dense, start=1)}
+        bm25 = {i: (r, score) for r, (i, score) in enumerate(legs.bm25, start=1)}
         top = fused[:k]
         stored = {s.row: s for s in self.store.fetch([i for i, _ in top])}
         return [
-            _hit(rank, stored[i], score, dense_rank.get(i), bm25_rank.get(i))
+            _hit(rank, stored[i], score, dense.get(i), bm25.get(i))
             for rank, (i, score) in enumerate(top, start=1)
             if i in stored
         ]
 
 
-def _hit(rank: int, s: Stored, score: float, dr: int | None, br: int | None) -> Hit:
+def _hit(
+    rank: int, s: Stored, score: float, dense: tuple[int, float] | None, bm25: tuple[int, float] | None
+) -> Hit:
     c, d = s.chunk, s.doc
     return Hit(
         rank,
@@ -137,9 +147,11 @@ def _hit(rank: int, s: Stored, score: float, dr: int | None, br: int | None) -> 
         c.start,
         c.end,
         c.sentences,
-        dr,
-        br,
+        dense[0] if dense else None,
+        bm25[0] if bm25 else None,
         d.arrival(),
+        round(float(dense[1]), 6) if dense else None,
+        round(float(bm25[1]), 6) if bm25 else None,
     )
 
 
