@@ -136,3 +136,29 @@ def test_eval_compare_command_writes_a_report_that_escapes_what_it_shows(embedde
     assert '<img alt="plot" src="data:image/png;base64,' in page
     saved = json.loads((out / "comparison.json").read_text(encoding="utf-8"))
     assert {"Answer@k", "R@1"} <= set(saved["summary"][saved["baseline"]]["all"])
+
+
+def test_a_stopped_comparison_ends_and_keeps_nothing(embedder, settings, tmp_path):
+    import threading
+
+    from rag.evaluation.compare import Cancelled
+    from rag.evaluation.datasets import load_seed_set
+
+    stop, seen = threading.Event(), []
+
+    def progress(done: int, total: int, what: str) -> None:
+        seen.append(done)
+        if done >= 20:
+            stop.set()  # the user pressed Stop part-way
+
+    with pytest.raises(Cancelled):
+        compare(
+            load_seed_set(),
+            grid(settings, modes=["dense", "bm25"]),
+            settings,
+            tmp_path / "c",
+            None,
+            progress,
+            stop,
+        )
+    assert max(seen) < 2 * 56 and not (tmp_path / "report").exists()

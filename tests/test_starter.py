@@ -27,9 +27,17 @@ def test_each_check_drops_what_it_should(isnad):
     doc = next(d for d in docs if "يحيى رسول" in d.text)
     sentence = next(s for s in doc.text.split(".") if "يحيى رسول" in s).strip()
     searcher = isnad.searcher
-    assert _check("من هو الناطق؟", "قاسم سليماني", sentence, doc, searcher, 5) == CHECKS[1]
-    assert _check("هل قال يحيى رسول ذلك؟", "يحيى رسول", sentence, doc, searcher, 5) == CHECKS[2]
-    assert _check("ما عاصمة البرازيل؟", "يحيى رسول", sentence, doc, searcher, 1) == CHECKS[3]
+    assert _check("في какой شهر كانون الثاني؟", "يحيى رسول", sentence, doc, searcher, 5) == CHECKS[1]
+    assert _check("من هو الناطق", "يحيى رسول", sentence, doc, searcher, 5) == CHECKS[1]  # no question mark
+    assert _check("من هو الناطق باسمه؟", "قاسم سليماني", sentence, doc, searcher, 5) == CHECKS[2]
+    assert _check("هل قال يحيى رسول ذلك؟", "يحيى رسول", sentence, doc, searcher, 5) == CHECKS[3]
+    assert _check("هل قال رسول ذلك؟", "يحيى رسول", sentence, doc, searcher, 5) == CHECKS[3]  # half of it
+    assert _check("ما عاصمة البرازيل؟", "يحيى رسول", sentence, doc, searcher, 1) == CHECKS[4]
+    question = "من هو الناطق باسم القائد العام للقوات المسلحة العراقية؟"
+    assert _check(question, "يحيى رسول", sentence, doc, searcher, 5) is None
+    assert _check(question, "يحيى رسول", sentence, doc, searcher, 5, lambda q: "مصطفى الكاظمي") == CHECKS[5]
+    assert _check(question, "يحيى رسول", sentence, doc, searcher, 5, lambda q: None) == CHECKS[5]
+    assert _check(question, "يحيى رسول", sentence, doc, searcher, 5, lambda q: "اللواء يحيى رسول") is None
 
 
 def test_a_starter_set_from_the_seeds_keeps_only_checked_questions(isnad, tmp_path):

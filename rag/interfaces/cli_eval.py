@@ -116,7 +116,7 @@ def cmd_eval_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_starter(args: argparse.Namespace) -> int:
-    from rag.evaluation.starter import starter_set
+    from rag.evaluation.starter import reader_of, starter_set
     from rag.pipeline import Isnad
 
     if args.corpus:
@@ -132,7 +132,7 @@ def cmd_eval_starter(args: argparse.Namespace) -> int:
         generator = app.generator
         if generator is None:
             raise ValueError("no generator is configured (ISNAD_GENERATOR=local or ISNAD_LLM_BASE_URL)")
-    result = starter_set(docs, app.searcher, args.n, args.k, args.seed, generator)
+    result = starter_set(docs, app.searcher, args.n, args.k, args.seed, generator, reader_of(app))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(result.jsonl(), encoding="utf-8")

@@ -174,7 +174,7 @@ class Workbench:
     @for_readers
     def starter(self, n: int, use_generator: bool):
         """Write a starter question set from the indexed corpus; it becomes the question set to compare on."""
-        from rag.evaluation.starter import starter_set
+        from rag.evaluation.starter import reader_of, starter_set
 
         docs = list(self.app.docs().values())
         if not docs:
@@ -185,7 +185,9 @@ class Workbench:
             yield "No generator is configured here; the typed questions need none.", gr.update(), gr.update()
             return
         yield f"Writing up to {int(n)} questions from {len(docs)} articles…", gr.update(), gr.update()
-        result = starter_set(docs, self.app.isnad.searcher, int(n), generator=generator)
+        result = starter_set(
+            docs, self.app.isnad.searcher, int(n), generator=generator, reader=reader_of(self.app.isnad)
+        )
         folder = self.app.upload_root / "isnad-starter"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"starter-{uuid.uuid4().hex[:8]}.jsonl"
@@ -314,8 +316,13 @@ def tabs(app: IsnadApp, t, ui_lang: gr.Radio) -> Workbench:
                 label=("Questions", "عدد الأسئلة"),
             )
             with_generator = t(
-                gr.Checkbox(False, label="Let the generator write them (slower)", scale=1),
-                label=("Let the generator write them (slower)", "دع المولّد يكتبها (أبطأ)"),
+                gr.Checkbox(
+                    False, label="Let the generator write them (slower; read them before use)", scale=1
+                ),
+                label=(
+                    "Let the generator write them (slower; read them before use)",
+                    "دع المولّد يكتبها (أبطأ؛ اقرأها قبل استعمالها)",
+                ),
             )
         starter_file = t(
             gr.File(label="Starter set (generated: label it so)", interactive=False, visible=False),
