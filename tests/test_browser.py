@@ -248,7 +248,7 @@ def test_labelled_inputs_and_the_arabic_interface(page):
 def test_phone_layout_stacks_the_briefing_and_keeps_the_tabs(browser, app_url):
     pg = _open(browser, app_url, PHONE)
     try:
-        for name in ("Ask & brief", "Corpus", "Settings"):
+        for name in ("Ask & brief", "Corpus", "Evaluate", "Settings"):
             assert pg.get_by_role("tab", name=name).is_visible()
         _ask(pg, "How many coalition troops remain in Iraq?")
         pg.screenshot(path=str(ARTIFACTS / "phone-chat.png"))
@@ -600,6 +600,7 @@ def test_the_evaluate_tab_compares_presets_and_opens_a_failure(browser, app_url,
 
 def test_the_retrieval_test_tab_shows_each_legs_rank_and_score(browser, app_url):
     pg = _open(browser, app_url)
+    pg.locator("#isnad-tab-evaluate-button").click()
     pg.locator("#isnad-tab-retrieval-button").click()
     pg.locator("#isnad-rt-query textarea").fill("كم عدد الجنود الأمريكيين الباقين في العراق؟")
     pg.locator("#isnad-rt-search").click()

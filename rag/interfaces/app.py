@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import shutil
 import threading
 import time
 import uuid
@@ -40,15 +39,7 @@ from rag.errors import (
 )
 from rag.ingest.files import MAX_FILE_BYTES  # noqa: E402
 from rag.interfaces.api import install
-from rag.interfaces.background import (
-    KEEP_DOWNLOADS,
-    Job,
-    downloads_folder,
-    for_readers,
-    pretranslate,
-    ticking,
-    warm,
-)
+from rag.interfaces.background import Job, for_readers, new_download_folder, pretranslate, ticking, warm
 from rag.interfaces.corpus import CorpusHandlers
 from rag.interfaces.layout import EXTRACTIVE, GENERATIVE, build
 from rag.interfaces.messages import (
@@ -350,13 +341,8 @@ class IsnadApp(CorpusHandlers):
     def _markdown_file(self, b) -> str:
         """The briefing's Markdown download, in this process's own folder, which keeps only the newest
         KEEP_DOWNLOADS files (the web server has its own copy once it is sent) and goes when the app exits."""
-        folder = downloads_folder() / uuid.uuid4().hex[:12]
-        folder.mkdir(parents=True)
-        path = folder / download_name(b.subject)
+        path = new_download_folder() / download_name(b.subject)
         path.write_text(render_markdown(b), encoding="utf-8")
-        old = sorted(downloads_folder().iterdir(), key=lambda p: p.stat().st_mtime)[:-KEEP_DOWNLOADS]
-        for stale in old:
-            shutil.rmtree(stale, ignore_errors=True)
         return str(path)
 
     # ------------------------------------------------------------ corpus

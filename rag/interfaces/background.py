@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -171,4 +172,14 @@ KEEP_DOWNLOADS = 20
 def downloads_folder() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="isnad-briefings-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def new_download_folder() -> Path:
+    """A fresh folder for files the app offers (briefings, reports); only the newest KEEP_DOWNLOADS stay
+    (the web server has its own copy once a file is sent) and all go when the app exits."""
+    folder = downloads_folder() / uuid.uuid4().hex[:12]
+    folder.mkdir(parents=True)
+    for stale in sorted(downloads_folder().iterdir(), key=lambda p: p.stat().st_mtime)[:-KEEP_DOWNLOADS]:
+        shutil.rmtree(stale, ignore_errors=True)
     return folder

@@ -19,7 +19,7 @@ from rag.evaluation.compare import Cancelled, Comparison, Config, compare
 from rag.evaluation.questionsets import detect_format, load_question_set
 from rag.evaluation.report import HEADLINE, hits_html, question_html, verdicts, write_comparison
 from rag.ingest.uploads import received
-from rag.interfaces.background import Job, Stopped, for_readers
+from rag.interfaces.background import Job, Stopped, for_readers, new_download_folder
 from rag.retrieval.hybrid import MODES
 from rag.text.escape import md_escape
 from rag.types import Filters
@@ -39,6 +39,14 @@ PRESETS: list[tuple[str, str, dict]] = [
 ]
 PRESET_NAMES = [p[0] for p in PRESETS]
 OWN, INDEXED = "The question set's own documents", "The indexed corpus"
+INTRO = (
+    "Upload your questions (CSV or JSONL with question, answer, source or evidence; SQuAD .json; a BEIR "
+    "folder as .zip), pick configurations, and compare them on the same questions. The first one checked "
+    "is the baseline; differences carry a paired test.",
+    "ارفع أسئلتك (CSV أو JSONL فيها السؤال والإجابة أو المصدر أو الدليل؛ أو SQuAD ‏.json؛ أو مجلد "
+    "BEIR مضغوطًا ‎.zip)، واختر الإعدادات، وقارن بينها على الأسئلة نفسها. أول إعداد مختار هو الأساس، "
+    "والفروق مصحوبة باختبار مزدوج.",
+)
 CORPUS_LABEL = (
     "Documents (CSV and JSONL use the indexed corpus; a SQuAD set asked of it is scored by its answers)",
     "المستندات (تستخدم CSV وJSONL المقالات المفهرسة؛ ومجموعة SQuAD المطروحة عليها تُقيَّم بإجاباتها)",
@@ -89,8 +97,6 @@ class Workbench:
 
     def __init__(self, app: IsnadApp):
         self.app = app
-        self.job: Job | None = None
-        self.last: Comparison | None = None
 
     @property
     def settings(self):
@@ -124,7 +130,15 @@ class Workbench:
     @for_readers
     def evaluate(self, file: str | None, corpus_choice: str, presets: list[str], limit: int):
         """Stream the comparison's progress, then the table, the plot, the verdicts and the failure list."""
-        empty = (gr.update(), gr.update(), gr.update(), gr.update(choices=[], value=None), "", gr.update())
+        empty = (
+            gr.update(),
+            gr.update(),
+            gr.update(),
+            gr.update(choices=[], value=None),
+            "",
+            gr.update(),
+            None,
+        )
         if not file:
             yield ("Upload a question set first (CSV, JSONL, SQuAD .json, or a BEIR folder as .zip).", *empty)
             return
@@ -145,10 +159,13 @@ class Workbench:
                     data, configs, self.settings, cache, on_progress=lambda d, t, _: progress(d, t)
                 )
 
-            self.job = job = Job(work, unit="question runs")
+            job = Job(work, unit="question runs")
             intro = f"{len(data.questions)} questions, {len(data.documents)} documents, {len(configs)} configurations"
-            while job.running():
-                yield (f"{intro}: {job.status()}", *empty)
+            try:
+                while job.running():
+                    yield (f"{intro}: {job.status()}", *empty)
+            finally:  # Stop closes this generator: the comparison stops at its next progress report
+                job.cancel()
             if isinstance(job.error, (Stopped, Cancelled)):
                 yield ("Stopped; nothing was kept.", *empty)
                 return
@@ -156,9 +173,7 @@ class Workbench:
                 yield (f"The comparison failed: {md_escape(str(job.error))}", *empty)
                 return
             comp: Comparison = job.result
-            self.last = comp
-            out = Path(tempfile.mkdtemp(prefix="isnad-compare-"))
-            paths = write_comparison(comp, out)
+            paths = write_comparison(comp, new_download_folder())
             failed = comp.failures()
             choices = [(q["question"][:120], q["id"]) for q in failed]
             yield (
@@ -167,8 +182,9 @@ class Workbench:
                 str(paths["png"]),
                 "\n".join(f"- {md_escape(v)}" for v in verdicts(comp)),
                 gr.update(choices=choices, value=choices[0][1] if choices else None),
-                self.failure(choices[0][1]) if choices else "<p>The baseline misses no question.</p>",
+                self.failure(choices[0][1], comp) if choices else "<p>The baseline misses no question.</p>",
                 str(paths["html"]),
+                comp,
             )
 
     @for_readers
@@ -195,8 +211,6 @@ class Workbench:
         yield md_escape(result.summary()), gr.update(value=str(path), visible=True), str(path)
 
     def stop(self) -> str:
-        if self.job is not None:
-            self.job.cancel()
         return "Stopped; nothing was kept."
 
     def table(self, comp: Comparison) -> list[list]:
@@ -216,12 +230,13 @@ class Workbench:
             rows.append(row)
         return gr.update(value=rows, headers=["configuration", "language", *metrics])
 
-    def failure(self, qid: str | None) -> str:
-        """One failing question: its gold and, per configuration, where the gold landed and what was found."""
-        if not qid or self.last is None:
+    def failure(self, qid: str | None, comp: Comparison | None) -> str:
+        """One failing question of this session's comparison: its gold and, per configuration, where the
+        gold landed and what was retrieved."""
+        if not qid or comp is None:
             return ""
-        row = next((q for q in self.last.questions if q["id"] == qid), None)
-        return question_html(self.last, row) if row else ""
+        row = next((q for q in comp.questions if q["id"] == qid), None)
+        return question_html(comp, row) if row else ""
 
     @for_readers
     def search(
@@ -264,139 +279,153 @@ class Workbench:
 
 
 def tabs(app: IsnadApp, t, ui_lang: gr.Radio) -> Workbench:
-    """The two tabs inside the page's ``gr.Tabs``; ``t`` registers a component's texts in both languages
-    and ``ui_lang`` is the interface language (the ranked chunks' headers follow it)."""
+    """The Evaluate tab inside the page's ``gr.Tabs``, with its two views (compare configurations, test
+    retrieval); ``t`` registers a component's texts in both languages and ``ui_lang`` is the interface
+    language (the ranked chunks' headers follow it)."""
     bench = Workbench(app)
     s = app.settings
     with t(gr.Tab("Evaluate", elem_id="isnad-tab-evaluate"), label=("Evaluate", "التقييم")):
-        t(
-            gr.Markdown(
-                "Upload your questions (CSV or JSONL with question, answer, source or evidence; SQuAD .json; a "
-                "BEIR folder as .zip), pick configurations, and compare them on the same questions. The first "
-                "one checked is the baseline; differences carry a paired test."
-            ),
-            value=(
-                "Upload your questions (CSV or JSONL with question, answer, source or evidence; SQuAD .json; a "
-                "BEIR folder as .zip), pick configurations, and compare them on the same questions. The first "
-                "one checked is the baseline; differences carry a paired test.",
-                "ارفع أسئلتك (CSV أو JSONL فيها السؤال والإجابة أو المصدر أو الدليل؛ أو SQuAD ‏.json؛ أو مجلد BEIR "
-                "مضغوطًا ‎.zip)، واختر الإعدادات، وقارن بينها على الأسئلة نفسها. أول إعداد مختار هو الأساس، "
-                "والفروق مصحوبة باختبار مزدوج.",
-            ),
-        )
-        with gr.Row():
-            qfile = t(
-                gr.File(label="Question set", file_types=QUESTION_FILES, elem_id="isnad-eval-file"),
-                label=("Question set", "مجموعة الأسئلة"),
-            )
-            with gr.Column():
-                corpus = t(
-                    gr.Radio([OWN, INDEXED], value=OWN, label=CORPUS_LABEL[0], elem_id="isnad-eval-corpus"),
-                    label=CORPUS_LABEL,
+        with gr.Tabs():
+            with t(
+                gr.Tab("Compare configurations", elem_id="isnad-tab-compare"),
+                label=("Compare configurations", "قارن الإعدادات"),
+            ):
+                t(gr.Markdown(INTRO[0]), value=INTRO)
+                with gr.Row():
+                    qfile = t(
+                        gr.File(label="Question set", file_types=QUESTION_FILES, elem_id="isnad-eval-file"),
+                        label=("Question set", "مجموعة الأسئلة"),
+                    )
+                    with gr.Column():
+                        corpus = t(
+                            gr.Radio(
+                                [OWN, INDEXED], value=OWN, label=CORPUS_LABEL[0], elem_id="isnad-eval-corpus"
+                            ),
+                            label=CORPUS_LABEL,
+                        )
+                        limit = t(
+                            gr.Number(
+                                200,
+                                label="At most this many questions",
+                                precision=0,
+                                minimum=1,
+                                maximum=MAX_QUESTIONS,
+                            ),
+                            label=("At most this many questions", "أقصى عدد من الأسئلة"),
+                        )
+                with gr.Row():
+                    write = t(
+                        gr.Button(
+                            "Write a starter question set from the corpus",
+                            elem_id="isnad-eval-starter",
+                            scale=2,
+                        ),
+                        value=(
+                            "Write a starter question set from the corpus",
+                            "اكتب مجموعة أسئلة أولية من المقالات",
+                        ),
+                    )
+                    starter_n = t(
+                        gr.Number(30, label="Questions", precision=0, minimum=1, maximum=500, scale=1),
+                        label=("Questions", "عدد الأسئلة"),
+                    )
+                    with_generator = t(
+                        gr.Checkbox(
+                            False,
+                            label="Let the generator write them (slower; read them before use)",
+                            scale=1,
+                        ),
+                        label=(
+                            "Let the generator write them (slower; read them before use)",
+                            "دع المولّد يكتبها (أبطأ؛ اقرأها قبل استعمالها)",
+                        ),
+                    )
+                starter_file = t(
+                    gr.File(label="Starter set (generated: label it so)", interactive=False, visible=False),
+                    label=("Starter set (generated: label it so)", "المجموعة الأولية (مولّدة: اذكر ذلك)"),
                 )
-                limit = t(
-                    gr.Number(
-                        200,
-                        label="At most this many questions",
-                        precision=0,
-                        minimum=1,
-                        maximum=MAX_QUESTIONS,
+                presets = t(
+                    gr.CheckboxGroup(
+                        PRESET_NAMES,
+                        value=PRESET_NAMES[:3],
+                        label="Configurations",
+                        elem_id="isnad-eval-presets",
                     ),
-                    label=("At most this many questions", "أقصى عدد من الأسئلة"),
+                    label=("Configurations", "الإعدادات"),
                 )
-        with gr.Row():
-            write = t(
-                gr.Button(
-                    "Write a starter question set from the corpus", elem_id="isnad-eval-starter", scale=2
-                ),
-                value=("Write a starter question set from the corpus", "اكتب مجموعة أسئلة أولية من المقالات"),
-            )
-            starter_n = t(
-                gr.Number(30, label="Questions", precision=0, minimum=1, maximum=500, scale=1),
-                label=("Questions", "عدد الأسئلة"),
-            )
-            with_generator = t(
-                gr.Checkbox(
-                    False, label="Let the generator write them (slower; read them before use)", scale=1
-                ),
-                label=(
-                    "Let the generator write them (slower; read them before use)",
-                    "دع المولّد يكتبها (أبطأ؛ اقرأها قبل استعمالها)",
-                ),
-            )
-        starter_file = t(
-            gr.File(label="Starter set (generated: label it so)", interactive=False, visible=False),
-            label=("Starter set (generated: label it so)", "المجموعة الأولية (مولّدة: اذكر ذلك)"),
-        )
-        presets = t(
-            gr.CheckboxGroup(
-                PRESET_NAMES, value=PRESET_NAMES[:3], label="Configurations", elem_id="isnad-eval-presets"
-            ),
-            label=("Configurations", "الإعدادات"),
-        )
-        with gr.Row():
-            run = t(
-                gr.Button("Compare", variant="primary", elem_id="isnad-eval-run"), value=("Compare", "قارن")
-            )
-            stop = t(gr.Button("Stop", elem_id="isnad-eval-stop"), value=("Stop", "أوقف"))
-        status = gr.Markdown(elem_id="isnad-eval-status")
-        table = gr.Dataframe(interactive=False, wrap=True, elem_id="isnad-eval-table")
-        with gr.Row():
-            plot = gr.Image(label="Recall@k", type="filepath", interactive=False, elem_id="isnad-eval-plot")
-            calls = gr.Markdown(elem_id="isnad-eval-verdicts")
-        failures = t(
-            gr.Dropdown([], label="Questions the baseline misses", elem_id="isnad-eval-failures"),
-            label=("Questions the baseline misses", "أسئلة أخفق فيها الأساس"),
-        )
-        failure = gr.HTML(elem_id="isnad-eval-failure")
-        report = t(
-            gr.File(label="Report (HTML)", interactive=False), label=("Report (HTML)", "التقرير (HTML)")
-        )
-    with t(
-        gr.Tab("Retrieval test", elem_id="isnad-tab-retrieval"), label=("Retrieval test", "اختبار الاسترجاع")
-    ):
-        with gr.Row():
-            query = t(
-                gr.Textbox(label="Query", placeholder="Arabic or English", scale=4, elem_id="isnad-rt-query"),
-                label=("Query", "الاستعلام"),
-                placeholder=("Arabic or English", "بالعربية أو الإنجليزية"),
-            )
-            go = t(
-                gr.Button("Search", variant="primary", scale=1, elem_id="isnad-rt-search"),
-                value=("Search", "ابحث"),
-            )
-        with gr.Row():
-            mode = t(
-                gr.Radio(list(MODES), value=s.retrieval_mode, label="Mode", elem_id="isnad-rt-mode"),
-                label=("Mode", "الطريقة"),
-            )
-            weight = t(
-                gr.Slider(
-                    0,
-                    2,
-                    value=s.bm25_weight,
-                    step=0.05,
-                    label="BM25 weight (hybrid)",
-                    elem_id="isnad-rt-weight",
-                ),
-                label=("BM25 weight (hybrid)", "وزن BM25 (الهجين)"),
-            )
-            k = t(gr.Slider(1, 30, value=10, step=1, label="Chunks"), label=("Chunks", "المقاطع"))
-        with gr.Row():
-            outlet = t(gr.Textbox(label="Outlet", elem_id="isnad-rt-outlet"), label=("Outlet", "المصدر"))
-            date_from = t(
-                gr.Textbox(label="From (YYYY-MM-DD)", elem_id="isnad-rt-from"),
-                label=("From (YYYY-MM-DD)", "من (YYYY-MM-DD)"),
-            )
-            date_to = t(
-                gr.Textbox(label="To (YYYY-MM-DD)", elem_id="isnad-rt-to"),
-                label=("To (YYYY-MM-DD)", "إلى (YYYY-MM-DD)"),
-            )
-        ranked = gr.HTML(elem_id="isnad-rt-results")
+                with gr.Row():
+                    run = t(
+                        gr.Button("Compare", variant="primary", elem_id="isnad-eval-run"),
+                        value=("Compare", "قارن"),
+                    )
+                    stop = t(gr.Button("Stop", elem_id="isnad-eval-stop"), value=("Stop", "أوقف"))
+                status = gr.Markdown(elem_id="isnad-eval-status")
+                table = gr.Dataframe(interactive=False, wrap=True, elem_id="isnad-eval-table")
+                with gr.Row():
+                    plot = gr.Image(
+                        label="Recall@k", type="filepath", interactive=False, elem_id="isnad-eval-plot"
+                    )
+                    calls = gr.Markdown(elem_id="isnad-eval-verdicts")
+                failures = t(
+                    gr.Dropdown([], label="Questions the baseline misses", elem_id="isnad-eval-failures"),
+                    label=("Questions the baseline misses", "أسئلة أخفق فيها الأساس"),
+                )
+                failure = gr.HTML(elem_id="isnad-eval-failure")
+                compared = gr.State(None)  # this session's comparison: its failures open from it
+                report = t(
+                    gr.File(label="Report (HTML)", interactive=False),
+                    label=("Report (HTML)", "التقرير (HTML)"),
+                )
+            with t(
+                gr.Tab("Retrieval test", elem_id="isnad-tab-retrieval"),
+                label=("Retrieval test", "اختبار الاسترجاع"),
+            ):
+                with gr.Row():
+                    query = t(
+                        gr.Textbox(
+                            label="Query", placeholder="Arabic or English", scale=4, elem_id="isnad-rt-query"
+                        ),
+                        label=("Query", "الاستعلام"),
+                        placeholder=("Arabic or English", "بالعربية أو الإنجليزية"),
+                    )
+                    go = t(
+                        gr.Button("Search", variant="primary", scale=1, elem_id="isnad-rt-search"),
+                        value=("Search", "ابحث"),
+                    )
+                with gr.Row():
+                    mode = t(
+                        gr.Radio(list(MODES), value=s.retrieval_mode, label="Mode", elem_id="isnad-rt-mode"),
+                        label=("Mode", "الطريقة"),
+                    )
+                    weight = t(
+                        gr.Slider(
+                            0,
+                            2,
+                            value=s.bm25_weight,
+                            step=0.05,
+                            label="BM25 weight (hybrid)",
+                            elem_id="isnad-rt-weight",
+                        ),
+                        label=("BM25 weight (hybrid)", "وزن BM25 (الهجين)"),
+                    )
+                    k = t(gr.Slider(1, 30, value=10, step=1, label="Chunks"), label=("Chunks", "المقاطع"))
+                with gr.Row():
+                    outlet = t(
+                        gr.Textbox(label="Outlet", elem_id="isnad-rt-outlet"), label=("Outlet", "المصدر")
+                    )
+                    date_from = t(
+                        gr.Textbox(label="From (YYYY-MM-DD)", elem_id="isnad-rt-from"),
+                        label=("From (YYYY-MM-DD)", "من (YYYY-MM-DD)"),
+                    )
+                    date_to = t(
+                        gr.Textbox(label="To (YYYY-MM-DD)", elem_id="isnad-rt-to"),
+                        label=("To (YYYY-MM-DD)", "إلى (YYYY-MM-DD)"),
+                    )
+                ranked = gr.HTML(elem_id="isnad-rt-results")
     running = run.click(
         bench.evaluate,
         [qfile, corpus, presets, limit],
-        [status, table, plot, calls, failures, failure, report],
+        [status, table, plot, calls, failures, failure, report, compared],
         api_name="compare",
         concurrency_limit=1,
     )
@@ -408,7 +437,7 @@ def tabs(app: IsnadApp, t, ui_lang: gr.Radio) -> Workbench:
         concurrency_limit=1,
     )
     stop.click(bench.stop, None, status, cancels=[running], api_name=False, queue=False)
-    failures.change(bench.failure, failures, failure, api_name=False, queue=False)
+    failures.change(bench.failure, [failures, compared], failure, api_name=False, queue=False)
     inputs = [query, mode, weight, k, outlet, date_from, date_to, ui_lang]
     go.click(bench.search, inputs, ranked, api_name="retrieval_test", concurrency_limit=2)
     query.submit(bench.search, inputs, ranked, api_name=False, concurrency_limit=2)

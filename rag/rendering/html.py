@@ -55,6 +55,8 @@ a.isnad-cite:hover { text-decoration: underline; }
 /* each title in its own direction */
 #isnad-corpus td, #isnad-corpus td *, #isnad-feeds td, #isnad-feeds td * { unicode-bidi: plaintext; text-align: start; }
 @media (max-width: 700px) {
+  /* every top tab in view on a phone: Gradio moves what does not fit into a "⋯" menu */
+  .tab-container > button { padding-left: 6px !important; padding-right: 6px !important; }
   .isnad-grid { grid-template-columns: 1fr; }
   .isnad-grid > div:first-child { border-bottom: 1px dashed #e5e7eb; padding-bottom: 4px; }
 }
