@@ -1,6 +1,8 @@
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
 from rag.text.dates import find_dates, year_from_weekday
 
 
@@ -77,3 +79,29 @@ def test_a_weekday_in_an_undated_article_is_not_made_a_full_date():
     # with the article's own date the weekday is a date
     [dated] = find_dates("قال الكاظمي اليوم الخميس", dt.date(2021, 4, 9))
     assert render_date(dated, "en") == "Thursday 8 April 2021"
+
+
+@pytest.mark.parametrize(
+    "text, found",
+    [
+        # a month then a four-digit year is the month of that year, not "the 20th"
+        ("غادر خاشقجي السعودية في سبتمبر 2017، وكتب", [("سبتمبر 2017", dt.date(2017, 9, 1))]),
+        (
+            "من مارس 2003 حتى أغسطس 2014",
+            [("مارس 2003", dt.date(2003, 3, 1)), ("أغسطس 2014", dt.date(2014, 8, 1))],
+        ),
+        # older years, where a date ends
+        ("ولد في 6 يناير 1883 في بلدة بشري", [("6 يناير 1883", dt.date(1883, 1, 6))]),
+        (
+            "(20 أغسطس 1858 - 16 سبتمبر 1931)",
+            [("20 أغسطس 1858", dt.date(1858, 8, 20)), ("16 سبتمبر 1931", dt.date(1931, 9, 16))],
+        ),
+        ("وفتحوا القسطنطينية سنة 1453م، ثم", [("سنة 1453", dt.date(1453, 1, 1))]),
+        # «سنة» between the month and the year
+        ("سقطت دولته في 18 يونيو سنة 1953 م، بإلغاء الملكية", [("18 يونيو سنة 1953", dt.date(1953, 6, 18))]),
+        # an old-looking number that is a count stays a count
+        ("قتل في مايو 1500 شخص", [("مايو", None)]),
+    ],
+)
+def test_years_stay_with_their_month_and_old_years_are_years(text, found):
+    assert [(m.text, m.date) for m in find_dates(text)] == found

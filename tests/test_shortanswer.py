@@ -26,6 +26,11 @@ def seed_text(seeds_dir):
     return "\n".join(d.text for d in ingest_paths([seeds_dir]).documents)
 
 
+def ranked(kind: str, sentence: str, question: str) -> list:
+    """The spans of ``kind`` in a standalone sentence, best first for ``question``."""
+    return rank_spans(typed_spans(kind, sentence, 0, None, LEX), question, sentence, 0, LEX)
+
+
 def sentence_with(text: str, *needles: str) -> tuple[str, int]:
     """The real seed sentence (line) holding every needle, and its offset."""
     start = 0
@@ -285,6 +290,13 @@ def test_names_in_an_english_sentence_are_candidates_too():
         ("بلغ 1,500 و2،500 جندي", [1500.0, 2500.0]),
         ("في عامي 2019، 2020", [2019.0, 2020.0]),  # a spaced one separates
         ("الأعداد 1،2،3", [1.0, 2.0, 3.0]),
+        (
+            "من 22 مقاطعة وخمس مناطق ذاتية الحكم وأربع بلديات",
+            [22.0, 5.0, 4.0],
+        ),  # «و» written onto a number word
+        ("تنتهي الأحد وثلاثاء", []),
+        ("تتكون من ثماني عشرة محافظة وتسعة عشر قضاء", [18.0, 19.0]),  # the teens
+        ("هو رئيس جمهورية تركيا الثاني عشر والحالي منذ", []),  # an ordinal counts nothing
     ],
 )
 def test_the_arabic_comma_groups_thousands_only_between_digits(text, values):
@@ -332,5 +344,40 @@ def test_a_year_question_is_not_answered_by_a_date_without_a_year():
 def test_of_two_dates_the_one_the_questions_words_lead_into_answers(sentence, question, answer):
     """A date follows the event it dates: the question's words just before a date bind it to the question
     (a bare year at the end of a sentence is a candidate too)."""
-    spans = rank_spans(typed_spans("date", sentence, 0, None, LEX), question, sentence, 0, LEX)
+    spans = ranked("date", sentence, question)
     assert spans[0].text == answer, [s.text for s in spans]
+
+
+def test_a_count_of_the_noun_the_question_counts_wins_even_in_its_broken_plural():
+    """«كم منطقة» counts regions: «خمس مناطق» (after a «و» written onto the number), not «22 مقاطعة»."""
+    from rag.answers.extractive import _unit_match
+    from rag.answers.questions import counted_terms
+
+    sentence = "تتألف الصين من أكثر من 22 مقاطعة وخمس مناطق ذاتية الحكم وأربع بلديات تدار مباشرة."
+    question = "كم منطقة ذاتية الحكم في الصين؟"
+    spans = ranked("number", sentence, question)
+    assert spans[0].text == "خمس مناطق", [s.text for s in spans]
+    assert counted_terms("كم يبلغ عدد سكان اليابان؟") == ["سكان"]
+    assert counted_terms("How many coalition troops remain in Iraq?")[:2] == ["coalit", "troop"]
+    by_text = {s.text: s for s in spans}
+    assert _unit_match(question, by_text["خمس مناطق"]) == 1.0
+    assert _unit_match(question, by_text["أكثر من 22 مقاطعة"]) == 0.0
+    assert _unit_match("How many regions does China have?", by_text["أكثر من 22 مقاطعة"]) == 0.5
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [("في أي عام توفي ألبرت أينشتاين؟", "18 أبريل 1955"), ("متى ولد ألبرت أينشتاين؟", "14 مارس 1879")],
+)
+def test_a_life_spans_second_date_is_the_death(question, answer):
+    spans = ranked(
+        "date", "ألبرت أينشتاين (14 مارس 1879 – 18 أبريل 1955) عالم فيزياء ألماني المولد.", question
+    )
+    assert spans[0].text == answer, [s.text for s in spans]
+
+
+def test_a_share_is_answered_by_a_percentage_not_a_head_count():
+    sentence = "يقدر عدد سكان العراق في 2016 بحوالي 37,547,686 نسمة، وتصل نسبة العرب من 75% إلى 80% من الشعب."
+    question = "إلى كم تصل نسبة العرب من إجمالي سكان العراق؟"
+    spans = ranked("number", sentence, question)
+    assert spans and all("%" in s.text for s in spans), [s.text for s in spans]

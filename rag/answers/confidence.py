@@ -3,11 +3,11 @@
 A short answer is a typed span of a quoted sentence. Whether it is the right span depends on what
 Isnad already knows at that point: how well the span's type and position fit the question, whether
 the clause around it carries the question's own words and names, how many spans of the same type
-compete in the sentence, how far above the abstention line the sentence is, and whether other quoted
-sentences give the same value. A logistic model over these features (fitted by ``isnad eval
-fit-confidence`` on ARCD-train and the even XQuAD articles; coefficients in
-``rag/data/short_confidence.json``) turns them into a probability that the span is right; under the
-fitted threshold the bold line is withheld and the quotes lead.
+compete in the sentence, whether a count is of the noun the question counts, how far above the
+abstention line the sentence is, and whether other quoted sentences give the same value. A logistic
+model over these features (fitted by ``isnad eval fit-confidence`` on ARCD-train and the even XQuAD
+articles; coefficients in ``rag/data/short_confidence.json``) turns them into a probability that the
+span is right; under the fitted threshold the bold line is withheld and the quotes lead.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class SpanEvidence:
     sentence_terms: float  # share of the question's terms in the sentence
     clause_names: float  # share of the question's names in the span's clause (1 when it names none)
     span_words: int
+    unit_match: float = 0.5  # a count's noun is the one asked (1) or another (0); 0.5 when it cannot tell
 
     def vector(self) -> dict[str, float]:
         v = {f"kind_{k}": float(self.kind == k) for k in KINDS}
@@ -60,6 +61,7 @@ class SpanEvidence:
             sentence_terms=self.sentence_terms,
             clause_names=self.clause_names,
             span_words=math.log1p(self.span_words),
+            unit_match=self.unit_match,
         )
         return v
 

@@ -25,8 +25,15 @@ from rag.answers.answer import (
 )
 from rag.answers.confidence import WINDOW, SpanEvidence, load_model
 from rag.answers.identity import asked_identity, identity_span
-from rag.answers.questions import asked_roles, asks_speaker, question_type, wants_money, wants_year
-from rag.answers.ranking import dates_compatible, rank_spans, values_agree
+from rag.answers.questions import (
+    asked_roles,
+    asks_speaker,
+    counted_terms,
+    question_type,
+    wants_money,
+    wants_year,
+)
+from rag.answers.ranking import dates_compatible, rank_spans, unit_matches, values_agree
 from rag.answers.short import coordinated, per_part, typed_spans, with_year
 from rag.config import Settings
 from rag.errors import GeneratorUnavailable
@@ -273,6 +280,7 @@ class ExtractiveEngine:
             sentence_terms=len(q_terms & set(bm25_tokens(c.text))) / len(q_terms) if q_terms else 0.0,
             clause_names=len(clause_names) / len(q_names) if q_names else 1.0,
             span_words=len(sp.text.split()),
+            unit_match=_unit_match(question, sp),
         )
 
     def _gate(
@@ -409,6 +417,17 @@ def answer_unit(s: Source, answer: Answer) -> str:
                 return clause
     asked = set(bm25_tokens(answer.question))
     return max(pieces, key=lambda p: len(asked & set(bm25_tokens(p[1]))))[1]
+
+
+def _unit_match(question: str, sp: Span) -> float:
+    """1 when a count's noun is the one the question counts, 0 when it is another, 0.5 when that cannot be
+    told (not a count, no noun on either side, or an English question whose noun is not rendered alike)."""
+    counted = counted_terms(question)
+    if sp.kind != "number" or not counted or len(sp.text.split()) < 2:
+        return 0.5
+    if unit_matches(sp, counted):
+        return 1.0
+    return 0.5 if detect_language(question) != detect_language(sp.text) else 0.0
 
 
 def _known_parts(value: str) -> int:

@@ -126,6 +126,31 @@ def asked_roles(question: str) -> list[list[str]]:
     return [ar for en, ar in _titles() if en.search(question) or any(a in folded for a in ar)]
 
 
+_SHARE = re.compile(
+    r"\b(?:percent(?:age)?|share|proportion|rate)\b|%|(?:^|\s)(?:نسبه|بنسبه|النسبه)(?:\s|$)", re.I
+)
+
+
+def wants_share(question: str) -> bool:
+    """ "What percentage …", «ما نسبة …»: a share answers («75%»), not a head count."""
+    return bool(_SHARE.search(normalize_ar(question)))
+
+
+_LIFE_END = re.compile(r"\b(?:die|died|death)\b|(?:^|\s)(?:توفي|توفيت|وفاه|مات|ماتت|رحل|رحيل)(?:\s|$)", re.I)
+_LIFE_START = re.compile(r"\b(?:born|birth)\b|(?:^|\s)(?:ولد|ولدت|مولد|ميلاد)(?:\s|$)", re.I)
+
+
+def asked_life_edge(question: str) -> str | None:
+    """ "When did X die" asks for the end of a life span «(14 مارس 1879 – 18 أبريل 1955)», "when was X born"
+    for its start; None for any other question."""
+    folded = normalize_ar(question)
+    if _LIFE_END.search(folded):
+        return "end"
+    if _LIFE_START.search(folded):
+        return "start"
+    return None
+
+
 def wants_money(question: str) -> bool:
     return bool(_MONEY.search(normalize_ar(question)))
 
@@ -158,3 +183,53 @@ _PARTS = re.compile(r",?\s+and (?=how (?:many|much)\b)|،?\s*و\s*(?=كم\b)", r
 def question_parts(question: str) -> list[str]:
     """ "How many coalition troops remain, and how many are American?" asks two things: one part each."""
     return [p.strip(" ,،?؟") for p in _PARTS.split(question) if p.strip(" ,،?؟")]
+
+
+_COUNTED = re.compile(
+    r"\bhow many\s+(?P<en>(?:[a-z][a-z-]*\s*){1,3})|"
+    r"(?:^|\s)(?:كم عدد|ما عدد|ما هو عدد|كم|عدد)\s+(?P<ar>(?:[\u0621-\u064a]+\s*){1,3})",
+    re.I,
+)
+_NOT_COUNTED = {
+    "of",
+    "the",
+    "more",
+    "other",
+    "من",
+    "يبلغ",
+    "بلغ",
+    "تبلغ",
+    "عدد",
+    "كان",
+    "كانت",
+    "يوجد",
+    "هناك",
+}
+
+
+def counted_terms(question: str) -> list[str]:
+    """The words right after "how many" / «كم», one of which is the noun counted ("how many coalition
+    troops", «كم مقاطعة», «كم يبلغ عدد سكان»), as BM25 terms; empty when there is no such question."""
+    m = _COUNTED.search(normalize_ar(question))
+    if not m:
+        return []
+    words = [w for w in (m.group("en") or m.group("ar")).split() if w.lower() not in _NOT_COUNTED]
+    return [t for w in words[:3] for t in bm25_tokens(w)]
+
+
+def _skeleton(term: str) -> str:
+    """An Arabic stem without its long vowels and final «ه», so a broken plural meets its singular
+    («مناطق» and «منطقه» → «منطق», «جزر» and «جزيره» → «جزر»)."""
+    return re.sub(r"[اويى]", "", re.sub(r"[هة]$", "", normalize_ar(term)))
+
+
+def same_noun(asked: list[str], unit: str, english: str | None = None) -> bool:
+    """Whether a quantity's noun (``unit``, with its English ``english``) is one ``asked`` counts."""
+    for q in asked:
+        for c in bm25_tokens(unit) + (bm25_tokens(english) if english else []):
+            short, long_ = sorted((q, c), key=len)
+            if len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= 2:
+                return True
+            if not q.isascii() and len(_skeleton(q)) >= 3 and _skeleton(q) == _skeleton(c):
+                return True
+    return False

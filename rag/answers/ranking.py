@@ -6,11 +6,15 @@ import re
 
 from rag.answers.questions import (
     CURRENCIES,
+    asked_life_edge,
     asked_qualifiers,
     asked_roles,
     asks_speaker,
+    counted_terms,
+    same_noun,
     wants_deadline,
     wants_money,
+    wants_share,
 )
 from rag.text.arabic import bm25_tokens, normalize_ar
 from rag.text.dates import DateMention, named_month
@@ -40,6 +44,9 @@ def rank_spans(spans: list[Span], question: str, sentence: str, offset: int, lex
     stated_deadline = bool(_STATES_DEADLINE.search(normalize_ar(question)))
     qualifiers = asked_qualifiers(question)
     speaker = asks_speaker(question)
+    counted = counted_terms(question)
+    share = wants_share(question)
+    life = asked_life_edge(question)
     out = []
     for s in spans:
         if normalize_ar(s.text).lower() in q_norm or s.render["en"].lower() in q_norm:
@@ -63,6 +70,14 @@ def rank_spans(spans: list[Span], question: str, sentence: str, offset: int, lex
             continue  # "when did they agree on a withdrawal by the end of 2021": the deadline is the question's
         if s.kind == "number" and money and not (set(s.render["en"].split()) & CURRENCIES):
             continue  # a cost is an amount of money, not a head count
+        if s.kind == "number" and share and not _PERCENT.search(s.text):
+            continue  # «ما نسبة العرب»: a share («75%»), not the population
+        if (
+            s.kind == "date"
+            and life
+            and (edge := _life_span_edge(sentence, s.start - offset, s.end - offset))
+        ):
+            s.score += 0.05 if edge == life else -0.05  # «(14 مارس 1879 – 18 أبريل 1955)»: died is the second
         if (
             speaker
             and s.kind in ("person", "org")
@@ -94,8 +109,10 @@ def rank_spans(spans: list[Span], question: str, sentence: str, offset: int, lex
         if s.kind == "date" and not led_by_deadline:  # «انضمت إلى الاتحاد الأوروبي في عام 1995»
             s.score += 0.015 * min(3, _leading_anchors(s, spans, anchors, sentence, offset))
         inside = sum(s.start <= a < s.end for a in anchors)  # question words within the span itself
-        if s.kind == "number" and inside:
-            s.score += 0.05  # «2500 أمريكي» for "how many US troops": the unit is the question's own word
+        if s.kind == "number" and (inside or unit_matches(s, counted)):
+            s.score += (
+                0.05  # «2500 أمريكي» for "how many US troops", «خمس مناطق» for «كم منطقة»: the noun asked
+            )
         if inside and s.kind in ("person", "place", "org") and inside >= len(s.text.split()):
             continue  # a name the question itself uses is not the answer
         distance = min((abs(a - s.start) for a in anchors), default=len(sentence))
@@ -142,6 +159,26 @@ def values_agree(a: Span, b: Span, sentence_a: str, sentence_b: str) -> bool:
     return normalize_ar(b.text) in normalize_ar(sentence_a) or normalize_ar(a.text) in normalize_ar(
         sentence_b
     )
+
+
+_PERCENT = re.compile(r"%|٪|(?:بال|في ال)(?:مئه|مائه|مئة|مائة)|\bper ?cent\b", re.I)
+_SPAN_DASH = re.compile(r"^\s*[-–—]\s*")
+
+
+def _life_span_edge(sentence: str, start: int, end: int) -> str | None:
+    """ "start" for the first date of «(D1 – D2)», "end" for the second; None for a date not in such a pair."""
+    before, after = sentence[:start], sentence[end:]
+    if before.rstrip().endswith("(") and re.match(r"^[^()]{0,40}?\s[-–—]\s*[^()]*\d[^()]*\)", after):
+        return "start"
+    if ")" in after[:40] and re.search(r"\([^()]*\d[^()]*?\s*[-–—]\s*$", before[-80:]):
+        return "end"
+    return None
+
+
+def unit_matches(s: Span, counted: list[str]) -> bool:
+    """Whether a quantity span's counted noun (its last word, or its English) is the noun the question counts."""
+    words = s.text.split()
+    return bool(counted) and len(words) > 1 and same_noun(counted, words[-1], s.render.get("en"))
 
 
 def _same_stem(a: str, b: str) -> bool:

@@ -81,6 +81,9 @@ _WEEKDAY_RE = _alt(_WEEKDAY_NORM)
 _ORD_RE = _alt(_ORDINAL_NORM)
 # A month may be written twice, "يونيو/حزيران" or "أبريل- نيسان" or "يوليو/ تموز".
 _MONTH_PAIR = rf"(?P<month>{_MONTH_RE})(?:\s*[/\-–]\s*(?:{_MONTH_RE}))?"
+# A year of this century or the last; an older one («1858», «1565م») only where a date ends: before
+# punctuation, «م», the end, or a linking word, so «في مايو 1500 شخص» stays a count.
+_YEAR = r"(?P<y>(?:19|20)\d\d(?!\d)|1[0-8]\d\d(?=م?(?:[\s]*[،,.;؛:)\-–]|\s*$|\s+(?:و|في|حتي|الى|ميلادي|هجري)(?!\w))))"
 _RELATIVE = r"(?P<rel>الماضي|الماضيه|المقبل|المقبله|القادم|الحالي|الجاري|last|next|this)"
 
 _PATTERNS = [
@@ -93,18 +96,18 @@ _PATTERNS = [
         "dm",
         re.compile(
             rf"(?:(?P<wd>{_WEEKDAY_RE})[\s،,]+)?(?P<d>\d{{1,2}}|{_ORD_RE})\s+(?:من\s+)?(?:شهر\s+)?{_MONTH_PAIR}"
-            rf"(?:\s*،?\s*(?P<y>(?:19|20)\d\d)|\s+{_RELATIVE})?"
+            rf"(?:\s*،?\s*(?:(?:من\s+)?(?:سنه|عام)\s+)?{_YEAR}|\s+{_RELATIVE})?"
         ),
     ),
     (
         "md",
         re.compile(
-            rf"(?:(?P<wd>{_WEEKDAY_RE})[\s,]+)?(?P<month>{_MONTH_RE})\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?"
-            rf"(?:,?\s+(?P<y>(?:19|20)\d\d))?"
+            rf"(?:(?P<wd>{_WEEKDAY_RE})[\s,]+)?(?P<month>{_MONTH_RE})\s+(?P<d>\d{{1,2}})(?!\d)(?:st|nd|rd|th)?"
+            rf"(?:,?\s+{_YEAR})?"
         ),
     ),
     # يونيو الماضي, يناير 2020, شهر يوليو المقبل
-    ("m", re.compile(rf"(?:شهر\s+)?{_MONTH_PAIR}(?:\s*(?P<y>(?:19|20)\d\d)|\s+{_RELATIVE})?")),
+    ("m", re.compile(rf"(?:شهر\s+)?{_MONTH_PAIR}(?:\s*(?:(?:سنه|عام)\s+)?{_YEAR}|\s+{_RELATIVE})?")),
     # الشهر الماضي, العام الجاري, last year
     ("relm", re.compile(r"(?:الشهر|شهر)\s+(?P<rel>الماضي|المقبل|القادم|الحالي|الجاري)")),
     (
@@ -114,7 +117,7 @@ _PATTERNS = [
             r"|(?P<rel2>هذا)\s+العام|(?P<en>last|next|this)\s+year"
         ),
     ),
-    ("year", re.compile(r"(?:عام|العام|سنه|in|year)\s+(?P<y>(?:19|20)\d\d)(?!\d)")),
+    ("year", re.compile(rf"(?:عام|العام|سنه|in|year)\s+{_YEAR}")),
     # A bare weekday ("اعتبرت بغداد الأحد"): the latest such day on or before the article date.
     ("wd", re.compile(rf"(?:يوم\s+)?(?P<wd>{_WEEKDAY_RE})")),
 ]

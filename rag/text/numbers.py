@@ -126,21 +126,25 @@ _QUALIFIERS = {
 }
 
 
-def _alt(words) -> str:
+def _alt(words, after_waw: bool = False) -> str:
+    """Alternation of whole words; with ``after_waw`` a word may also follow the conjunction «و» written
+    onto it («وخمس مناطق»: the «و» stays out of the match)."""
     body = "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
-    return rf"(?<!\w)(?:{body})(?!\w)"
+    before = r"(?<![^\Wو])" if after_waw else r"(?<!\w)"
+    return rf"{before}(?:{body})(?!\w)"
 
 
 # Thousands separated by , ٬ or an unspaced Arabic comma («11،787»), which Arabic text also uses.
 _DIGITS = r"(?<![\d.,٫٬])\d{1,3}(?:[,٬،]\d{3})+(?:[.٫]\d+)?(?![\d])|(?<![\d.,٫٬])\d+(?:[.٫]\d+)?(?![\d])"
 _TENS_BODY = "|".join(sorted(_AR_TENS, key=len, reverse=True))
 _WORD_NUMBER = (
-    rf"{_alt(_AR_UNITS)}\s+و(?:{_TENS_BODY})(?!\w)|{_alt({**_AR_UNITS, **_AR_TENS})}|{_alt(_EN_WORDS)}"
+    rf"{_alt(_AR_UNITS, True)}\s+عشر[هة]?(?!\w)|{_alt(_AR_UNITS, True)}\s+و(?:{_TENS_BODY})(?!\w)"
+    rf"|{_alt({**_AR_UNITS, **_AR_TENS}, True)}|{_alt(_EN_WORDS)}"
 )
 _NUMBER = re.compile(
     rf"(?:(?P<qual>{_alt(_QUALIFIERS)})\s+)?(?P<num>{_DIGITS}|{_WORD_NUMBER})"
     rf"(?:\s+(?P<scale>{_alt(_SCALES)}))?"
-    rf"(?:\s+(?:من\s+)?(?P<unit>[\u0621-\u064a]+|(?!(?:and|or|of|the|in|on|to)\b)[a-z][a-z-]+))?"
+    rf"(?:\s?(?P<pct>[%٪])|\s+(?:من\s+)?(?P<unit>[\u0621-\u064a]+|(?!(?:and|or|of|the|in|on|to)\b)[a-z][a-z-]+))?"
 )
 
 
@@ -160,6 +164,10 @@ def _value(num: str) -> float | None:
     num = num.strip()
     if num[0].isdigit():
         return float(re.sub(r"[,٬،]", "", num).replace("٫", "."))
+    teen = re.fullmatch(r"(\S+)\s+عشر[هة]?", num)  # «تسعة عشر», «ثماني عشرة»
+    if teen:
+        unit = _AR_UNITS.get(teen.group(1))
+        return None if unit is None else unit + 10.0
     parts = [p.strip() for p in re.split(r"\s+و", num)]
     total = 0.0
     for p in parts:
@@ -168,6 +176,11 @@ def _value(num: str) -> float | None:
             return None
         total += v
     return total
+
+
+_ORDINAL_BEFORE = re.compile(
+    r"(?<!\w)(?:الحادي|الثاني|الثالث|الرابع|الخامس|السادس|السابع|الثامن|التاسع|حادي|ثاني|ثالث|رابع|خامس|سادس|سابع|ثامن|تاسع)\s+$"
+)
 
 
 def find_quantities(text: str) -> list[Quantity]:
@@ -183,13 +196,24 @@ def find_quantities(text: str) -> list[Quantity]:
             value *= _SCALES[m.group("scale")]
         unit = m.group("unit")
         end = m.end()
+        qual = _QUALIFIERS.get(m.group("qual")) if m.group("qual") else None
+        if m.group("pct"):  # «75%»: a share; its sign is its unit
+            out.append(
+                Quantity(
+                    m.start(), end, text[m.start() : end], value, qual, "%", m.start("num"), m.end("num")
+                )
+            )
+            continue
         # "2,500 US troops": a name, not the noun
         if unit and unit.isascii() and not text[m.start("unit")].islower():
             end, unit = m.start("unit") - 1, None
-        if unit and (unit in _QUALIFIERS or unit in ("و", "في", "من", "على", "الى", "عن")):
-            end, unit = m.start("unit") - 1, None
+        if unit and (
+            unit in _QUALIFIERS or unit in ("و", "في", "من", "على", "الى", "عن") or unit.startswith("وال")
+        ):
+            end, unit = m.start("unit") - 1, None  # «… والحالي» starts the next noun, not the counted one
+        if not m.group("num")[0].isdigit() and _ORDINAL_BEFORE.search(folded[: m.start("num")]):
+            continue  # «الثاني عشر» is the twelfth, not ten of something
         start = m.start()
-        qual = _QUALIFIERS.get(m.group("qual")) if m.group("qual") else None
         out.append(
             Quantity(
                 start,
@@ -244,6 +268,8 @@ def render_quantity(q: Quantity, lang: str) -> str:
     """The quantity in ``lang``: English is rendered ("about 3,000 soldiers"); Arabic keeps the words as written."""
     if lang == "ar":
         return q.text
+    if q.unit == "%":
+        return " ".join(x for x in (q.qualifier, f"{format_number(q.value)}%") if x)
     unit = unit_english(q.unit, q.value)
     number = format_number(q.value)
     if unit in ("million", "billion") and unit in number:
