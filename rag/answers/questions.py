@@ -223,12 +223,17 @@ def _skeleton(term: str) -> str:
     return re.sub(r"[اويى]", "", re.sub(r"[هة]$", "", normalize_ar(term)))
 
 
+def same_stem(a: str, b: str) -> bool:
+    """Light stems still differ by a suffix («صاروخيا» → صاروخي, «صاروخية» → صاروخ): one a prefix of the other."""
+    short, long_ = sorted((a, b), key=len)
+    return len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= 2
+
+
 def same_noun(asked: list[str], unit: str, english: str | None = None) -> bool:
     """Whether a quantity's noun (``unit``, with its English ``english``) is one ``asked`` counts."""
     for q in asked:
         for c in bm25_tokens(unit) + (bm25_tokens(english) if english else []):
-            short, long_ = sorted((q, c), key=len)
-            if len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= 2:
+            if same_stem(q, c):
                 return True
             if not q.isascii() and len(_skeleton(q)) >= 3 and _skeleton(q) == _skeleton(c):
                 return True

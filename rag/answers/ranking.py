@@ -12,6 +12,7 @@ from rag.answers.questions import (
     asks_speaker,
     counted_terms,
     same_noun,
+    same_stem,
     wants_deadline,
     wants_money,
     wants_share,
@@ -49,6 +50,9 @@ def rank_spans(spans: list[Span], question: str, sentence: str, offset: int, lex
     life = asked_life_edge(question)
     out = []
     for s in spans:
+        led_by_deadline = s.kind == "date" and bool(
+            _DEADLINE_BEFORE.search(normalize_ar(sentence[max(0, s.start - offset - 24) : s.start - offset]))
+        )
         if normalize_ar(s.text).lower() in q_norm or s.render["en"].lower() in q_norm:
             continue  # the question already says it: "what happened on 5 June" is not answered by "5 June"
         named = set(s.names)
@@ -60,13 +64,7 @@ def rank_spans(spans: list[Span], question: str, sentence: str, offset: int, lex
             continue  # "who was killed alongside Soleimani" is not answered by «سليماني», "where … left Iraq" by Iraq
         if s.kind == "org" and roles:
             continue  # "who is the US ambassador" asks for a person, not a body
-        if (
-            s.kind == "date"
-            and stated_deadline
-            and _DEADLINE_BEFORE.search(
-                normalize_ar(sentence[max(0, s.start - offset - 24) : s.start - offset])
-            )
-        ):
+        if led_by_deadline and stated_deadline:
             continue  # "when did they agree on a withdrawal by the end of 2021": the deadline is the question's
         if s.kind == "number" and money and not (set(s.render["en"].split()) & CURRENCIES):
             continue  # a cost is an amount of money, not a head count
@@ -86,26 +84,17 @@ def rank_spans(spans: list[Span], question: str, sentence: str, offset: int, lex
             continue  # "who said": the speaker of the clause of saying, not the institution in a title
         if s.kind == "number" and qualifiers:  # "how many rocket attacks": 41 «هجوماً صاروخياً», not all 63
             tail = " ".join(sentence[s.start - offset :].split()[: len(s.text.split()) + 2])
-            s.score += 0.06 * sum(_same_stem(q, t) for q in qualifiers for t in set(bm25_tokens(tail)))
+            s.score += 0.06 * sum(same_stem(q, t) for q in qualifiers for t in set(bm25_tokens(tail)))
         if s.kind == "person" and roles:
             near = normalize_ar(sentence[max(0, s.start - offset - 60) : s.end - offset + 60])
             if not all(any(a in near for a in role) for role in roles):
                 continue  # "who is the ambassador" needs the ambassador, not any name
-        if (
-            s.kind == "date"
-            and not deadline
-            and _DEADLINE_BEFORE.search(
-                normalize_ar(sentence[max(0, s.start - offset - 24) : s.start - offset])
-            )
-        ):
+        if led_by_deadline and not deadline:
             s.score -= 0.02  # «بحلول نهاية العام» for "when did they agree": the deadline, not the agreement
         if s.kind == "number" and (named := set(lexicon.in_text(s.text))) and not named & q_names:
             s.score -= (
                 0.02  # «2500 أميركي» counts Americans; "how many coalition troops" asks for all of them
             )
-        led_by_deadline = s.kind == "date" and _DEADLINE_BEFORE.search(
-            normalize_ar(sentence[max(0, s.start - offset - 24) : s.start - offset])
-        )
         if s.kind == "date" and not led_by_deadline:  # «انضمت إلى الاتحاد الأوروبي في عام 1995»
             s.score += 0.015 * min(3, _leading_anchors(s, spans, anchors, sentence, offset))
         inside = sum(s.start <= a < s.end for a in anchors)  # question words within the span itself
@@ -162,7 +151,6 @@ def values_agree(a: Span, b: Span, sentence_a: str, sentence_b: str) -> bool:
 
 
 _PERCENT = re.compile(r"%|٪|(?:بال|في ال)(?:مئه|مائه|مئة|مائة)|\bper ?cent\b", re.I)
-_SPAN_DASH = re.compile(r"^\s*[-–—]\s*")
 
 
 def _life_span_edge(sentence: str, start: int, end: int) -> str | None:
@@ -179,12 +167,6 @@ def unit_matches(s: Span, counted: list[str]) -> bool:
     """Whether a quantity span's counted noun (its last word, or its English) is the noun the question counts."""
     words = s.text.split()
     return bool(counted) and len(words) > 1 and same_noun(counted, words[-1], s.render.get("en"))
-
-
-def _same_stem(a: str, b: str) -> bool:
-    """Light stems still differ by a suffix («صاروخيا» → صاروخي, «صاروخية» → صاروخ): one a prefix of the other."""
-    short, long_ = sorted((a, b), key=len)
-    return len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= 2
 
 
 def _speaks(sentence: str, start: int, end: int) -> bool:

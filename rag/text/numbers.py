@@ -211,8 +211,10 @@ def find_quantities(text: str) -> list[Quantity]:
             unit in _QUALIFIERS or unit in ("و", "في", "من", "على", "الى", "عن") or unit.startswith("وال")
         ):
             end, unit = m.start("unit") - 1, None  # «… والحالي» starts the next noun, not the counted one
-        if not m.group("num")[0].isdigit() and _ORDINAL_BEFORE.search(folded[: m.start("num")]):
-            continue  # «الثاني عشر» is the twelfth, not ten of something
+        if not m.group("num")[0].isdigit() and _ORDINAL_BEFORE.search(
+            folded, max(0, m.start("num") - 40), m.start("num")
+        ):
+            continue  # «الثاني عشر» is the twelfth, not ten of something (only the words just before are read)
         start = m.start()
         out.append(
             Quantity(
